@@ -1,0 +1,128 @@
+package bert
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+)
+
+// Param is one named parameter of a model. Names are HuggingFace's
+// state-dict names, so loading and saving HF checkpoints is a checked copy.
+type Param struct {
+	Name      string
+	Shape     []int64
+	Init      Init
+	Trainable bool
+}
+
+// Init says how a parameter is initialised for training from scratch,
+// following HF's _init_weights.
+type Init int
+
+const (
+	InitNormal Init = iota // normal(0, initializer_range)
+	InitZeros
+	InitOnes
+	InitEmbedding // normal(0, initializer_range), then the padding row zeroed
+)
+
+// Spec lists the parameters of the model c describes, in HF's order.
+func Spec(c Config) []Param {
+	var s specBuilder
+	if c.ModelType == TypeDistilBERT {
+		s.distil(c)
+	} else {
+		s.bert(c)
+	}
+	return s.params
+}
+
+type specBuilder struct{ params []Param }
+
+func (s *specBuilder) add(name string, init Init, shape ...int) {
+	sh := make([]int64, len(shape))
+	for i, d := range shape {
+		sh[i] = int64(d)
+	}
+	s.params = append(s.params, Param{Name: name, Shape: sh, Init: init, Trainable: true})
+}
+
+func (s *specBuilder) linear(name string, out, in int) {
+	s.add(name+".weight", InitNormal, out, in)
+	s.add(name+".bias", InitZeros, out)
+}
+
+func (s *specBuilder) norm(name string, n int) {
+	s.add(name+".weight", InitOnes, n)
+	s.add(name+".bias", InitZeros, n)
+}
+
+func (s *specBuilder) bert(c Config) {
+	h, e := c.HiddenSize, "bert.embeddings."
+	s.add(e+"word_embeddings.weight", InitEmbedding, c.VocabSize, h)
+	s.add(e+"position_embeddings.weight", InitNormal, c.MaxPositions, h)
+	s.add(e+"token_type_embeddings.weight", InitNormal, c.TypeVocabSize, h)
+	s.norm(e+"LayerNorm", h)
+	for i := range c.NumLayers {
+		l := "bert.encoder.layer." + strconv.Itoa(i) + "."
+		s.linear(l+"attention.self.query", h, h)
+		s.linear(l+"attention.self.key", h, h)
+		s.linear(l+"attention.self.value", h, h)
+		s.linear(l+"attention.output.dense", h, h)
+		s.norm(l+"attention.output.LayerNorm", h)
+		s.linear(l+"intermediate.dense", c.IntermediateSize, h)
+		s.linear(l+"output.dense", h, c.IntermediateSize)
+		s.norm(l+"output.LayerNorm", h)
+	}
+	s.linear("bert.pooler.dense", h, h)
+	s.linear("classifier", c.NumLabels(), h)
+}
+
+func (s *specBuilder) distil(c Config) {
+	h, e := c.HiddenSize, "distilbert.embeddings."
+	s.add(e+"word_embeddings.weight", InitEmbedding, c.VocabSize, h)
+	s.add(e+"position_embeddings.weight", InitNormal, c.MaxPositions, h)
+	s.norm(e+"LayerNorm", h)
+	for i := range c.NumLayers {
+		l := "distilbert.transformer.layer." + strconv.Itoa(i) + "."
+		s.linear(l+"attention.q_lin", h, h)
+		s.linear(l+"attention.k_lin", h, h)
+		s.linear(l+"attention.v_lin", h, h)
+		s.linear(l+"attention.out_lin", h, h)
+		s.norm(l+"sa_layer_norm", h)
+		s.linear(l+"ffn.lin1", c.IntermediateSize, h)
+		s.linear(l+"ffn.lin2", h, c.IntermediateSize)
+		s.norm(l+"output_layer_norm", h)
+	}
+	s.linear("pre_classifier", h, h)
+	s.linear("classifier", c.NumLabels(), h)
+}
+
+// IsHead reports whether a parameter belongs to the classification head
+// (what trains when the backbone is frozen): BERT's classifier, DistilBERT's
+// pre_classifier and classifier.
+func IsHead(name string) bool {
+	return headRE.MatchString(name)
+}
+
+var headRE = regexp.MustCompile(`^(classifier|pre_classifier)\.`)
+
+// Selector chooses parameters by a regular expression over their names.
+type Selector struct{ re *regexp.Regexp }
+
+// ParseSelector compiles a --train-only style expression; "classifier" and
+// "head" are shorthands for the classification head.
+func ParseSelector(expr string) (Selector, error) {
+	switch expr {
+	case "classifier", "head":
+		return Selector{headRE}, nil
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return Selector{}, fmt.Errorf("bert: parameter selector %q: %w", expr, err)
+	}
+	return Selector{re}, nil
+}
+
+// Match reports whether the parameter name is selected.
+func (s Selector) Match(name string) bool { return s.re != nil && s.re.MatchString(name) }

@@ -1,0 +1,195 @@
+package bert
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+)
+
+// LoadReport says how a checkpoint's tensors mapped onto the model.
+type LoadReport struct {
+	File        string
+	Loaded      int
+	Initialised []string // in the model, not in the file: freshly initialised (the head of a base checkpoint)
+	Ignored     []string // in the file, not in the model, known to be unused (pretraining heads, buffers)
+	Renamed     int      // tensors found under an older name (gamma/beta, no "bert." prefix)
+}
+
+// LoadOptions change how weights map onto the model.
+type LoadOptions struct {
+	// ReinitMismatchedHead initialises classification-head tensors whose
+	// shape differs from the file's (a different number of labels) instead
+	// of failing, like HF's ignore_mismatched_sizes.
+	ReinitMismatchedHead bool
+}
+
+// ignorable are prefixes of tensors that checkpoints carry and a sequence
+// classifier does not use: MLM/NSP heads and the position_ids buffer.
+var ignorable = []string{
+	"cls.", "bert.embeddings.position_ids", "distilbert.embeddings.position_ids",
+	"vocab_transform.", "vocab_layer_norm.", "vocab_projector.", "qa_outputs.",
+}
+
+// LoadState copies tensors into the model's parameters with HF's checks:
+// every tensor in the file must be a known parameter or ignorable, every
+// parameter must be in the file (except the classification head and BERT's
+// pooler, which are initialised and reported), and shapes must match.
+func (m *Model) LoadState(w map[string]HostTensor, opt LoadOptions) (LoadReport, error) {
+	w, renamed := normaliseNames(w, m.prefix())
+	rep := LoadReport{Renamed: renamed}
+	var problems []string
+	for _, p := range m.params {
+		t, ok := w[p.Name]
+		switch {
+		case !ok && initialisable(p.Name):
+			rep.Initialised = append(rep.Initialised, p.Name)
+		case !ok:
+			problems = append(problems, "missing "+p.Name)
+		case !slices.Equal(t.Shape, p.Shape) && IsHead(p.Name) && opt.ReinitMismatchedHead:
+			rep.Initialised = append(rep.Initialised, p.Name)
+		case !slices.Equal(t.Shape, p.Shape):
+			problems = append(problems, fmt.Sprintf("%s has shape %v in the file, the model needs %v", p.Name, t.Shape, p.Shape))
+		}
+	}
+	for _, name := range slices.Sorted(keys(w)) {
+		if _, ok := m.tensor[name]; ok {
+			continue
+		}
+		if isIgnorable(name) {
+			rep.Ignored = append(rep.Ignored, name)
+		} else {
+			problems = append(problems, "unexpected "+name)
+		}
+	}
+	if len(problems) > 0 {
+		return rep, fmt.Errorf("%w: %s", ErrWeights, strings.Join(problems, "; "))
+	}
+	for _, p := range m.params {
+		if t, ok := w[p.Name]; ok && !slices.Contains(rep.Initialised, p.Name) {
+			if err := m.setParam(p.Name, t); err != nil {
+				return rep, err
+			}
+			rep.Loaded++
+		}
+	}
+	return rep, nil
+}
+
+func (m *Model) prefix() string {
+	if m.Config.ModelType == TypeDistilBERT {
+		return "distilbert."
+	}
+	return "bert."
+}
+
+func initialisable(name string) bool {
+	return IsHead(name) || strings.HasPrefix(name, "bert.pooler.")
+}
+
+func isIgnorable(name string) bool {
+	for _, p := range ignorable {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// normaliseNames maps older and bare-model names onto the classifier's:
+// LayerNorm gamma/beta become weight/bias, and a checkpoint of the bare
+// encoder (BertModel: "embeddings.word_embeddings.weight") gets the prefix.
+func normaliseNames(w map[string]HostTensor, prefix string) (map[string]HostTensor, int) {
+	bare := true
+	for name := range w {
+		if strings.HasPrefix(name, prefix) {
+			bare = false
+			break
+		}
+	}
+	out := make(map[string]HostTensor, len(w))
+	renamed := 0
+	for name, t := range w {
+		n := name
+		if strings.HasSuffix(n, ".gamma") {
+			n = strings.TrimSuffix(n, ".gamma") + ".weight"
+		} else if strings.HasSuffix(n, ".beta") {
+			n = strings.TrimSuffix(n, ".beta") + ".bias"
+		}
+		if bare && isEncoderName(n) {
+			n = prefix + n
+		}
+		if n != name {
+			renamed++
+		}
+		out[n] = t
+	}
+	return out, renamed
+}
+
+func isEncoderName(n string) bool {
+	for _, p := range []string{"embeddings.", "encoder.", "pooler.", "transformer."} {
+		if strings.HasPrefix(n, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func keys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// setParam copies host values into a parameter, without recording autograd.
+func (m *Model) setParam(name string, h HostTensor) (err error) {
+	dst := m.tensor[name]
+	s := &scope{}
+	defer s.free()
+	defer catch(&err, "loading "+name)
+	src := s.t(ts.OfSlice(h.Data))
+	src = s.t(src.View(h.Shape, false))
+	if m.device != gotch.CPU {
+		src = s.t(src.To(m.device, false))
+	}
+	ts.NoGrad(func() { dst.Copy_(src) })
+	return nil
+}
+
+// State copies every parameter to Go memory, keyed by HF name.
+func (m *Model) State() (map[string]HostTensor, error) {
+	out := make(map[string]HostTensor, len(m.params))
+	for _, p := range m.params {
+		h, err := ToHost(m.tensor[p.Name])
+		if err != nil {
+			return nil, fmt.Errorf("bert: reading %s: %w", p.Name, err)
+		}
+		out[p.Name] = h
+	}
+	return out, nil
+}
+
+// ToHost copies a float tensor (any device, any float dtype) to Go memory.
+func ToHost(t *ts.Tensor) (h HostTensor, err error) {
+	s := &scope{}
+	defer s.free()
+	defer catch(&err, "copying to host")
+	shape, err := t.Size()
+	if err != nil {
+		return h, err
+	}
+	x := s.t(t.ToDevice(gotch.CPU, gotch.Float, false, false, false))
+	x = s.t(x.Contiguous(false))
+	h = HostTensor{Shape: shape, Data: make([]float32, numel(shape))}
+	if err := x.CopyData(h.Data, uint(len(h.Data))); err != nil {
+		return h, err
+	}
+	return h, nil
+}

@@ -1,0 +1,78 @@
+// C shims over the few libtorch and libc entry points that gotch v0.9.1 does
+// not wrap. Every function is noexcept from C's point of view: exceptions
+// are caught and reported as a return value.
+#include <dlfcn.h>
+#include <malloc.h>
+#include <stdint.h>
+
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <ATen/Context.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/version.h>
+#include <c10/core/ScalarType.h>
+
+extern "C" {
+
+void ddprun_set_num_threads(int n) { at::set_num_threads(n); }
+
+int ddprun_get_num_threads(void) { return at::get_num_threads(); }
+
+// OpenBLAS (libopenblas0-pthread, behind libblas.so.3) runs its own thread
+// pool that ignores at::set_num_threads. Found at run time: the symbol is
+// absent when libblas.so.3 is another BLAS, and then nothing happens.
+int ddprun_set_blas_threads(int n) {
+  typedef void (*setter)(int);
+  setter f = (setter)dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+  if (f == nullptr) f = (setter)dlsym(RTLD_DEFAULT, "goto_set_num_threads");
+  if (f == nullptr) return 0;
+  f(n);
+  return 1;
+}
+
+void ddprun_manual_seed(int64_t seed) { at::manual_seed(seed); }
+
+// glibc malloc returns blocks above M_MMAP_THRESHOLD to the kernel on free,
+// and libtorch's per-step tensors are that large: every step page-faults
+// them back in. See Note [Allocator] in runtime.go.
+int ddprun_set_malloc_policy(long mmap_threshold, long trim_threshold) {
+  int ok = 1;
+  if (mmap_threshold > 0) ok &= mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold);
+  if (trim_threshold > 0) ok &= mallopt(M_TRIM_THRESHOLD, (int)trim_threshold);
+  return ok;
+}
+
+// Autocast state is thread-local in libtorch: call on the compute thread.
+// dtype is a c10::ScalarType code (15 = BFloat16, 5 = Half).
+int ddprun_autocast(int enabled, int cuda, int dtype) {
+  try {
+    auto st = static_cast<c10::ScalarType>(dtype);
+    if (cuda) {
+      at::autocast::set_autocast_gpu_dtype(st);
+      at::autocast::set_enabled(enabled != 0);
+    } else {
+      at::autocast::set_autocast_cpu_dtype(st);
+      at::autocast::set_cpu_enabled(enabled != 0);
+    }
+    if (enabled) {
+      at::autocast::increment_nesting();
+    } else if (at::autocast::decrement_nesting() == 0) {
+      at::autocast::clear_cache();
+    }
+    return 1;
+  } catch (...) {
+    return 0;
+  }
+}
+
+const char* ddprun_torch_version(void) { return TORCH_VERSION; }
+
+int ddprun_cuda_device_count(void) {
+  try {
+    return (int)at::detail::getCUDAHooks().getNumGPUs();
+  } catch (...) {
+    return 0;
+  }
+}
+
+}  // extern "C"
