@@ -29,12 +29,14 @@
 // bert/testdata/gen_tokenizer_fixture.py.
 //
 // Note [sugarme/tokenizer]: the project's tokenizer dependency,
-// github.com/sugarme/tokenizer v0.3.0, is not used at run time. Its BERT
-// normalizer and pre-tokenizer differ from HF: they treat only " \t\n\r" as
-// whitespace (not Zs such as U+00A0 or U+3000, nor U+2028/U+2029), remove
-// only Cc and Cf (not private-use or unassigned code points), skip the NFC
-// step, and lowercase "İ" to "i" (Python: "i̇"); its WordPiece model cannot
-// be built without extra modules, logs fatally on a bad vocabulary, and
-// allocates per candidate piece. TestSugarmeDifferences records on which
-// reference strings it differs.
+// github.com/sugarme/tokenizer v0.3.0, is used only in a test. Its BERT
+// normalizer and pre-tokenizer differ from HF on 15 of the reference strings:
+// strip accents drops Mn without NFD first, so "Café" keeps its accent (and
+// Hangul and kana are not decomposed); lowercasing panics when a lowercase
+// letter is shorter in UTF-8 ("ẞ", "İ") and maps "İ" to "i" (Python: "i̇");
+// only " \t\n\r" are whitespace (not Zs such as U+00A0 or U+3000, nor
+// U+2028/U+2029); private-use and unassigned code points are kept; there is
+// no NFC step. Its WordPiece model needs modules outside go.sum, logs fatally
+// on a bad vocabulary and allocates per candidate piece. This package shares
+// no code with it; TestSugarmeDifferences keeps the list above honest.
 package wordpiece

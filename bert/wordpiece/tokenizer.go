@@ -338,7 +338,7 @@ func (t *Tokenizer) clean(dst []byte, text string) ([]byte, bool) {
 // appendWord strips accents from one whitespace-separated word, splits off
 // punctuation and appends the WordPiece ids of each piece.
 func (t *Tokenizer) appendWord(dst []int32, w []byte, ascii bool, s *scratch) []int32 {
-	if !ascii && t.strip {
+	if !ascii && t.strip && !isASCII(w) {
 		w = t.stripAccents(w, s)
 	}
 	start := 0
@@ -364,14 +364,27 @@ func isPunct(r rune) bool {
 	return class(r)&classPunct != 0
 }
 
+func isASCII(w []byte) bool {
+	for _, c := range w {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // stripAccents returns w in NFD without nonspacing marks (Mn).
 func (t *Tokenizer) stripAccents(w []byte, s *scratch) []byte {
-	s.nfd = norm.NFD.Append(s.nfd[:0], w...)
+	d := w
+	if !norm.NFD.IsNormal(w) {
+		s.nfd = norm.NFD.Append(s.nfd[:0], w...)
+		d = s.nfd
+	}
 	out := s.word[:0]
-	for i := 0; i < len(s.nfd); {
-		r, n := utf8.DecodeRune(s.nfd[i:])
+	for i := 0; i < len(d); {
+		r, n := utf8.DecodeRune(d[i:])
 		if class(r)&classMark == 0 {
-			out = append(out, s.nfd[i:i+n]...)
+			out = append(out, d[i:i+n]...)
 		}
 		i += n
 	}
