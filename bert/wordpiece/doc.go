@@ -16,7 +16,7 @@
 // Options left nil follow the folder's tokenizer_config.json, then HF's
 // defaults (lowercase, strip accents when lowercasing, split CJK ideographs,
 // words over 100 characters become [UNK]). A Tokenizer is safe for
-// concurrent use; Encode allocates only its two results for ASCII text.
+// concurrent use; Encode allocates little beyond its two results.
 //
 // Fingerprint identifies the vocabulary and options, so a cache of token ids
 // can be checked against the tokenizer that reads it. Save writes a folder
