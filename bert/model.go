@@ -8,6 +8,8 @@ import (
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/ddprun/ddprun/bert/torchrt"
 )
 
 // Model is BertForSequenceClassification or
@@ -364,3 +366,17 @@ func (f *forward) meanPool(h, mask *ts.Tensor) *ts.Tensor {
 	n := f.s.t(m.SumDimIntlist([]int64{1}, true, noType, false))
 	return f.s.t(sum.Div(n, false))
 }
+
+// ZeroGrad drops every parameter's gradient (sets it undefined, like
+// PyTorch's zero_grad(set_to_none=True)), so the next backward writes fresh
+// gradients instead of adding to old ones.
+func (m *Model) ZeroGrad() error {
+	for _, p := range m.params {
+		if err := zeroGrad(m.tensor[p.Name]); err != nil {
+			return fmt.Errorf("bert: zeroing the gradient of %s: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
+func zeroGrad(t *ts.Tensor) error { return torchrt.ResetGrad(t) }

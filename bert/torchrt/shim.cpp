@@ -8,6 +8,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/Context.h>
+#include <ATen/core/Tensor.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
 #include <c10/core/ScalarType.h>
@@ -72,6 +73,34 @@ int ddprun_cuda_device_count(void) {
     return (int)at::detail::getCUDAHooks().getNumGPUs();
   } catch (...) {
     return 0;
+  }
+}
+
+// Gradients: gotch's C API has no way to set a gradient to none or to a
+// given tensor. t and g are gotch tensor handles (torch::Tensor*).
+int ddprun_grad_reset(void* t) {
+  try {
+    static_cast<at::Tensor*>(t)->mutable_grad().reset();
+    return 1;
+  } catch (...) {
+    return 0;
+  }
+}
+
+int ddprun_grad_set(void* t, void* g) {
+  try {
+    static_cast<at::Tensor*>(t)->mutable_grad() = *static_cast<at::Tensor*>(g);
+    return 1;
+  } catch (...) {
+    return 0;
+  }
+}
+
+int ddprun_grad_defined(void* t) {
+  try {
+    return static_cast<at::Tensor*>(t)->grad().defined() ? 1 : 0;
+  } catch (...) {
+    return -1;
   }
 }
 

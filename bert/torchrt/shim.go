@@ -15,13 +15,18 @@ int  ddprun_set_malloc_policy(long mmap_threshold, long trim_threshold);
 int  ddprun_autocast(int enabled, int cuda, int dtype);
 const char* ddprun_torch_version(void);
 int  ddprun_cuda_device_count(void);
+int  ddprun_grad_reset(void* t);
+int  ddprun_grad_set(void* t, void* g);
+int  ddprun_grad_defined(void* t);
 */
 import "C"
 
 import (
-	// libtch must be linked into every binary that uses this package: the
-	// shim's symbols resolve against the same libtorch.
-	_ "github.com/sugarme/gotch/libtch"
+	"fmt"
+	"runtime"
+	"unsafe"
+
+	"github.com/sugarme/gotch/ts"
 )
 
 func cSetNumThreads(n int)       { C.ddprun_set_num_threads(C.int(n)) }
@@ -36,6 +41,38 @@ func cAutocast(enabled, cuda bool, dtype int) bool {
 }
 func cTorchVersion() string { return C.GoString(C.ddprun_torch_version()) }
 func cCUDADevices() int     { return int(C.ddprun_cuda_device_count()) }
+
+// ResetGrad sets t's gradient to none (PyTorch's zero_grad(set_to_none=True)):
+// the next backward writes a fresh gradient instead of adding to the old.
+func ResetGrad(t *ts.Tensor) error {
+	ok := C.ddprun_grad_reset(t.Ctensor()) == 1
+	runtime.KeepAlive(t)
+	if !ok {
+		return fmt.Errorf("torchrt: resetting a gradient failed")
+	}
+	return nil
+}
+
+// SetGrad makes g (same shape and dtype as t) t's gradient: backward then
+// accumulates into g's memory, which may be a view of a larger buffer.
+func SetGrad(t, g *ts.Tensor) error {
+	ok := C.ddprun_grad_set(t.Ctensor(), g.Ctensor()) == 1
+	runtime.KeepAlive(t)
+	runtime.KeepAlive(g)
+	if !ok {
+		return fmt.Errorf("torchrt: setting a gradient failed")
+	}
+	return nil
+}
+
+// HasGrad reports whether t has a gradient.
+func HasGrad(t *ts.Tensor) bool {
+	ok := C.ddprun_grad_defined(t.Ctensor()) == 1
+	runtime.KeepAlive(t)
+	return ok
+}
+
+var _ = unsafe.Pointer(nil)
 
 func cbool(b bool) C.int {
 	if b {

@@ -1,0 +1,51 @@
+# Every target that builds or tests code importing gotch sources
+# build/libtorch/env.sh first (see design notes there). Pure-Go packages
+# build with a plain `go build` too.
+SHELL := /bin/bash
+ENV := . build/libtorch/env.sh &&
+BIN := bin/ddprun
+PURE := ./collective/... ./shard/... ./launcher/... ./k8s/... ./internal/... ./bert/wordpiece/...
+GOTESTFLAGS ?= -count=1
+DATA ?= data/spamassassin
+NPROC ?= 2
+
+.PHONY: all setup build test test-short vet example data bench-bert bench-allreduce clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@mkdir -p bin
+	$(ENV) go build -o $(BIN) ./cmd/ddprun
+
+vet:
+	$(ENV) go vet ./...
+
+# The README's test command: everything, with the gotch environment, plus
+# a CGO_ENABLED=0 build of the packages that must stay pure Go.
+test: setup
+	CGO_ENABLED=0 go build $$(go list $(PURE) 2>/dev/null)
+	$(ENV) go vet ./...
+	$(ENV) go test $(GOTESTFLAGS) ./...
+
+test-short: setup
+	$(ENV) go test -short $(GOTESTFLAGS) ./...
+
+# The SpamAssassin example: fetch, split, train the mini preset on 2 local ranks.
+data: setup
+	go run ./shard/cmd/spamassassin -out $(DATA)
+
+example: build data
+	$(BIN) --nproc $(NPROC) train --train $(DATA)/train.csv --val $(DATA)/val.csv --test $(DATA)/test.csv \
+		--preset mini --epochs 1 --batch-size 16 --max-length 128 --output runs/spamassassin
+
+bench-bert: setup
+	$(ENV) bash bench/bert_step.sh
+
+bench-allreduce: build
+	bash bench/allreduce.sh
+
+clean:
+	rm -rf bin
