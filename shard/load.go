@@ -34,7 +34,7 @@ func Load(ctx context.Context, path string, cfg Config) (*Dataset, error) {
 		return nil, fmt.Errorf("shard: load %s: no tokenizer", path)
 	}
 	if cfg.CacheDir == "" {
-		d, _, err := tokenizeFile(ctx, path, cfg)
+		d, _, err := tokenizeLogged(ctx, path, cfg, log)
 		return d, err
 	}
 	sum, err := fileSum(path)
@@ -57,14 +57,10 @@ func Load(ctx context.Context, path string, cfg Config) (*Dataset, error) {
 // loadAndCache tokenizes path and writes the cache, unless the file
 // changed while being read.
 func loadAndCache(ctx context.Context, path, file, key string, sum []byte, cfg Config, log *slog.Logger) (*Dataset, error) {
-	start := time.Now()
-	d, got, err := tokenizeFile(ctx, path, cfg)
+	d, got, err := tokenizeLogged(ctx, path, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("shard: tokenized", "file", path, "rows", d.Len(), "tokens", d.stats.Tokens,
-		"skipped_empty", d.stats.SkippedEmpty, "replaced_utf8", d.stats.ReplacedUTF8,
-		"cut_rows", d.stats.CutRows, "took", time.Since(start).Round(time.Millisecond))
 	if string(got) != string(sum) {
 		log.Warn("shard: file changed while being read; not caching its tokens", "file", path)
 		return d, nil
@@ -77,6 +73,19 @@ func loadAndCache(ctx context.Context, path, file, key string, sum []byte, cfg C
 		log.Warn("shard: token cache not written", "file", path, "err", err)
 	}
 	return d, nil
+}
+
+// tokenizeLogged is tokenizeFile with a log line for the result.
+func tokenizeLogged(ctx context.Context, path string, cfg Config, log *slog.Logger) (*Dataset, []byte, error) {
+	start := time.Now()
+	d, sum, err := tokenizeFile(ctx, path, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("shard: tokenized", "file", path, "rows", d.Len(), "tokens", d.stats.Tokens,
+		"skipped_empty", d.stats.SkippedEmpty, "replaced_utf8", d.stats.ReplacedUTF8,
+		"cut_rows", d.stats.CutRows, "took", time.Since(start).Round(time.Millisecond))
+	return d, sum, nil
 }
 
 // tokenizeFile reads and tokenizes path, returning the sha256 of the bytes

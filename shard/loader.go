@@ -107,6 +107,10 @@ func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
 // on every rank.
 func (l *Loader) BatchesPerEpoch() int { return l.plan(State{}).batches() }
 
+// BatchesLeft returns the number of batches left in the current epoch
+// (after a Resume, possibly fewer than BatchesPerEpoch).
+func (l *Loader) BatchesLeft() int { return l.plan(l.pos).batches() }
+
 // Epoch returns the epoch that the next batch belongs to.
 func (l *Loader) Epoch() uint64 { return l.pos.Epoch }
 

@@ -93,7 +93,7 @@ func TestLoader_EqualBatchesAndCoverage(t *testing.T) {
 				for r := range size {
 					l := newLoader(t, ds, loaderConfig(r, size, 5, group))
 					steps := epoch(t, l)
-					if len(steps) != l.BatchesPerEpoch() {
+					if len(steps) != l.BatchesPerEpoch() || l.BatchesLeft() != l.BatchesPerEpoch() {
 						t.Fatalf("rank %d: %d batches, BatchesPerEpoch %d", r, len(steps), l.BatchesPerEpoch())
 					}
 					counts = append(counts, len(steps))
@@ -132,6 +132,9 @@ func TestLoader_ResumeExact(t *testing.T) {
 					l := newLoader(t, ds, cfg)
 					if err := l.Resume(want[k].State); err != nil {
 						t.Fatal(err)
+					}
+					if k < len(want)/2 && l.BatchesLeft() != len(want)/2-k-1 {
+						t.Fatalf("after batch %d of %d: BatchesLeft %d", k, len(want)/2, l.BatchesLeft())
 					}
 					got := epoch(t, l)
 					if k < len(want)/2 {
@@ -356,8 +359,11 @@ func TestLoader_CloseStopsGoroutines(t *testing.T) {
 			t.Fatalf("Next after Close: %v, want ErrClosed", err)
 		}
 	}
-	if n := runtime.NumGoroutine(); n > before {
-		t.Fatalf("%d goroutines after Close, %d before", n, before)
+	for try := 0; runtime.NumGoroutine() > before; try++ { // Close waited; allow the runtime a moment
+		if try == 100 {
+			t.Fatalf("%d goroutines after Close, %d before", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
