@@ -1,0 +1,206 @@
+// Package rankenv is the contract between the launcher and a rank process:
+// the environment variables that tell a rank who it is, where its peers
+// are and how to prove it belongs to the job. It follows torchrun's names
+// where torchrun has one, so a rank can also be started by hand, by a
+// scheduler or by Kubernetes.
+//
+//	RANK, WORLD_SIZE               global rank and world size
+//	LOCAL_RANK, LOCAL_WORLD_SIZE   rank on this node and ranks on this node
+//	NODE_RANK                      this node's rank among the nodes
+//	DDPRUN_PEERS                   ring addresses, rank order: "host:port,host:port,..."
+//	DDPRUN_LISTEN_FD               optional: an inherited listening socket for this rank's ring address
+//	DDPRUN_JOB_ID                  job id; every rank must agree
+//	DDPRUN_SECRET                  the per-job secret (hex), or
+//	DDPRUN_SECRET_FILE             a file holding it
+//	DDPRUN_CONTROL                 optional: the control plane's NATS URL (heartbeats, stop requests)
+//	DDPRUN_RESTART                 how many times the job has been restarted (0 on the first start)
+//	DDPRUN_DEVICE                  optional: the device this rank uses ("cpu", "cuda:0")
+//
+// With none of them set, a process is rank 0 of 1 and needs no network.
+package rankenv
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Variable names.
+const (
+	Rank           = "RANK"
+	WorldSize      = "WORLD_SIZE"
+	LocalRank      = "LOCAL_RANK"
+	LocalWorldSize = "LOCAL_WORLD_SIZE"
+	NodeRank       = "NODE_RANK"
+	Peers          = "DDPRUN_PEERS"
+	ListenFD       = "DDPRUN_LISTEN_FD"
+	JobID          = "DDPRUN_JOB_ID"
+	Secret         = "DDPRUN_SECRET"
+	SecretFile     = "DDPRUN_SECRET_FILE"
+	Control        = "DDPRUN_CONTROL"
+	Restart        = "DDPRUN_RESTART"
+	Device         = "DDPRUN_DEVICE"
+)
+
+// ErrEnv is wrapped by every error about a malformed environment.
+var ErrEnv = errors.New("rankenv: bad environment")
+
+// Identity is everything a rank learns from its environment.
+type Identity struct {
+	Rank, WorldSize           int
+	LocalRank, LocalWorldSize int
+	NodeRank                  int
+	Peers                     []string
+	ListenFD                  int // 0: none
+	JobID                     string
+	Secret                    []byte
+	Control                   string
+	Restart                   int
+	Device                    string
+}
+
+// Single is the identity of a process started alone.
+func Single() Identity {
+	return Identity{WorldSize: 1, LocalWorldSize: 1}
+}
+
+// Distributed reports whether the rank has peers.
+func (id Identity) Distributed() bool { return id.WorldSize > 1 }
+
+// FromEnv reads the identity from getenv (os.Getenv in production).
+func FromEnv(getenv func(string) string) (Identity, error) {
+	id := Single()
+	if getenv(Rank) == "" && getenv(WorldSize) == "" {
+		return id, nil
+	}
+	r := envReader{getenv: getenv}
+	id.Rank = r.int(Rank, 0)
+	id.WorldSize = r.int(WorldSize, 1)
+	id.LocalRank = r.int(LocalRank, id.Rank)
+	id.LocalWorldSize = r.int(LocalWorldSize, id.WorldSize)
+	id.NodeRank = r.int(NodeRank, 0)
+	id.ListenFD = r.int(ListenFD, 0)
+	id.Restart = r.int(Restart, 0)
+	id.JobID = getenv(JobID)
+	id.Control = getenv(Control)
+	id.Device = getenv(Device)
+	if p := getenv(Peers); p != "" {
+		id.Peers = strings.Split(p, ",")
+	}
+	if r.err != nil {
+		return id, r.err
+	}
+	var err error
+	if id.Secret, err = readSecret(getenv); err != nil {
+		return id, err
+	}
+	return id, id.Validate()
+}
+
+// Validate checks that the identity is complete and consistent.
+func (id Identity) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrEnv}, a...)...)
+	}
+	switch {
+	case id.WorldSize < 1 || id.Rank < 0 || id.Rank >= id.WorldSize:
+		return bad("%s=%d is not in [0, %s=%d)", Rank, id.Rank, WorldSize, id.WorldSize)
+	case id.LocalWorldSize < 1 || id.LocalRank < 0 || id.LocalRank >= id.LocalWorldSize:
+		return bad("%s=%d is not in [0, %s=%d)", LocalRank, id.LocalRank, LocalWorldSize, id.LocalWorldSize)
+	case !id.Distributed():
+		return nil
+	case len(id.Peers) != id.WorldSize:
+		return bad("%s lists %d addresses for %s=%d", Peers, len(id.Peers), WorldSize, id.WorldSize)
+	case id.JobID == "":
+		return bad("%s is not set", JobID)
+	case len(id.Secret) < 16:
+		return bad("the job secret (%s or %s) must be set and at least 16 bytes", Secret, SecretFile)
+	}
+	for i, p := range id.Peers {
+		if _, _, err := net.SplitHostPort(p); err != nil {
+			return bad("%s entry %d (%q): %v", Peers, i, p, err)
+		}
+	}
+	return nil
+}
+
+// Environ renders the identity as KEY=VALUE lines for a child process.
+// The secret travels as hex in DDPRUN_SECRET unless secretFile is set.
+func (id Identity) Environ(secretFile string) []string {
+	env := []string{
+		Rank + "=" + strconv.Itoa(id.Rank),
+		WorldSize + "=" + strconv.Itoa(id.WorldSize),
+		LocalRank + "=" + strconv.Itoa(id.LocalRank),
+		LocalWorldSize + "=" + strconv.Itoa(id.LocalWorldSize),
+		NodeRank + "=" + strconv.Itoa(id.NodeRank),
+		Peers + "=" + strings.Join(id.Peers, ","),
+		JobID + "=" + id.JobID,
+		Restart + "=" + strconv.Itoa(id.Restart),
+	}
+	if secretFile != "" {
+		env = append(env, SecretFile+"="+secretFile)
+	} else {
+		env = append(env, Secret+"="+hex.EncodeToString(id.Secret))
+	}
+	if id.ListenFD > 0 {
+		env = append(env, ListenFD+"="+strconv.Itoa(id.ListenFD))
+	}
+	if id.Control != "" {
+		env = append(env, Control+"="+id.Control)
+	}
+	if id.Device != "" {
+		env = append(env, Device+"="+id.Device)
+	}
+	return env
+}
+
+type envReader struct {
+	getenv func(string) string
+	err    error
+}
+
+func (r *envReader) int(key string, def int) int {
+	s := r.getenv(key)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("%w: %s=%q is not an integer", ErrEnv, key, s)
+	}
+	return v
+}
+
+// readSecret takes DDPRUN_SECRET (hex) or the content of DDPRUN_SECRET_FILE
+// (hex, or raw bytes if it is not hex), trimmed of surrounding whitespace.
+func readSecret(getenv func(string) string) ([]byte, error) {
+	if s := getenv(Secret); s != "" {
+		b, err := hex.DecodeString(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s is not hex: %v", ErrEnv, Secret, err)
+		}
+		return b, nil
+	}
+	f := getenv(SecretFile)
+	if f == "" {
+		return nil, nil
+	}
+	return ReadSecretFile(f)
+}
+
+// ReadSecretFile reads a secret file: hex, or raw bytes if it is not hex.
+func ReadSecretFile(path string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the secret file: %v", ErrEnv, err)
+	}
+	s := strings.TrimSpace(string(raw))
+	if b, err := hex.DecodeString(s); err == nil && len(b) > 0 {
+		return b, nil
+	}
+	return []byte(s), nil
+}
