@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -40,6 +41,9 @@ func New(c Config, device gotch.Device) (_ *Model, err error) {
 		return nil, err
 	}
 	m := &Model{Config: c, device: device, params: Spec(c), tensor: map[string]*ts.Tensor{}}
+	for i := range m.params {
+		m.params[i].Trainable = !m.unused(m.params[i].Name)
+	}
 	defer func() {
 		if err != nil {
 			m.Drop()
@@ -55,6 +59,14 @@ func New(c Config, device gotch.Device) (_ *Model, err error) {
 	return m, nil
 }
 
+// unused reports parameters the forward pass of this configuration never
+// touches: BERT's pooler under mean pooling. They are frozen, so that the
+// optimizer leaves them as they are (as PyTorch skips parameters whose grad
+// is None) and DDP does not wait for their gradients.
+func (m *Model) unused(name string) bool {
+	return m.Config.ModelType == TypeBERT && m.Config.Pooling == PoolMean && strings.HasPrefix(name, "bert.pooler.")
+}
+
 func (m *Model) initTensor(p Param) (*ts.Tensor, error) {
 	t, err := ts.Zeros(p.Shape, gotch.Float, m.device)
 	if err != nil {
@@ -62,7 +74,7 @@ func (m *Model) initTensor(p Param) (*ts.Tensor, error) {
 	}
 	ts.NoGrad(func() { err = initValues(t, p, m.Config) })
 	if err == nil {
-		err = t.RequiresGrad_(true)
+		err = t.RequiresGrad_(p.Trainable)
 	}
 	if err != nil {
 		t.MustDrop()
@@ -109,7 +121,7 @@ func (m *Model) Device() gotch.Device { return m.device }
 func (m *Model) SetTrainable(keep func(name string) bool) error {
 	for i := range m.params {
 		p := &m.params[i]
-		p.Trainable = keep(p.Name)
+		p.Trainable = keep(p.Name) && !m.unused(p.Name)
 		if err := m.tensor[p.Name].RequiresGrad_(p.Trainable); err != nil {
 			return fmt.Errorf("bert: setting requires_grad of %s: %w", p.Name, err)
 		}
