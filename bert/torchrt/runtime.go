@@ -35,12 +35,12 @@ type Config struct {
 // word-embedding gradient, optimizer temporaries), so each step page-faults
 // them in again: 16,876 minor faults and 255 ms of system time per step for
 // the tiny preset (measured, ../shared/design/LIBTORCH.md). Raising the mmap
-// threshold to 32 MiB and the trim threshold to 4 GiB keeps those blocks in
+// threshold to 32 MiB and the trim threshold to 2 GiB keeps those blocks in
 // the heap for reuse: 205 faults per step and a 2.2-3x faster step. PyTorch
 // users get the same with MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_.
 const (
 	mmapThreshold = 32 << 20
-	trimThreshold = 4 << 30
+	trimThreshold = 1<<31 - 1 // mallopt takes an int: 4 GiB would wrap to 0 and trim always
 )
 
 // Thread is the handle of the compute thread, given to the function Run

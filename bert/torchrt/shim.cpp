@@ -2,6 +2,7 @@
 // not wrap. Every function is noexcept from C's point of view: exceptions
 // are caught and reported as a return value.
 #include <dlfcn.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdint.h>
 
@@ -37,6 +38,7 @@ void ddprun_manual_seed(int64_t seed) { at::manual_seed(seed); }
 // and libtorch's per-step tensors are that large: every step page-faults
 // them back in. See Note [Allocator] in runtime.go.
 int ddprun_set_malloc_policy(long mmap_threshold, long trim_threshold) {
+  if (mmap_threshold > INT_MAX || trim_threshold > INT_MAX) return 0;
   int ok = 1;
   if (mmap_threshold > 0) ok &= mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold);
   if (trim_threshold > 0) ok &= mallopt(M_TRIM_THRESHOLD, (int)trim_threshold);
