@@ -146,8 +146,7 @@ func (b *Bar) measure(now time.Time) {
 	if b.stepRate == 0 && b.sampRate == 0 {
 		b.stepRate, b.sampRate = steps, samples
 	} else {
-		a := 1 - b.cfg.Smoothing // per measurement; measurements are ≥ Redraw apart
-		a = max(a, 0.3)
+		const a = 0.3 // tqdm's smoothing: weight of the newest measurement
 		b.stepRate = a*steps + (1-a)*b.stepRate
 		b.sampRate = a*samples + (1-a)*b.sampRate
 	}

@@ -29,7 +29,7 @@ type Config struct {
 	LogEvery    int64         // Plain: a line whenever Done reaches a multiple; 0: by time only
 	LogInterval time.Duration // Plain: a line at least this often while work goes on: 30s
 	Redraw      time.Duration // Terminal: at most one redraw per Redraw: 100ms
-	Smoothing   float64       // weight of the past in the loss and rate averages: 0.9
+	Smoothing   float64       // weight of the past in the loss's moving average: 0.9
 
 	Now func() time.Time // the clock: time.Now
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -55,15 +56,15 @@ func Write(path string, r Report) error {
 	return nil
 }
 
-// Render writes r's HTML to buf.
-func Render(buf *bytes.Buffer, r Report) error {
+// Render writes r's HTML to w.
+func Render(w io.Writer, r Report) error {
 	if r.Title == "" {
 		r.Title = "Training report"
 	}
 	if r.Generated.IsZero() {
 		r.Generated = time.Now()
 	}
-	if err := page.Execute(buf, newView(r)); err != nil {
+	if err := page.Execute(w, newView(r)); err != nil {
 		return fmt.Errorf("report: render: %w", err)
 	}
 	return nil
