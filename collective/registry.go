@@ -1,0 +1,74 @@
+package collective
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Options is what every backend needs to join a job. Backends document
+// which fields they use; zero values mean the backend's defaults.
+type Options struct {
+	Rank  int
+	Size  int
+	Peers []string // rank -> "host:port", for backends that connect directly
+	// Listener, if set, is this rank's listening socket (opened by the
+	// launcher so that it can announce port 0's real port). The backend
+	// takes ownership and closes it.
+	Listener  net.Listener
+	JobID     string
+	Secret    []byte
+	WireDType DType         // wire type for Float32 buffers; 0 = Float32
+	Timeout   time.Duration // how long a peer may make no progress
+	Logger    *slog.Logger
+}
+
+// Factory opens a Comm for a backend.
+type Factory func(ctx context.Context, o Options) (Comm, error)
+
+var registry struct {
+	sync.Mutex
+	m map[string]Factory
+}
+
+// Register makes a backend available by name. Backends call it from init;
+// it panics on a duplicate name, like database/sql.Register.
+func Register(name string, f Factory) {
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.m == nil {
+		registry.m = map[string]Factory{}
+	}
+	if _, dup := registry.m[name]; dup {
+		panic("collective: Register called twice for backend " + name)
+	}
+	registry.m[name] = f
+}
+
+// Backends lists the registered backend names, sorted.
+func Backends() []string {
+	registry.Lock()
+	defer registry.Unlock()
+	names := make([]string, 0, len(registry.m))
+	for n := range registry.m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Open opens a Comm with the named backend. The backend's package must be
+// imported (for its init), e.g. _ "github.com/ddprun/ddprun/collective/ring".
+func Open(ctx context.Context, backend string, o Options) (Comm, error) {
+	registry.Lock()
+	f := registry.m[backend]
+	registry.Unlock()
+	if f == nil {
+		return nil, fmt.Errorf("%w: no backend %q (have %v)", ErrUnsupported, backend, Backends())
+	}
+	return f(ctx, o)
+}

@@ -1,0 +1,109 @@
+package ring_test
+
+import (
+	"context"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ddprun/ddprun/collective/ring"
+	"github.com/ddprun/ddprun/collective/ring/ringtest"
+)
+
+// loopbackConfigs opens n listeners on 127.0.0.1:0 and returns LocalConfig
+// for each rank, wired to them.
+func loopbackConfigs(t testing.TB, n int) []ring.Config {
+	t.Helper()
+	lns := make([]net.Listener, n)
+	peers := make([]string, n)
+	for r := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[r], peers[r] = ln, ln.Addr().String()
+	}
+	cfgs := make([]ring.Config, n)
+	for r := range n {
+		cfgs[r] = ring.LocalConfig()
+		cfgs[r].Rank, cfgs[r].Size, cfgs[r].Peers, cfgs[r].Listener = r, n, peers, lns[r]
+		cfgs[r].JobID, cfgs[r].Secret = "test", []byte("loopback secret")
+	}
+	return cfgs
+}
+
+func memConfigs(nw *ringtest.Network) []ring.Config {
+	cfgs := make([]ring.Config, nw.Size())
+	for r := range cfgs {
+		cfgs[r] = nw.Config(r)
+	}
+	return cfgs
+}
+
+// runAll starts one ring per config, concurrently, runs f on each rank and
+// returns every rank's error (from New or f). Comms are closed before it
+// returns.
+func runAll(ctx context.Context, cfgs []ring.Config, f func(ctx context.Context, c *ring.Comm) error) []error {
+	errs := make([]error, len(cfgs))
+	var wg sync.WaitGroup
+	for r, cfg := range cfgs {
+		wg.Go(func() {
+			c, err := ring.New(ctx, cfg)
+			if err != nil {
+				errs[r] = err
+				return
+			}
+			defer c.Close()
+			errs[r] = f(ctx, c)
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
+// mustRun is runAll that fails the test on any error, with a deadline.
+func mustRun(t *testing.T, cfgs []ring.Config, f func(ctx context.Context, c *ring.Comm) error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for r, err := range runAll(ctx, cfgs, f) {
+		if err != nil {
+			t.Errorf("rank %d: %v", r, err)
+		}
+	}
+}
+
+// checkNoLeaks fails the test if goroutines running ring code outlive it
+// (a ResourceCheck in the style of raft's tests).
+func checkNoLeaks(t *testing.T) {
+	t.Helper()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			leaked := ringGoroutines()
+			if leaked == "" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("leaked goroutines:\n%s", leaked)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+func ringGoroutines() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "collective/ring.") && !strings.Contains(g, "ringGoroutines") {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
+}

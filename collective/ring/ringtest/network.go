@@ -1,0 +1,217 @@
+// Package ringtest wires N ring ranks together inside one process over an
+// in-memory network with seeded faults, the way memberlist's MockNetwork
+// and raft's rafttest do:
+//
+//	nw := ringtest.NewNetwork(4, ringtest.Seed(1))
+//	nw.Delay(2, 3, 5*time.Millisecond, 0.5) // half the writes 2->3 wait 5ms
+//	c, err := ring.New(ctx, nw.Config(r))   // for each rank r, concurrently
+//	nw.Kill(3)                              // rank 3's links all break
+//
+// Connections are net.Pipe pairs, so the network works inside a
+// testing/synctest bubble (create it inside the bubble), where the ring's
+// timeouts run on the fake clock.
+package ringtest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ddprun/ddprun/collective/ring"
+)
+
+// Network is an in-memory network of Size ranks.
+type Network struct {
+	mu      sync.Mutex
+	n       int
+	rng     *rand.Rand
+	lns     map[int]*listener
+	conns   []*conn
+	killed  map[int]bool
+	severed map[[2]int]bool
+	delays  map[[2]int]delay
+}
+
+type delay struct {
+	d time.Duration
+	p float64
+}
+
+// Option configures a Network.
+type Option func(*Network)
+
+// Seed seeds the network's fault randomness (default 1).
+func Seed(s uint64) Option {
+	return func(nw *Network) { nw.rng = rand.New(rand.NewPCG(s, s)) }
+}
+
+// NewNetwork makes a network for n ranks.
+func NewNetwork(n int, opts ...Option) *Network {
+	nw := &Network{n: n, lns: map[int]*listener{}, killed: map[int]bool{},
+		severed: map[[2]int]bool{}, delays: map[[2]int]delay{}}
+	Seed(1)(nw)
+	for _, o := range opts {
+		o(nw)
+	}
+	return nw
+}
+
+// Size is the number of ranks.
+func (nw *Network) Size() int { return nw.n }
+
+// Addr is rank r's address on the network.
+func (nw *Network) Addr(r int) string { return "mem:" + strconv.Itoa(r) }
+
+// Secret is the job secret that Config uses.
+var Secret = []byte("ringtest secret")
+
+// Config returns ring.LocalConfig for rank r wired to this network: its
+// Listener (registered now), Dialer, Peers, JobID and Secret.
+func (nw *Network) Config(r int) ring.Config {
+	cfg := ring.LocalConfig()
+	cfg.Rank, cfg.Size, cfg.JobID, cfg.Secret = r, nw.n, "ringtest", Secret
+	for i := range nw.n {
+		cfg.Peers = append(cfg.Peers, nw.Addr(i))
+	}
+	cfg.Listener = nw.listen(r)
+	cfg.Dialer = dialer{nw, r}
+	return cfg
+}
+
+// Kill breaks every link of rank r and refuses its future connections, as
+// if the process died.
+func (nw *Network) Kill(r int) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	nw.killed[r] = true
+	if ln := nw.lns[r]; ln != nil {
+		ln.close()
+	}
+	nw.closeWhere(func(c *conn) bool { return c.from == r || c.to == r })
+}
+
+// Sever breaks the links between ranks a and b, both ways, and refuses new
+// ones.
+func (nw *Network) Sever(a, b int) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	nw.severed[[2]int{a, b}], nw.severed[[2]int{b, a}] = true, true
+	nw.closeWhere(func(c *conn) bool { return (c.from == a && c.to == b) || (c.from == b && c.to == a) })
+}
+
+// Delay makes each write from rank from to rank to wait d, with
+// probability p (drawn from the seeded source).
+func (nw *Network) Delay(from, to int, d time.Duration, p float64) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	nw.delays[[2]int{from, to}] = delay{d, p}
+}
+
+func (nw *Network) closeWhere(match func(*conn) bool) {
+	for _, c := range nw.conns {
+		if match(c) {
+			c.Conn.Close()
+		}
+	}
+}
+
+func (nw *Network) wait(from, to int) time.Duration {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	d, ok := nw.delays[[2]int{from, to}]
+	if !ok || nw.rng.Float64() >= d.p {
+		return 0
+	}
+	return d.d
+}
+
+func (nw *Network) listen(r int) net.Listener {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	ln := &listener{addr: addr(nw.Addr(r)), ch: make(chan net.Conn), done: make(chan struct{})}
+	if nw.killed[r] {
+		ln.close()
+	}
+	nw.lns[r] = ln
+	return ln
+}
+
+type dialer struct {
+	nw   *Network
+	from int
+}
+
+var errRefused = &net.OpError{Op: "dial", Net: "mem", Err: syscall.ECONNREFUSED}
+
+// DialContext connects to "mem:<rank>".
+func (d dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	to, err := strconv.Atoi(strings.TrimPrefix(address, "mem:"))
+	if err != nil || !strings.HasPrefix(address, "mem:") {
+		return nil, fmt.Errorf("ringtest: bad address %q", address)
+	}
+	nw := d.nw
+	nw.mu.Lock()
+	ln := nw.lns[to]
+	if ln == nil || nw.killed[d.from] || nw.killed[to] || nw.severed[[2]int{d.from, to}] {
+		nw.mu.Unlock()
+		return nil, errRefused
+	}
+	a, b := net.Pipe()
+	ca, cb := &conn{a, nw, d.from, to}, &conn{b, nw, to, d.from}
+	nw.conns = append(nw.conns, ca, cb)
+	nw.mu.Unlock()
+	select {
+	case ln.ch <- cb:
+		return ca, nil
+	case <-ln.done:
+	case <-ctx.Done():
+	}
+	a.Close()
+	b.Close()
+	return nil, errRefused
+}
+
+type conn struct {
+	net.Conn
+	nw       *Network
+	from, to int
+}
+
+func (c *conn) Write(b []byte) (int, error) {
+	if d := c.nw.wait(c.from, c.to); d > 0 {
+		time.Sleep(d)
+	}
+	return c.Conn.Write(b)
+}
+
+type listener struct {
+	addr net.Addr
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *listener) close() { l.once.Do(func() { close(l.done) }) }
+
+func (l *listener) Close() error   { l.close(); return nil }
+func (l *listener) Addr() net.Addr { return l.addr }
+
+type addr string
+
+func (a addr) Network() string { return "mem" }
+func (a addr) String() string  { return string(a) }
