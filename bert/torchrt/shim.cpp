@@ -10,6 +10,7 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/Context.h>
 #include <ATen/core/Tensor.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
 #include <c10/core/ScalarType.h>
@@ -104,6 +105,15 @@ int ddprun_grad_defined(void* t) {
   } catch (...) {
     return -1;
   }
+}
+
+// Grad mode, returning the previous state. gotch's at_grad_set_enabled
+// wrapper reads 8 bytes of a 4-byte int, so its "previous state" is garbage
+// (usually reported as false): restoring from it disables autograd.
+int ddprun_set_grad_enabled(int enabled) {
+  bool prev = at::GradMode::is_enabled();
+  at::GradMode::set_enabled(enabled != 0);
+  return prev ? 1 : 0;
 }
 
 }  // extern "C"

@@ -18,6 +18,7 @@ int  ddprun_cuda_device_count(void);
 int  ddprun_grad_reset(void* t);
 int  ddprun_grad_set(void* t, void* g);
 int  ddprun_grad_defined(void* t);
+int  ddprun_set_grad_enabled(int enabled);
 */
 import "C"
 
@@ -63,6 +64,19 @@ func SetGrad(t, g *ts.Tensor) error {
 		return fmt.Errorf("torchrt: setting a gradient failed")
 	}
 	return nil
+}
+
+// SetGradEnabled turns autograd recording on or off for the calling thread
+// and returns the previous state (gotch's GradSetEnabled misreports it).
+func SetGradEnabled(enabled bool) (prev bool) {
+	return C.ddprun_set_grad_enabled(cbool(enabled)) == 1
+}
+
+// NoGrad runs f with autograd off, restoring the previous state.
+func NoGrad(f func() error) error {
+	prev := SetGradEnabled(false)
+	defer SetGradEnabled(prev)
+	return f()
 }
 
 // HasGrad reports whether t has a gradient.

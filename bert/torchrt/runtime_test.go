@@ -1,0 +1,54 @@
+package torchrt
+
+import (
+	"runtime"
+	"testing"
+)
+
+// Autograd's mode is thread-local state of the compute thread; SetGradEnabled
+// reports the previous state truthfully (gotch's wrapper does not).
+func TestGradMode(t *testing.T) {
+	err := Run(Config{Threads: 1}, func(*Thread) error {
+		if !SetGradEnabled(false) {
+			t.Error("grad mode should start enabled")
+		}
+		if SetGradEnabled(true) {
+			t.Error("previous state should be disabled")
+		}
+		_ = NoGrad(func() error {
+			if SetGradEnabled(false) {
+				t.Error("NoGrad did not disable autograd")
+			}
+			return nil
+		})
+		if !SetGradEnabled(true) {
+			t.Error("NoGrad did not restore autograd")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunSetsThreadsAndReportsPanics(t *testing.T) {
+	err := Run(Config{Threads: 2}, func(*Thread) error {
+		if n := NumThreads(); n != 2 {
+			t.Errorf("intra-op threads %d, want 2", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Run(Config{}, func(*Thread) error { panic("boom") })
+	if err == nil {
+		t.Fatal("a panic on the compute thread was not reported")
+	}
+	if DefaultThreads() < 1 || DefaultThreads() > runtime.NumCPU() {
+		t.Errorf("default threads %d", DefaultThreads())
+	}
+	if Version() == "" || !MallocTuned() {
+		t.Errorf("version %q, malloc tuned %v", Version(), MallocTuned())
+	}
+}

@@ -1,0 +1,111 @@
+package ddp
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"syscall"
+	"time"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/ddprun/ddprun/bert"
+	"github.com/ddprun/ddprun/bert/torchrt"
+	"github.com/ddprun/ddprun/ddp/optim"
+	"github.com/ddprun/ddprun/shard"
+)
+
+// StepBench describes a training-step benchmark: forward, backward and
+// AdamW step of a model on random tokens, as the trainer runs them.
+type StepBench struct {
+	Model         bert.Config
+	BF16          bool
+	Batch, Seq    int
+	Warmup, Steps int
+	Threads       int
+	DefaultMalloc bool // leave glibc malloc alone (torchrt Note [Allocator])
+}
+
+// StepBenchResult is what a StepBench measured.
+type StepBenchResult struct {
+	SamplesPerSec float64       `json:"samples_per_sec"`
+	StepTime      time.Duration `json:"step_ns"`
+	PeakRSSMB     float64       `json:"peak_rss_mb"`
+	MinorFaults   float64       `json:"minor_faults_per_step"`
+	Threads       int           `json:"threads"`
+	Libtorch      string        `json:"libtorch"`
+}
+
+// RunStepBench runs the benchmark on a compute thread.
+func RunStepBench(b StepBench) (StepBenchResult, error) {
+	var res StepBenchResult
+	err := torchrt.Run(torchrt.Config{Threads: b.Threads, Seed: 1, DefaultMalloc: b.DefaultMalloc}, func(th *torchrt.Thread) error {
+		m, err := bert.New(b.Model, gotch.CPU)
+		if err != nil {
+			return err
+		}
+		defer m.Drop()
+		opts := engineOptions{Optim: optim.Config{Kind: optim.AdamW, WeightDecay: 0.01, Threads: torchrt.NumThreads()},
+			Sched: optim.Schedule{Kind: optim.Constant}, LR: 1e-4, Clip: 1, BF16: b.BF16, CapBytes: 25 << 20, FirstBytes: 1 << 20}
+		e, err := newEngine(context.Background(), m, nil, opts)
+		if err != nil {
+			return err
+		}
+		defer e.close()
+		batch := randomBatch(b.Batch, b.Seq, b.Model.VocabSize, b.Model.NumLabels())
+		for range b.Warmup {
+			if _, err := e.trainStep(context.Background(), []*shard.Batch{batch}); err != nil {
+				return err
+			}
+			th.Boundary()
+		}
+		faults0 := minorFaults()
+		start := time.Now()
+		for range b.Steps {
+			if _, err := e.trainStep(context.Background(), []*shard.Batch{batch}); err != nil {
+				return err
+			}
+			th.Boundary()
+		}
+		el := time.Since(start)
+		res = StepBenchResult{SamplesPerSec: float64(b.Batch*b.Steps) / el.Seconds(), StepTime: el / time.Duration(b.Steps),
+			MinorFaults: float64(minorFaults()-faults0) / float64(b.Steps), PeakRSSMB: peakRSSMB(), Threads: torchrt.NumThreads(), Libtorch: torchrt.Version()}
+		return nil
+	})
+	return res, err
+}
+
+func randomBatch(b, t, vocab, labels int) *shard.Batch {
+	r := rand.New(rand.NewPCG(1, 2))
+	out := &shard.Batch{B: b, T: t}
+	for range b * t {
+		out.IDs = append(out.IDs, int64(1+r.IntN(vocab-1)))
+		out.Mask = append(out.Mask, 1)
+		out.TypeIDs = append(out.TypeIDs, 0)
+	}
+	for range b {
+		out.Labels = append(out.Labels, int64(r.IntN(labels)))
+	}
+	return out
+}
+
+func minorFaults() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Minflt
+}
+
+func peakRSSMB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024
+}
+
+// String formats the result for humans.
+func (r StepBenchResult) String() string {
+	return fmt.Sprintf("%.1f samples/s, %v/step, peak RSS %.0f MB, %.0f minor faults/step", r.SamplesPerSec, r.StepTime.Round(time.Millisecond), r.PeakRSSMB, r.MinorFaults)
+}

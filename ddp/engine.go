@@ -1,0 +1,260 @@
+package ddp
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/ddprun/ddprun/bert"
+	"github.com/ddprun/ddprun/bert/torchrt"
+	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/ddp/metrics"
+	"github.com/ddprun/ddprun/ddp/optim"
+	"github.com/ddprun/ddprun/shard"
+)
+
+// engine is one rank's replica: the model, its gradient buckets, the
+// optimizer and schedule, and the communicator. All methods run on the
+// compute thread.
+type engine struct {
+	m        *bert.Model
+	red      *reducer
+	opt      *optim.Optimizer
+	comm     collective.Comm // nil: one rank
+	sched    optim.Schedule
+	lr       float64
+	clip     float64
+	bf16     bool
+	seed     int64
+	rank     int
+	step     int // optimizer steps done
+	onBucket func(int)
+}
+
+// stepResult is what one optimizer step reports.
+type stepResult struct {
+	Loss      float64 // mean over this rank's micro-batches
+	GradNorm  float64 // global norm of the averaged gradients, before clipping
+	LR        float64
+	Samples   int // rows this rank trained on (repeated rows included)
+	Tokens    int // non-padding tokens
+	Compute   time.Duration
+	AllReduce time.Duration
+	Optimizer time.Duration
+}
+
+// Note [Dropout seeds]: libtorch's generator state cannot be read through
+// gotch, so instead of saving it the engine reseeds it before every step
+// from (seed, rank, step). Dropout masks are then a pure function of the
+// step, a resumed run draws the same masks as an uninterrupted one, and
+// ranks draw different masks, as they should (nanoGPT's seed_offset).
+
+func (e *engine) stepSeed() int64 { return e.seed + 1_000_003*int64(e.rank) + 7919*int64(e.step) }
+
+// trainStep runs forward and backward over the micro-batches (gradient
+// accumulation: the gradients add up in the buckets, each loss scaled by
+// 1/len(micro)), averages the gradients over the ranks, clips them and
+// steps the optimizer.
+func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResult, error) {
+	res := stepResult{LR: e.sched.LR(e.lr, e.step)}
+	torchrt.ManualSeed(e.stepSeed())
+	e.red.zero()
+	t0 := time.Now()
+	for _, b := range micro {
+		loss, err := e.backward(b, 1/float64(len(micro)))
+		if err != nil {
+			return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
+		}
+		res.Loss += loss / float64(len(micro))
+		res.Samples += b.B
+		res.Tokens += countTokens(b.Mask)
+	}
+	t1 := time.Now()
+	if err := e.red.allReduce(ctx, e.comm, e.onBucket); err != nil {
+		return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
+	}
+	t2 := time.Now()
+	res.GradNorm = optim.ClipGradNorm(e.red.params, e.clip)
+	if math.IsNaN(res.GradNorm) || math.IsInf(res.GradNorm, 0) {
+		return res, fmt.Errorf("ddp: step %d: the gradient norm is %v (loss %v): training diverged; lower --lr or use --max-grad-norm", e.step, res.GradNorm, res.Loss)
+	}
+	if err := e.opt.Step(e.red.params, res.LR); err != nil {
+		return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
+	}
+	e.step++
+	res.Compute, res.AllReduce, res.Optimizer = t1.Sub(t0), t2.Sub(t1), time.Since(t2)
+	return res, nil
+}
+
+func countTokens(mask []int64) int {
+	n := 0
+	for _, m := range mask {
+		n += int(m)
+	}
+	return n
+}
+
+func input(b *shard.Batch) bert.Input {
+	return bert.Input{IDs: b.IDs, TypeIDs: b.TypeIDs, Mask: b.Mask, B: b.B, T: b.T}
+}
+
+// backward runs one micro-batch's forward and backward pass and returns its
+// (unscaled) loss. Autocast is on only around the forward pass: leaving it
+// clears its cache of bf16 weight copies, which the optimizer step would
+// make stale.
+func (e *engine) backward(b *shard.Batch, scale float64) (float64, error) {
+	logits, err := e.forward(b, true)
+	if err != nil {
+		return 0, err
+	}
+	defer logits.MustDrop()
+	loss, err := e.m.Loss(logits, b.Labels)
+	if err != nil {
+		return 0, err
+	}
+	defer loss.MustDrop()
+	value, err := scalarValue(loss)
+	if err != nil {
+		return 0, err
+	}
+	s := ts.FloatScalar(scale)
+	defer s.MustDrop()
+	scaled, err := loss.MulScalar(s, false)
+	if err != nil {
+		return 0, err
+	}
+	defer scaled.MustDrop()
+	if err := scaled.Backward(); err != nil {
+		return 0, fmt.Errorf("backward: %w", err)
+	}
+	return value, nil
+}
+
+func (e *engine) forward(b *shard.Batch, train bool) (*ts.Tensor, error) {
+	if e.bf16 {
+		if err := torchrt.Autocast(true, false); err != nil {
+			return nil, err
+		}
+		defer torchrt.Autocast(false, false)
+	}
+	return e.m.Forward(input(b), train)
+}
+
+// evaluate runs the model over a loader's epoch (no dropout, no gradients)
+// and adds every non-repeated row to counts. onBatch, if not nil, sees every
+// batch's probabilities [B][K] (predictions).
+func (e *engine) evaluate(ctx context.Context, ld *shard.Loader, counts *metrics.Counts, onBatch func(*shard.Batch, [][]float64)) error {
+	prev := torchrt.SetGradEnabled(false)
+	defer torchrt.SetGradEnabled(prev)
+	for {
+		b, err := ld.Next(ctx)
+		if err != nil {
+			if isEOF(err) {
+				return nil
+			}
+			return err
+		}
+		if err := e.evalBatch(b, counts, onBatch); err != nil {
+			return err
+		}
+	}
+}
+
+func (e *engine) evalBatch(b *shard.Batch, counts *metrics.Counts, onBatch func(*shard.Batch, [][]float64)) error {
+	logits, err := e.forward(b, false)
+	if err != nil {
+		return err
+	}
+	h, err := bert.ToHost(logits)
+	logits.MustDrop()
+	if err != nil {
+		return err
+	}
+	k := e.m.Config.NumLabels()
+	probs := make([][]float64, b.B)
+	for i := range b.B {
+		row := h.Data[i*k : (i+1)*k]
+		p, pred := softmax(row)
+		probs[i] = p
+		if counts == nil || (b.Repeated != nil && b.Repeated[i]) || b.Labels[i] < 0 {
+			continue
+		}
+		counts.Add(pred, int(b.Labels[i]), -math.Log(math.Max(p[b.Labels[i]], 1e-300)))
+	}
+	if onBatch != nil {
+		onBatch(b, probs)
+	}
+	return nil
+}
+
+// softmax returns the probabilities of a row of logits (in float64, with
+// the max subtracted) and the index of the largest.
+func softmax(row []float32) ([]float64, int) {
+	best, mx := 0, math.Inf(-1)
+	for i, v := range row {
+		if float64(v) > mx {
+			best, mx = i, float64(v)
+		}
+	}
+	p := make([]float64, len(row))
+	var sum float64
+	for i, v := range row {
+		p[i] = math.Exp(float64(v) - mx)
+		sum += p[i]
+	}
+	for i := range p {
+		p[i] /= sum
+	}
+	return p, best
+}
+
+// engineOptions configure an engine.
+type engineOptions struct {
+	Optim                optim.Config
+	Sched                optim.Schedule
+	LR, Clip             float64
+	BF16                 bool
+	Seed                 int64
+	FirstBytes, CapBytes int
+}
+
+// newEngine builds the replica around a model: checks that every rank has
+// the same parameters, copies rank 0's values to all, and makes the
+// gradient buckets.
+func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engineOptions) (*engine, error) {
+	e := &engine{m: m, comm: comm, sched: o.Sched, lr: o.LR, clip: o.Clip, bf16: o.BF16, seed: o.Seed}
+	if comm != nil {
+		e.rank = comm.Rank()
+		if comm.Size() > 1 {
+			if err := checkReplicas(ctx, comm, m); err != nil {
+				return nil, err
+			}
+			if err := broadcastParams(ctx, comm, m); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var err error
+	if e.opt, err = optim.New(o.Optim); err != nil {
+		return nil, err
+	}
+	if e.red, err = newReducer(m, o.FirstBytes, o.CapBytes); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *engine) close() { e.red.drop() }
+
+// scalarValue reads a one-element tensor. (gotch's Float64Values leaks the
+// float64 copy it makes.)
+func scalarValue(t *ts.Tensor) (float64, error) {
+	h, err := bert.ToHost(t)
+	if err != nil {
+		return 0, err
+	}
+	return float64(h.Data[0]), nil
+}

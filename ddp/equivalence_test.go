@@ -1,0 +1,261 @@
+package ddp
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/ddprun/ddprun/bert"
+	"github.com/ddprun/ddprun/bert/torchrt"
+	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/collective/ring"
+	"github.com/ddprun/ddprun/ddp/optim"
+	"github.com/ddprun/ddprun/shard"
+)
+
+func tinyConfig(t *testing.T, pooling string) bert.Config {
+	c := bert.DefaultConfig()
+	c.VocabSize, c.HiddenSize, c.NumLayers, c.NumHeads, c.IntermediateSize, c.MaxPositions = 99, 32, 2, 4, 37, 40
+	c.HiddenDropout, c.AttentionDropout, c.ClassifierDropout = 0, 0, 0
+	c.Labels = []string{"a", "b", "c"}
+	c.Pooling = pooling
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// globalBatch is a fixed batch of g rows with different lengths, padded to
+// a common width, and labels.
+func globalBatch(g, width int) []*shard.Batch {
+	var rows []*shard.Batch
+	for i := range g {
+		n := 4 + (i*5)%(width-4)
+		b := &shard.Batch{B: 1, T: width, Labels: []int64{int64(i % 3)}}
+		for j := range width {
+			id, m := int64(0), int64(0)
+			if j < n {
+				id, m = int64(1+(i*31+j*17)%98), 1
+			}
+			b.IDs = append(b.IDs, id)
+			b.Mask = append(b.Mask, m)
+			b.TypeIDs = append(b.TypeIDs, int64(min(1, 2*j/width)))
+		}
+		rows = append(rows, b)
+	}
+	return rows
+}
+
+// concat joins rows into one batch.
+func concat(rows []*shard.Batch) *shard.Batch {
+	out := &shard.Batch{T: rows[0].T}
+	for _, r := range rows {
+		out.IDs = append(out.IDs, r.IDs...)
+		out.Mask = append(out.Mask, r.Mask...)
+		out.TypeIDs = append(out.TypeIDs, r.TypeIDs...)
+		out.Labels = append(out.Labels, r.Labels...)
+		out.B += r.B
+	}
+	return out
+}
+
+func testOptions() engineOptions {
+	return engineOptions{
+		Optim: optim.Config{Kind: optim.AdamW, WeightDecay: 0.01},
+		Sched: optim.Schedule{Kind: optim.Linear, Warmup: 1, Total: 10},
+		LR:    3e-3, Clip: 1.0, Seed: 5, FirstBytes: 4 << 10, CapBytes: 64 << 10,
+	}
+}
+
+// initialWeights draws one model's weights, used as rank 0's start.
+func initialWeights(t *testing.T, cfg bert.Config) map[string]bert.HostTensor {
+	var w map[string]bert.HostTensor
+	err := torchrt.Run(torchrt.Config{Threads: 1, Seed: 11}, func(*torchrt.Thread) error {
+		m, err := bert.New(cfg, gotch.CPU)
+		if err != nil {
+			return err
+		}
+		defer m.Drop()
+		w, err = m.State()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// trainReplica trains one replica for the given steps (each a list of
+// micro-batches) and returns its parameters after every step.
+func trainReplica(ctx context.Context, cfg bert.Config, init map[string]bert.HostTensor, comm collective.Comm, o engineOptions, steps [][]*shard.Batch) ([]map[string]bert.HostTensor, error) {
+	var out []map[string]bert.HostTensor
+	err := torchrt.Run(torchrt.Config{Threads: 1}, func(th *torchrt.Thread) error {
+		m, err := bert.New(cfg, gotch.CPU)
+		if err != nil {
+			return err
+		}
+		defer m.Drop()
+		if comm == nil || comm.Rank() == 0 {
+			if _, err := m.LoadState(init, bert.LoadOptions{}); err != nil {
+				return err
+			}
+		}
+		e, err := newEngine(ctx, m, comm, o)
+		if err != nil {
+			return err
+		}
+		defer e.close()
+		for _, micro := range steps {
+			if _, err := e.trainStep(ctx, micro); err != nil {
+				return err
+			}
+			th.Boundary()
+			st, err := m.State()
+			if err != nil {
+				return err
+			}
+			out = append(out, st)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// loopbackRing opens n ring comms on 127.0.0.1 in this process.
+func loopbackRing(t *testing.T, ctx context.Context, n int, wire collective.DType) []collective.Comm {
+	t.Helper()
+	lns := make([]net.Listener, n)
+	peers := make([]string, n)
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[i], peers[i] = ln, ln.Addr().String()
+	}
+	comms := make([]collective.Comm, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for r := range n {
+		wg.Go(func() {
+			cfg := ring.LocalConfig()
+			cfg.Rank, cfg.Size, cfg.Peers, cfg.Listener = r, n, peers, lns[r]
+			cfg.JobID, cfg.Secret, cfg.WireDType = "equivalence", []byte("0123456789abcdef0123"), wire
+			c, err := ring.New(ctx, cfg)
+			comms[r], errs[r] = c, err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, c := range comms {
+			c.Close()
+		}
+	})
+	return comms
+}
+
+// split gives rank r of n its contiguous share of every step's global
+// batch, cut into accum micro-batches.
+func split(global []*shard.Batch, r, n, accum int) []*shard.Batch {
+	per := len(global) / n
+	mine := global[r*per : (r+1)*per]
+	var micro []*shard.Batch
+	m := per / accum
+	for i := range accum {
+		micro = append(micro, concat(mine[i*m:(i+1)*m]))
+	}
+	return micro
+}
+
+func maxDiff(a, b map[string]bert.HostTensor) (float64, string) {
+	worst, where := 0.0, ""
+	for name, x := range a {
+		for i, v := range x.Data {
+			if d := math.Abs(float64(v - b[name].Data[i])); d > worst {
+				worst, where = d, name
+			}
+		}
+	}
+	return worst, where
+}
+
+// TestEquivalence is the definition of correct DDP (PyTorch's
+// _test_DDP_niter): N ranks each training on 1/N of every global batch over
+// the ring end with the same parameters, step by step, as one process
+// training on the whole batch.
+func TestEquivalence(t *testing.T) {
+	const g, steps = 6, 3
+	for _, tc := range []struct {
+		ranks, accum int
+		pooling      string
+		wire         collective.DType
+		tol          float64
+	}{
+		{2, 1, bert.PoolCLS, collective.Float32, 1e-5},
+		{3, 1, bert.PoolMean, collective.Float32, 1e-5},
+		{3, 2, bert.PoolCLS, collective.Float32, 1e-5},
+		{2, 1, bert.PoolCLS, collective.BFloat16, 5e-3},
+	} {
+		t.Run(fmt.Sprintf("ranks=%d/accum=%d/pool=%s/wire=%v", tc.ranks, tc.accum, tc.pooling, tc.wire), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			cfg := tinyConfig(t, tc.pooling)
+			init := initialWeights(t, cfg)
+			var global [][]*shard.Batch
+			for s := range steps {
+				global = append(global, globalBatch(g, 10+s))
+			}
+			var single [][]*shard.Batch
+			for _, gb := range global {
+				single = append(single, []*shard.Batch{concat(gb)})
+			}
+			want, err := trainReplica(ctx, cfg, init, nil, testOptions(), single)
+			if err != nil {
+				t.Fatal(err)
+			}
+			comms := loopbackRing(t, ctx, tc.ranks, tc.wire)
+			got := make([][]map[string]bert.HostTensor, tc.ranks)
+			errs := make([]error, tc.ranks)
+			var wg sync.WaitGroup
+			for r := range tc.ranks {
+				wg.Go(func() {
+					var mine [][]*shard.Batch
+					for _, gb := range global {
+						mine = append(mine, split(gb, r, tc.ranks, tc.accum))
+					}
+					got[r], errs[r] = trainReplica(ctx, cfg, init, comms[r], testOptions(), mine)
+				})
+			}
+			wg.Wait()
+			for r, err := range errs {
+				if err != nil {
+					t.Fatalf("rank %d: %v", r, err)
+				}
+			}
+			for s := range steps {
+				if d, _ := maxDiff(want[s], init); s == steps-1 && d == 0 {
+					t.Fatal("training did not change the parameters")
+				}
+				for r := range tc.ranks {
+					if d, where := maxDiff(got[r][s], want[s]); d > tc.tol {
+						t.Errorf("step %d rank %d: %s differs from single-process training by %g (tolerance %g)", s, r, where, d, tc.tol)
+					}
+					if d, where := maxDiff(got[r][s], got[0][s]); d != 0 {
+						t.Errorf("step %d: rank %d's %s differs from rank 0's by %g: replicas must stay bit-identical", s, r, where, d)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,424 @@
+package ddp
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"time"
+
+	"github.com/ddprun/ddprun/bert"
+	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/ddp/metrics"
+	"github.com/ddprun/ddprun/internal/control"
+	"github.com/ddprun/ddprun/shard"
+)
+
+// findResume picks the checkpoint to resume from: rank 0 chooses (the
+// newest that verifies, for --resume auto) and every rank reads the same
+// folder, so --output must be shared by the ranks (one machine, or a
+// shared file system).
+func (t *trainer) findResume(ctx context.Context) (*loadedCheckpoint, error) {
+	dir := ""
+	if t.rank() == 0 {
+		var err error
+		if dir, err = t.chooseResume(); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := broadcastString(ctx, t.env.Comm, dir)
+	if err != nil || dir == "" {
+		return nil, err
+	}
+	ck, err := readCheckpoint(dir)
+	if err != nil {
+		return nil, fmt.Errorf("ddp: rank %d: resuming from %s: %w (ranks on several machines need a shared --output)", t.rank(), dir, err)
+	}
+	if ck.State.ConfigHash != t.cfg.hash() {
+		return nil, fmt.Errorf("%w: %s was written with other data, model, batch size, max length or seed; use --resume no or another --output", ErrCheckpoint, dir)
+	}
+	t.resume = dir
+	return ck, nil
+}
+
+func (t *trainer) chooseResume() (string, error) {
+	switch t.cfg.Resume {
+	case "no", "":
+		return "", nil
+	case "auto":
+		ck, err := latestCheckpoint(t.cfg.Output, func(dir string, err error) {
+			t.env.Log.Warn("skipping a damaged checkpoint", "dir", dir, "err", err)
+		})
+		if ck == nil || err != nil {
+			return "", err
+		}
+		return ck.Dir, nil
+	}
+	if err := verifyCheckpoint(t.cfg.Resume); err != nil {
+		return "", err
+	}
+	return t.cfg.Resume, nil
+}
+
+// restore sets the optimizer, data position and counters from a checkpoint
+// (the weights came through LoadState and the broadcast).
+func (t *trainer) restore(ck *loadedCheckpoint) error {
+	t.state = TrainerState{WorldSize: t.world(), MetricForBest: t.cfg.MetricForBest, PatienceLeft: t.cfg.Patience,
+		Labels: t.data.Labels.Names(), ConfigHash: t.cfg.hash(), Optimizer: t.eng.opt.Config().Kind, Schedule: t.eng.sched}
+	if ck == nil {
+		return nil
+	}
+	s := ck.State
+	if err := t.eng.opt.SetState(ck.Optimizer); err != nil {
+		return fmt.Errorf("ddp: resuming from %s: %w", ck.Dir, err)
+	}
+	if err := t.train.Resume(s.Data); err != nil {
+		return fmt.Errorf("ddp: resuming from %s: %w", ck.Dir, err)
+	}
+	t.eng.step = s.Step
+	t.state.Step, t.state.Epoch, t.state.Data = s.Step, s.Epoch, s.Data
+	t.state.BestMetric, t.state.BestCheckpoint, t.state.PatienceLeft = s.BestMetric, s.BestCheckpoint, s.PatienceLeft
+	t.state.History, t.state.Samples = s.History, s.Samples
+	if s.WorldSize != t.world() {
+		t.env.Log.Warn("resuming with a different world size: the data position re-shards exactly, batches are composed differently",
+			"was", s.WorldSize, "now", t.world())
+	}
+	return nil
+}
+
+// run is the training loop.
+func (t *trainer) run(ctx context.Context) (*Result, error) {
+	stop := "completed"
+	for t.state.Step < t.total {
+		micro, epochEnd, err := t.nextMicroBatches(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(micro) > 0 {
+			if err := t.step(ctx, micro); err != nil {
+				return nil, err
+			}
+		}
+		reason, err := t.afterStep(ctx, epochEnd)
+		if err != nil {
+			return nil, err
+		}
+		if reason != "" {
+			stop = reason
+			break
+		}
+	}
+	if stop == "completed" && t.cfg.MaxSteps > 0 {
+		stop = "max-steps"
+	}
+	return t.finish(ctx, stop)
+}
+
+// nextMicroBatches takes up to --grad-accum batches; at the end of an epoch
+// the step uses what it has (as HF does), and the loader moves on.
+func (t *trainer) nextMicroBatches(ctx context.Context) ([]*shard.Batch, bool, error) {
+	t.heartbeat(control.PhaseData, -1)
+	var micro []*shard.Batch
+	for len(micro) < t.cfg.GradAccum {
+		b, err := t.train.Next(ctx)
+		if isEOF(err) {
+			return micro, true, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		micro = append(micro, b)
+	}
+	return micro, t.train.BatchesLeft() == 0, nil
+}
+
+func (t *trainer) step(ctx context.Context, micro []*shard.Batch) error {
+	t.heartbeat(control.PhaseCompute, -1)
+	res, err := t.eng.trainStep(ctx, micro)
+	if err != nil {
+		return err
+	}
+	t.state.Step = t.eng.step
+	t.state.Data = t.train.State()
+	t.seen += int64(res.Samples * t.world())
+	t.state.Samples += int64(res.Samples * t.world())
+	loss, err := t.meanOverRanks(ctx, res.Loss)
+	if err != nil {
+		return err
+	}
+	res.Loss = loss
+	t.rec.train(t.state.Step, t.epochFloat(), res, t.rate())
+	t.env.Reporter.Heartbeat(control.Heartbeat{Rank: t.rank(), Step: t.state.Step, Epoch: t.state.Epoch, Phase: control.PhaseCompute,
+		Bucket: -1, Loss: res.Loss, SamplesPerSec: t.rate(), DataWait: t.train.Stats().Wait, Compute: res.Compute, AllReduce: res.AllReduce,
+		AllReduceMB: float64(t.eng.red.stats.Bytes) / 1e6, Time: time.Now()})
+	t.th.Boundary()
+	if t.env.OnStep != nil {
+		t.env.OnStep(t.state.Step)
+	}
+	return nil
+}
+
+func (t *trainer) rate() float64 {
+	return float64(t.seen) / math.Max(time.Since(t.start).Seconds(), 1e-9)
+}
+
+func (t *trainer) epochFloat() float64 {
+	return float64(t.state.Step) / float64(max(t.perEp, 1))
+}
+
+// meanOverRanks averages a value over the ranks (the logged loss is the
+// global batch's).
+func (t *trainer) meanOverRanks(ctx context.Context, v float64) (float64, error) {
+	if t.env.Comm == nil || t.world() == 1 {
+		return v, nil
+	}
+	buf := []float32{float32(v)}
+	if err := t.env.Comm.AllReduce(ctx, collective.Float32s(buf), collective.Avg); err != nil {
+		return 0, fmt.Errorf("ddp: averaging the loss: %w", err)
+	}
+	return float64(buf[0]), nil
+}
+
+// afterStep evaluates and checkpoints when due and decides, the same way
+// on every rank, whether to stop.
+func (t *trainer) afterStep(ctx context.Context, epochEnd bool) (string, error) {
+	if epochEnd {
+		t.state.Epoch++
+	}
+	step, last := t.state.Step, t.state.Step >= t.total
+	evalDue := t.data.Val != nil && (t.cfg.EvalStrategy == "steps" && step%t.cfg.EvalSteps == 0 || t.cfg.EvalStrategy == "epoch" && epochEnd || last && t.cfg.EvalStrategy != "no")
+	stopEarly := false
+	if evalDue {
+		var err error
+		if stopEarly, err = t.evalAndTrack(ctx); err != nil {
+			return "", err
+		}
+	}
+	interrupted, err := t.stopRequested(ctx)
+	if err != nil {
+		return "", err
+	}
+	saveDue := t.cfg.saveStrategy() == "steps" && step%t.cfg.SaveSteps == 0 || t.cfg.saveStrategy() == "epoch" && epochEnd
+	if saveDue || (last || stopEarly || interrupted) && t.cfg.saveStrategy() != "no" {
+		if err := t.save(ctx); err != nil {
+			return "", err
+		}
+	}
+	switch {
+	case interrupted:
+		return "interrupted", nil
+	case stopEarly:
+		return "early-stopping", nil
+	}
+	return "", nil
+}
+
+// stopRequested agrees across ranks whether any was asked to stop (a
+// signal, the launcher): a rank that stopped alone would hang the others.
+func (t *trainer) stopRequested(ctx context.Context) (bool, error) {
+	local := int32(0)
+	select {
+	case <-t.env.Stop:
+		local = 1
+	case <-t.env.Reporter.StopRequested():
+		local = 1
+	default:
+	}
+	if t.env.Comm == nil || t.world() == 1 {
+		return local == 1, nil
+	}
+	buf := []int32{local}
+	if err := t.env.Comm.AllReduce(ctx, collective.Int32s(buf), collective.Max); err != nil {
+		return false, fmt.Errorf("ddp: agreeing on stopping: %w", err)
+	}
+	return buf[0] == 1, nil
+}
+
+// evalAndTrack evaluates on the validation split, tracks the best metric,
+// and reports whether early stopping triggers.
+func (t *trainer) evalAndTrack(ctx context.Context) (bool, error) {
+	sum, err := t.evaluateSplit(ctx, t.data.Val)
+	if err != nil {
+		return false, err
+	}
+	t.last = &sum
+	t.rec.eval("eval", t.state.Step, t.epochFloat(), sum)
+	v, greater, err := sum.Metric(t.cfg.MetricForBest)
+	if err != nil {
+		return false, err
+	}
+	t.state.History = append(t.state.History, map[string]any{"step": t.state.Step, "epoch": t.epochFloat(), "eval_" + t.cfg.MetricForBest: v, "eval_loss": sum.Loss})
+	if t.state.BestMetric == nil || (greater && v > *t.state.BestMetric) || (!greater && v < *t.state.BestMetric) {
+		t.state.BestMetric = &v
+		t.state.BestCheckpoint = t.checkpointPath(t.state.Step)
+		t.state.PatienceLeft = t.cfg.Patience
+		return false, nil
+	}
+	if t.cfg.Patience > 0 {
+		t.state.PatienceLeft--
+		return t.state.PatienceLeft <= 0, nil
+	}
+	return false, nil
+}
+
+// evaluateSplit runs a split through the model on every rank and reduces
+// the counts exactly (sums of counts and fixed-point losses).
+func (t *trainer) evaluateSplit(ctx context.Context, ds *shard.Dataset) (metrics.Summary, error) {
+	t.heartbeat(control.PhaseEval, -1)
+	ld, err := shard.NewLoader(ds, t.loaderConfig(t.cfg.evalBatch(), false))
+	if err != nil {
+		return metrics.Summary{}, err
+	}
+	defer ld.Close()
+	counts := metrics.NewCounts(t.data.Labels.Len())
+	if err := t.eng.evaluate(ctx, ld, counts, nil); err != nil {
+		return metrics.Summary{}, fmt.Errorf("ddp: evaluating %s: %w", ds.Name(), err)
+	}
+	if err := reduceCounts(ctx, t.env.Comm, counts); err != nil {
+		return metrics.Summary{}, err
+	}
+	return counts.Summary(t.data.Labels.Names()), nil
+}
+
+// lossScale turns loss sums into int64 fixed point for an exact,
+// order-independent sum over the ranks.
+const lossScale = 1e9
+
+func reduceCounts(ctx context.Context, c collective.Comm, counts *metrics.Counts) error {
+	if c == nil || c.Size() == 1 {
+		return nil
+	}
+	v := append(counts.Int64s(), int64(math.Round(counts.LossSum()*lossScale)))
+	if err := c.AllReduce(ctx, collective.Int64s(v), collective.Sum); err != nil {
+		return fmt.Errorf("ddp: reducing evaluation counts: %w", err)
+	}
+	merged, err := metrics.FromInt64s(counts.K(), v[:len(v)-1])
+	if err != nil {
+		return err
+	}
+	merged.SetLossSum(float64(v[len(v)-1]) / lossScale)
+	*counts = *merged
+	return nil
+}
+
+// save writes a checkpoint on rank 0 and prunes old ones; the other ranks
+// wait for it, so that a failure right after cannot leave them ahead.
+func (t *trainer) save(ctx context.Context) error {
+	t.heartbeat(control.PhaseCheckpoint, -1)
+	var err error
+	if t.rank() == 0 {
+		err = t.writeCheckpoint()
+	}
+	return t.agree(ctx, err)
+}
+
+func (t *trainer) writeCheckpoint() error {
+	st := t.state
+	dir, err := saveCheckpoint(t.cfg.Output, checkpointContent{Model: t.model, Tokenizer: t.tok, Optimizer: t.eng.opt.State(), State: st})
+	if err != nil {
+		return err
+	}
+	t.rec.event("checkpoint", map[string]any{"step": st.Step, "dir": dir})
+	return pruneCheckpoints(t.cfg.Output, t.cfg.SaveTotalLimit, st.BestCheckpoint)
+}
+
+// agree shares rank 0's outcome of an action with every rank: all fail
+// together, naming rank 0's error.
+func (t *trainer) agree(ctx context.Context, err error) error {
+	if t.env.Comm == nil || t.world() == 1 {
+		return err
+	}
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	got, berr := broadcastString(ctx, t.env.Comm, msg)
+	if berr != nil {
+		return berr
+	}
+	if got != "" && err == nil {
+		return fmt.Errorf("ddp: rank 0 failed: %s", got)
+	}
+	return err
+}
+
+// finish tests the best model, writes the final model folder and report.
+func (t *trainer) finish(ctx context.Context, stop string) (*Result, error) {
+	res := &Result{Output: t.cfg.Output, Steps: t.state.Step, Epochs: t.epochFloat(), WorldSize: t.world(), Stop: stop,
+		ResumedFrom: t.resume, BestMetric: t.state.BestMetric, Val: t.last}
+	if stop == "interrupted" {
+		res.Wall, res.SamplesPerSec = time.Since(t.start), t.rate()
+		return res, errStop
+	}
+	if err := t.loadBest(ctx, res); err != nil {
+		return nil, err
+	}
+	if t.data.Test != nil {
+		sum, err := t.evaluateSplit(ctx, t.data.Test)
+		if err != nil {
+			return nil, err
+		}
+		res.Test = &sum
+		t.rec.eval("test", t.state.Step, t.epochFloat(), sum)
+	}
+	res.FinalModel = t.cfg.Output
+	var err error
+	if t.rank() == 0 {
+		err = t.writeFinal(res)
+	}
+	if err := t.agree(ctx, err); err != nil {
+		return nil, err
+	}
+	res.Wall, res.SamplesPerSec = time.Since(t.start), t.rate()
+	if t.rank() == 0 && !t.cfg.NoReport {
+		res.Report = filepath.Join(t.cfg.Output, "report.html")
+		if err := t.rec.report(res.Report, t.reportInfo(res), res.Test); err != nil {
+			t.env.Log.Warn("writing the report failed", "err", err)
+			res.Report = ""
+		}
+	}
+	return res, nil
+}
+
+// loadBest puts the best checkpoint's weights into every replica (HF's
+// load_best_model_at_end), when there is one.
+func (t *trainer) loadBest(ctx context.Context, res *Result) error {
+	best := t.state.BestCheckpoint
+	if !t.cfg.LoadBestAtEnd || best == "" || !fileExists(filepath.Join(best, checksumsFile)) {
+		return nil
+	}
+	res.BestCheckpoint = best
+	if t.rank() == 0 {
+		ck, err := readCheckpoint(best)
+		if err == nil {
+			_, err = t.model.LoadState(ck.Weights, bert.LoadOptions{})
+		}
+		if err != nil {
+			return t.agree(ctx, fmt.Errorf("ddp: loading the best checkpoint: %w", err))
+		}
+	}
+	if err := t.agree(ctx, nil); err != nil {
+		return err
+	}
+	if t.env.Comm != nil && t.world() > 1 {
+		return broadcastParams(ctx, t.env.Comm, t.model)
+	}
+	return nil
+}
+
+func (t *trainer) writeFinal(res *Result) error {
+	if err := t.model.Save(t.cfg.Output, t.cfg.SaveBF16); err != nil {
+		return err
+	}
+	if err := t.tok.Save(t.cfg.Output); err != nil {
+		return err
+	}
+	return writeJSONFile(filepath.Join(t.cfg.Output, "train_results.json"), res)
+}
+
+func defaultWire(world int) string {
+	if world > 1 {
+		return "bf16"
+	}
+	return "fp32"
+}

@@ -1,0 +1,123 @@
+package ddp
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+
+	"github.com/ddprun/ddprun/ddp/metrics"
+	"github.com/ddprun/ddprun/ddp/progress"
+	"github.com/ddprun/ddprun/ddp/report"
+	"github.com/ddprun/ddprun/ddp/runlog"
+	"github.com/ddprun/ddprun/ddp/tblog"
+)
+
+// recorder is where rank 0 sends what the run does: the progress bar,
+// the JSONL metrics log, TensorBoard, and at the end the HTML report.
+type recorder interface {
+	train(step int, epoch float64, r stepResult, samplesPerSec float64)
+	eval(kind string, step int, epoch float64, s metrics.Summary)
+	event(msg string, fields map[string]any)
+	report(path string, info report.RunInfo, test *metrics.Summary) error
+	close() error
+}
+
+type nopRecorder struct{}
+
+func (nopRecorder) train(int, float64, stepResult, float64)               {}
+func (nopRecorder) eval(string, int, float64, metrics.Summary)            {}
+func (nopRecorder) event(string, map[string]any)                          {}
+func (nopRecorder) report(string, report.RunInfo, *metrics.Summary) error { return nil }
+func (nopRecorder) close() error                                          { return nil }
+
+// fileRecorder is rank 0's recorder.
+type fileRecorder struct {
+	cfg      *Config
+	bar      *progress.Bar
+	log      *runlog.Writer
+	tb       *tblog.Writer
+	logPath  string
+	pending  stepResult // sums since the last logged step
+	nPending int
+}
+
+// Output files, beside the checkpoints.
+const (
+	metricsFile = "metrics.jsonl"
+	tbDir       = "tensorboard"
+)
+
+func newRecorder(cfg *Config, stderr io.Writer, total, done int) (*fileRecorder, error) {
+	r := &fileRecorder{cfg: cfg, logPath: filepath.Join(cfg.Output, metricsFile)}
+	var err error
+	if r.log, err = runlog.Open(r.logPath); err != nil {
+		return nil, err
+	}
+	if r.tb, err = tblog.Open(filepath.Join(cfg.Output, tbDir)); err != nil {
+		r.log.Close()
+		return nil, err
+	}
+	r.bar = progress.New(stderr, progress.Config{Desc: "train", Total: int64(total), Unit: "step",
+		Epochs: int(math.Ceil(cfg.Epochs)), LogEvery: int64(cfg.LogEvery)})
+	r.bar.Set(int64(done))
+	return r, nil
+}
+
+func (r *fileRecorder) train(step int, epoch float64, s stepResult, rate float64) {
+	r.bar.Step(progress.Step{Done: int64(step), Epoch: epoch, Loss: s.Loss, LR: s.LR, Samples: int64(s.Samples)})
+	r.pending.Loss += s.Loss
+	r.pending.GradNorm += s.GradNorm
+	r.pending.Tokens += s.Tokens
+	r.nPending++
+	if step%r.cfg.LogEvery != 0 {
+		return
+	}
+	n := float64(r.nPending)
+	fields := map[string]any{
+		runlog.FieldLoss: r.pending.Loss / n, runlog.FieldLR: s.LR, runlog.FieldGradNorm: r.pending.GradNorm / n,
+		runlog.FieldSamplesPerSec: rate, "compute_s": s.Compute.Seconds(), "allreduce_s": s.AllReduce.Seconds(), "optimizer_s": s.Optimizer.Seconds(),
+	}
+	r.log.Log(runlog.Train, int64(step), epoch, fields)
+	for _, k := range []string{runlog.FieldLoss, runlog.FieldLR, runlog.FieldGradNorm, runlog.FieldSamplesPerSec} {
+		r.tb.Scalar("train/"+k, int64(step), fields[k].(float64))
+	}
+	r.pending, r.nPending = stepResult{}, 0
+}
+
+func (r *fileRecorder) eval(kind string, step int, epoch float64, s metrics.Summary) {
+	k := runlog.Eval
+	if kind == "test" {
+		k = runlog.Test
+	}
+	r.log.Log(k, int64(step), epoch, map[string]any{
+		runlog.FieldLoss: s.Loss, runlog.FieldAccuracy: s.Accuracy, runlog.FieldMacroF1: s.MacroF1, "n": s.N,
+		"summary": s,
+	})
+	for name, v := range map[string]float64{"loss": s.Loss, "accuracy": s.Accuracy, "macro_f1": s.MacroF1} {
+		r.tb.Scalar(kind+"/"+name, int64(step), v)
+	}
+	r.bar.Println(fmt.Sprintf("%s at step %d: loss %.4f, accuracy %.4f, macro-F1 %.4f (%d examples)", kind, step, s.Loss, s.Accuracy, s.MacroF1, s.N))
+	r.log.Flush()
+	r.tb.Flush()
+}
+
+func (r *fileRecorder) event(msg string, fields map[string]any) {
+	f := map[string]any{runlog.FieldMsg: msg}
+	for k, v := range fields {
+		f[k] = v
+	}
+	step, _ := fields["step"].(int)
+	r.log.Log(runlog.Event, int64(step), 0, f)
+	r.log.Flush()
+}
+
+func (r *fileRecorder) close() error {
+	r.bar.Finish()
+	err1 := r.log.Close()
+	err2 := r.tb.Close()
+	if err1 != nil {
+		return err1
+	}
+	return err2
+}

@@ -1,0 +1,51 @@
+package ddp
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/ddprun/ddprun/ddp/metrics"
+	"github.com/ddprun/ddprun/ddp/report"
+	"github.com/ddprun/ddprun/ddp/runlog"
+)
+
+func (r *fileRecorder) report(path string, info report.RunInfo, test *metrics.Summary) error {
+	if err := r.log.Flush(); err != nil {
+		return err
+	}
+	entries, err := runlog.Read(r.logPath)
+	if err != nil {
+		return err
+	}
+	return report.Write(path, report.Report{Title: "ddprun training report", Run: info, Entries: entries, Test: test, Generated: time.Now()})
+}
+
+// reportInfo describes the run for the report's header.
+func (t *trainer) reportInfo(res *Result) report.RunInfo {
+	model := t.cfg.Model
+	if model == "" {
+		model = t.cfg.ModelType + " (from scratch)"
+	}
+	wire := t.cfg.Wire
+	if wire == "" {
+		wire = defaultWire(t.world())
+	}
+	info := report.RunInfo{Model: model, Preset: t.cfg.Preset, WorldSize: t.world(), Precision: t.cfg.Precision, Wire: wire,
+		Steps: int64(res.Steps), Epochs: res.Epochs, WallTime: time.Since(t.start), BestCheckpoint: res.BestCheckpoint,
+		BestMetric: t.cfg.MetricForBest, Started: t.start}
+	if res.BestMetric != nil {
+		info.BestValue = *res.BestMetric
+	}
+	host, _ := os.Hostname()
+	info.Extra = []report.Field{
+		{Name: "Training data", Value: fmt.Sprintf("%s (%d rows)", t.cfg.Train, t.data.Train.Len())},
+		{Name: "Global batch", Value: fmt.Sprint(t.cfg.BatchSize * t.world() * t.cfg.GradAccum)},
+		{Name: "Learning rate", Value: fmt.Sprintf("%g (%s, warmup %d)", t.cfg.LR, t.cfg.Scheduler, t.eng.sched.Warmup)},
+		{Name: "Max length", Value: fmt.Sprint(t.cfg.MaxLength)},
+		{Name: "Stop", Value: res.Stop},
+		{Name: "Host", Value: host},
+		{Name: "Seed", Value: fmt.Sprint(t.cfg.Seed)},
+	}
+	return info
+}

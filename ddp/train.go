@@ -1,0 +1,294 @@
+package ddp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/ddprun/ddprun/bert"
+	"github.com/ddprun/ddprun/bert/torchrt"
+	"github.com/ddprun/ddprun/bert/wordpiece"
+	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/ddp/metrics"
+	"github.com/ddprun/ddprun/ddp/optim"
+	"github.com/ddprun/ddprun/internal/control"
+	"github.com/ddprun/ddprun/internal/rankenv"
+	"github.com/ddprun/ddprun/shard"
+)
+
+// Result is what a training run reports (rank 0's view; every rank
+// returns the same metrics).
+type Result struct {
+	Output         string           `json:"output"`
+	FinalModel     string           `json:"final_model"`
+	Report         string           `json:"report,omitempty"`
+	Steps          int              `json:"steps"`
+	Epochs         float64          `json:"epochs"`
+	WorldSize      int              `json:"world_size"`
+	ResumedFrom    string           `json:"resumed_from,omitempty"`
+	BestCheckpoint string           `json:"best_checkpoint,omitempty"`
+	BestMetric     *float64         `json:"best_metric,omitempty"`
+	Val            *metrics.Summary `json:"val,omitempty"`
+	Test           *metrics.Summary `json:"test,omitempty"`
+	SamplesPerSec  float64          `json:"train_samples_per_second"`
+	Wall           time.Duration    `json:"wall_ns"`
+	Stop           string           `json:"stop"` // completed | max-steps | early-stopping | interrupted
+}
+
+// Env is what a rank gets from its surroundings.
+type Env struct {
+	ID       rankenv.Identity
+	Comm     collective.Comm  // nil: one rank
+	Reporter control.Reporter // nil: none
+	Stderr   io.Writer        // progress bar and human-readable logs (rank 0)
+	Log      *slog.Logger
+	// Stop, when closed, asks for a clean stop: the ranks agree on the
+	// step, write a checkpoint and return errStop (ErrStopped). Cancelling
+	// the context passed to Train aborts at once instead.
+	Stop <-chan struct{}
+	// OnStep, if set, is called on the compute thread after every
+	// optimizer step (tests use it to interrupt a run at a given step).
+	OnStep func(step int)
+}
+
+// Train runs one rank's part of a training job and returns when the job is
+// done, the context ends (after a checkpoint), or an error happens.
+func Train(ctx context.Context, cfg Config, env Env) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if env.Log == nil {
+		env.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if env.Reporter == nil {
+		env.Reporter = control.Nop()
+	}
+	if env.Stderr == nil {
+		env.Stderr = io.Discard
+	}
+	if err := os.MkdirAll(cfg.Output, 0o755); err != nil {
+		return nil, fmt.Errorf("ddp: %w", err)
+	}
+	tok, err := loadTokenizer(cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	data, err := loadSplits(ctx, &cfg, tok, modelLabels(cfg.Model), env.Log)
+	if err != nil {
+		return nil, err
+	}
+	var res *Result
+	err = torchrt.Run(torchrt.Config{Threads: cfg.Threads, Seed: cfg.Seed}, func(th *torchrt.Thread) error {
+		t, err := newTrainer(ctx, &cfg, env, tok, data, th)
+		if err != nil {
+			return err
+		}
+		defer t.close()
+		res, err = t.run(ctx)
+		return err
+	})
+	return res, err
+}
+
+// trainer is one rank's training run.
+type trainer struct {
+	cfg    *Config
+	env    Env
+	th     *torchrt.Thread
+	tok    *wordpiece.Tokenizer
+	data   *splits
+	model  *bert.Model
+	eng    *engine
+	train  *shard.Loader
+	state  TrainerState
+	total  int // optimizer steps in the run
+	perEp  int // optimizer steps per epoch
+	rec    recorder
+	start  time.Time
+	seen   int64 // samples trained on by all ranks, this process
+	last   *metrics.Summary
+	resume string
+}
+
+func (t *trainer) rank() int { return t.env.ID.Rank }
+
+func (t *trainer) world() int { return max(t.env.ID.WorldSize, 1) }
+
+func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokenizer, data *splits, th *torchrt.Thread) (*trainer, error) {
+	t := &trainer{cfg: cfg, env: env, tok: tok, data: data, th: th, start: time.Now()}
+	ok := false
+	defer func() {
+		if !ok {
+			t.close()
+		}
+	}()
+	if err := t.buildModel(); err != nil {
+		return nil, err
+	}
+	if err := t.buildLoader(); err != nil {
+		return nil, err
+	}
+	ck, err := t.findResume(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ck != nil && t.rank() == 0 {
+		if _, err := t.model.LoadState(ck.Weights, bert.LoadOptions{}); err != nil {
+			return nil, fmt.Errorf("ddp: resuming from %s: %w", ck.Dir, err)
+		}
+	}
+	if t.eng, err = newEngine(ctx, t.model, env.Comm, t.engineOptions()); err != nil {
+		return nil, err
+	}
+	t.eng.onBucket = func(i int) { t.heartbeat(control.PhaseAllReduce, i) }
+	if err := t.restore(ck); err != nil {
+		return nil, err
+	}
+	if t.rank() == 0 {
+		if t.rec, err = newRecorder(cfg, env.Stderr, t.total, t.state.Step); err != nil {
+			return nil, err
+		}
+	} else {
+		t.rec = nopRecorder{}
+	}
+	ok = true
+	return t, nil
+}
+
+func (t *trainer) buildModel() error {
+	cfg := t.cfg
+	labels := t.data.Labels.Names()
+	adjust := func(c *bert.Config) {
+		c.Labels = labels
+		c.Pooling = cfg.Pooling
+	}
+	var err error
+	if cfg.Model != "" {
+		var rep bert.LoadReport
+		t.model, rep, err = bert.LoadPretrained(cfg.Model, gotch.CPU, adjust, bert.LoadOptions{ReinitMismatchedHead: cfg.IgnoreMismatchedSizes})
+		if err != nil {
+			return err
+		}
+		t.logLoad(rep)
+	} else {
+		c, err := bert.Preset(cfg.Preset, t.tok.VocabSize(), labels)
+		if err != nil {
+			return err
+		}
+		c.ModelType = cfg.ModelType
+		adjust(&c)
+		if t.model, err = bert.New(c, gotch.CPU); err != nil {
+			return err
+		}
+	}
+	return t.applyFreezing()
+}
+
+func (t *trainer) logLoad(rep bert.LoadReport) {
+	if t.rank() != 0 {
+		return
+	}
+	t.env.Log.Info("loaded weights", "file", rep.File, "tensors", rep.Loaded, "renamed", rep.Renamed, "ignored", len(rep.Ignored))
+	if len(rep.Initialised) > 0 {
+		t.env.Log.Warn("newly initialised (not in the checkpoint): train before use", "tensors", rep.Initialised)
+	}
+}
+
+func (t *trainer) applyFreezing() error {
+	switch {
+	case t.cfg.TrainOnly != "":
+		sel, err := bert.ParseSelector(t.cfg.TrainOnly)
+		if err != nil {
+			return err
+		}
+		return t.model.SetTrainable(sel.Match)
+	case t.cfg.FreezeBase:
+		return t.model.FreezeBase()
+	}
+	return nil
+}
+
+func (t *trainer) buildLoader() error {
+	var err error
+	t.train, err = shard.NewLoader(t.data.Train, t.loaderConfig(t.cfg.BatchSize, true))
+	if err != nil {
+		return err
+	}
+	batches := t.train.BatchesPerEpoch()
+	t.perEp = (batches + t.cfg.GradAccum - 1) / t.cfg.GradAccum
+	t.total = int(math.Ceil(t.cfg.Epochs * float64(t.perEp)))
+	if t.cfg.MaxSteps > 0 {
+		t.total = t.cfg.MaxSteps
+	}
+	if t.total < 1 || batches < 1 {
+		return fmt.Errorf("ddp: %s has %d rows: too few for %d ranks x batch size %d", t.cfg.Train, t.data.Train.Len(), t.world(), t.cfg.BatchSize)
+	}
+	return nil
+}
+
+func (t *trainer) loaderConfig(batch int, training bool) shard.LoaderConfig {
+	lc := shard.DefaultLoaderConfig()
+	lc.Rank, lc.Size, lc.BatchSize = t.rank(), t.world(), batch
+	lc.Seed = uint64(t.cfg.Seed)
+	lc.Shuffle = training
+	lc.GroupByLength = training && t.cfg.GroupByLength
+	lc.PadID = int64(t.tok.PAD())
+	lc.Logger = t.env.Log
+	return lc
+}
+
+func (t *trainer) engineOptions() engineOptions {
+	c := t.cfg
+	warm := c.WarmupSteps
+	if warm == 0 && c.WarmupRatio > 0 {
+		warm = int(math.Ceil(c.WarmupRatio * float64(t.total)))
+	}
+	return engineOptions{
+		Optim: optim.Config{Kind: optim.Kind(c.Optimizer), Beta1: c.AdamBeta1, Beta2: c.AdamBeta2, Eps: c.AdamEps,
+			WeightDecay: c.WeightDecay, Momentum: c.Momentum, Threads: max(torchrt.NumThreads(), 1)},
+		Sched:      optim.Schedule{Kind: optim.ScheduleKind(c.Scheduler), Warmup: warm, Total: t.total},
+		LR:         c.LR,
+		Clip:       c.MaxGradNorm,
+		BF16:       c.Precision == "bf16",
+		Seed:       c.Seed,
+		FirstBytes: int(c.FirstBucketMB * (1 << 20)),
+		CapBytes:   int(c.BucketCapMB * (1 << 20)),
+	}
+}
+
+func (t *trainer) close() {
+	if t.rec != nil {
+		t.rec.close()
+	}
+	if t.train != nil {
+		t.train.Close()
+	}
+	if t.eng != nil {
+		t.eng.close()
+	}
+	if t.model != nil {
+		t.model.Drop()
+	}
+}
+
+func (t *trainer) heartbeat(p control.Phase, bucket int) {
+	t.env.Reporter.Heartbeat(control.Heartbeat{Rank: t.rank(), Step: t.state.Step, Epoch: t.state.Epoch, Phase: p, Bucket: bucket, Time: time.Now()})
+}
+
+// ErrStopped is returned (with the result so far) after a clean stop
+// requested through Env.Stop or by the launcher: a checkpoint was written.
+var ErrStopped = errors.New("ddp: stopped on request; a checkpoint was written")
+
+var errStop = ErrStopped
+
+func (t *trainer) checkpointPath(step int) string {
+	return filepath.Join(t.cfg.Output, fmt.Sprintf("%s%d", checkpointPrefix, step))
+}

@@ -1,0 +1,196 @@
+package ddp
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/ddprun/ddprun/bert"
+	"github.com/ddprun/ddprun/bert/torchrt"
+	"github.com/ddprun/ddprun/bert/wordpiece"
+	"github.com/ddprun/ddprun/ddp/runlog"
+)
+
+// testWords make up the tiny model's vocabulary and the synthetic texts.
+var testWords = []string{"alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
+	"nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega"}
+
+// tinyModelDir writes an HF model folder with a 2-layer, 32-wide BERT and a
+// vocabulary of the test words.
+func tinyModelDir(t *testing.T, dropout float64) string {
+	t.Helper()
+	dir := t.TempDir()
+	vocab := append([]string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}, testWords...)
+	tok, err := wordpiece.New(vocab, wordpiece.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	c := bert.DefaultConfig()
+	c.VocabSize, c.HiddenSize, c.NumLayers, c.NumHeads, c.IntermediateSize, c.MaxPositions = len(vocab), 32, 2, 4, 64, 64
+	c.HiddenDropout, c.AttentionDropout, c.ClassifierDropout = dropout, dropout, dropout
+	c.Labels = []string{"LABEL_0", "LABEL_1", "LABEL_2"}
+	err = torchrt.Run(torchrt.Config{Threads: 1, Seed: 3}, func(*torchrt.Thread) error {
+		m, err := bert.New(c, gotch.CPU)
+		if err != nil {
+			return err
+		}
+		defer m.Drop()
+		return m.Save(dir, false)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// writeData writes a CSV whose label is decided by which words a text
+// holds, so that a model can learn it.
+func writeData(t *testing.T, dir, name string, n, seed int) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("text,label\n")
+	for i := range n {
+		k := (i*7 + seed) % 3
+		var words []string
+		for j := range 3 + (i*5+seed)%6 {
+			words = append(words, testWords[(k*8+(i*3+j*5+seed)%8)%len(testWords)])
+		}
+		fmt.Fprintf(&b, "%q,%s\n", strings.Join(words, " "), []string{"neg", "neu", "pos"}[k])
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func testTrainConfig(t *testing.T, model, data, out string) Config {
+	c := DefaultConfig()
+	c.Train = writeData(t, data, "train.csv", 48, 1)
+	c.Val = writeData(t, data, "val.csv", 15, 2)
+	c.Test = writeData(t, data, "test.csv", 15, 3)
+	c.Model, c.Output = model, out
+	c.Epochs, c.BatchSize, c.LR, c.WarmupSteps, c.MaxLength = 2, 8, 3e-3, 2, 32
+	c.EvalStrategy, c.EvalSteps, c.SaveSteps, c.LogEvery, c.Threads = "steps", 4, 4, 2, 1
+	c.WeightDecay = 0.01
+	return c
+}
+
+func TestTrainSingleRank(t *testing.T) {
+	model, data, out := tinyModelDir(t, 0.1), t.TempDir(), t.TempDir()
+	cfg := testTrainConfig(t, model, data, out)
+	res, err := Train(t.Context(), cfg, Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steps != 12 || res.Stop != "completed" || res.Test == nil || res.Test.N != 15 || res.Val == nil {
+		t.Fatalf("result %+v", res)
+	}
+	if res.BestCheckpoint == "" || !strings.HasPrefix(res.BestCheckpoint, out) {
+		t.Errorf("best checkpoint %q", res.BestCheckpoint)
+	}
+	cks, _ := listCheckpoints(out)
+	if len(cks) < 2 || len(cks) > 3 { // save-total-limit 2, plus the best
+		t.Errorf("checkpoints left: %v", cks)
+	}
+	// The output folder is an HF model folder with the data's labels.
+	err = torchrt.Run(torchrt.Config{Threads: 1}, func(*torchrt.Thread) error {
+		m, rep, err := bert.LoadPretrained(out, gotch.CPU, nil, bert.LoadOptions{})
+		if err != nil {
+			return err
+		}
+		defer m.Drop()
+		if !slices.Equal(m.Config.Labels, []string{"neg", "neu", "pos"}) || len(rep.Initialised) != 0 {
+			t.Errorf("final model labels %v, report %+v", m.Config.Labels, rep)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := runlog.Read(filepath.Join(out, metricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[runlog.Kind]int{}
+	for _, e := range entries {
+		kinds[e.Kind]++
+	}
+	if kinds[runlog.Train] != 6 || kinds[runlog.Eval] != 3 || kinds[runlog.Test] != 1 {
+		t.Errorf("metrics log kinds %v", kinds)
+	}
+}
+
+// An interrupted and resumed run ends with exactly the weights of an
+// uninterrupted one (fp32, same world size), dropout included.
+func TestResumeIsExact(t *testing.T) {
+	model, data := tinyModelDir(t, 0.1), t.TempDir()
+	full := testTrainConfig(t, model, data, t.TempDir())
+	if _, err := Train(t.Context(), full, Env{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []int{3, 4, 7} { // between checkpoints, on one, after an eval
+		t.Run(fmt.Sprint("stop=", at), func(t *testing.T) {
+			part := full
+			part.Output = t.TempDir()
+			stop := make(chan struct{})
+			res, err := Train(t.Context(), part, Env{Stop: stop, OnStep: func(s int) {
+				if s == at {
+					close(stop)
+				}
+			}})
+			if !errors.Is(err, errStop) || res == nil || res.Stop != "interrupted" || res.Steps != at {
+				t.Fatalf("interrupted run: %+v, %v", res, err)
+			}
+			res, err = Train(t.Context(), part, Env{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ResumedFrom != filepath.Join(part.Output, fmt.Sprintf("checkpoint-%d", at)) || res.Steps != 12 {
+				t.Fatalf("resumed run: %+v", res)
+			}
+			compareFolders(t, full.Output, part.Output)
+			if *res.BestMetric != readBest(t, full.Output) {
+				t.Errorf("best metric after resume %v, uninterrupted %v", *res.BestMetric, readBest(t, full.Output))
+			}
+		})
+	}
+}
+
+func compareFolders(t *testing.T, a, b string) {
+	t.Helper()
+	wa, _, err := bert.ReadWeights(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb, _, err := bert.ReadWeights(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, x := range wa {
+		if !slices.Equal(x.Data, wb[name].Data) {
+			t.Fatalf("%s differs between the uninterrupted and the resumed run", name)
+		}
+	}
+}
+
+func readBest(t *testing.T, out string) float64 {
+	b, err := os.ReadFile(filepath.Join(out, "train_results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Result
+	if err := jsonUnmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return *r.BestMetric
+}
