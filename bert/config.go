@@ -57,6 +57,7 @@ var ErrConfig = errors.New("bert: bad config")
 
 // Presets are the named model sizes for training from scratch.
 var Presets = map[string]Config{
+	"micro": {NumLayers: 2, HiddenSize: 32, NumHeads: 2, IntermediateSize: 64}, // tests and smoke runs
 	"tiny":  {NumLayers: 2, HiddenSize: 128, NumHeads: 2, IntermediateSize: 512},
 	"mini":  {NumLayers: 4, HiddenSize: 256, NumHeads: 4, IntermediateSize: 1024},
 	"small": {NumLayers: 4, HiddenSize: 512, NumHeads: 8, IntermediateSize: 2048},
@@ -68,7 +69,7 @@ var Presets = map[string]Config{
 func Preset(name string, vocabSize int, labels []string) (Config, error) {
 	p, ok := Presets[name]
 	if !ok {
-		return Config{}, fmt.Errorf("%w: unknown preset %q (have tiny, mini, small, base)", ErrConfig, name)
+		return Config{}, fmt.Errorf("%w: unknown preset %q (have micro, tiny, mini, small, base)", ErrConfig, name)
 	}
 	c := DefaultConfig()
 	c.NumLayers, c.HiddenSize, c.NumHeads, c.IntermediateSize = p.NumLayers, p.HiddenSize, p.NumHeads, p.IntermediateSize

@@ -105,7 +105,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.CacheDir, "cache-dir", c.CacheDir, "token cache `DIR` (default: <output>/.cache)")
 	fs.BoolVar(&c.SkipEmpty, "skip-empty", c.SkipEmpty, "skip rows with an empty text instead of failing")
 	fs.StringVar(&c.Model, "model", c.Model, "HF model `DIR` to fine-tune (config.json + model.safetensors or pytorch_model.bin + vocab.txt)")
-	fs.StringVar(&c.Preset, "preset", c.Preset, "train from scratch: tiny|mini|small|base (bert-base-uncased vocabulary)")
+	fs.StringVar(&c.Preset, "preset", c.Preset, "train from scratch: micro|tiny|mini|small|base (bert-base-uncased vocabulary)")
 	fs.StringVar(&c.ModelType, "model-type", c.ModelType, "with --preset: bert|distilbert")
 	fs.StringVar(&c.Pooling, "pooling", c.Pooling, "sequence summary for the classifier: cls|mean")
 	fs.BoolVar(&c.FreezeBase, "freeze-base", c.FreezeBase, "train only the classification head")
@@ -157,7 +157,7 @@ func (c *Config) Validate() error {
 	case c.Train == "":
 		return bad("--train is required")
 	case (c.Model == "") == (c.Preset == ""):
-		return bad("give exactly one of --model DIR (fine-tune) and --preset tiny|mini|small|base (from scratch)")
+		return bad("give exactly one of --model DIR (fine-tune) and --preset micro|tiny|mini|small|base (from scratch)")
 	case c.BatchSize < 1 || c.GradAccum < 1 || c.MaxLength < 2:
 		return bad("--batch-size, --grad-accum must be >= 1 and --max-length >= 2")
 	case c.MaxSteps <= 0 && c.Epochs <= 0:
