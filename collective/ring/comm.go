@@ -169,11 +169,12 @@ func (c *Comm) begin(k kind) (uint64, error) {
 
 // fail records the first failure and closes both links, so that the
 // neighbours' calls fail too and the failure travels round the ring. It
-// returns the first failure, which is the one to report.
+// returns the first failure, which is the one to report (fail(nil) just
+// returns it).
 func (c *Comm) fail(err *collective.OpError) error {
 	c.failMu.Lock()
 	defer c.failMu.Unlock()
-	if c.failed == nil {
+	if c.failed == nil && err != nil {
 		c.failed = err
 		closeIfSet(c.send)
 		closeIfSet(c.recv)

@@ -38,11 +38,21 @@ var errStopped = errors.New("stopped")
 // sender is long done with those writes.
 
 // run moves a pipe's traffic, announcing the call with h on both links.
-func (c *Comm) run(ctx context.Context, h header, p *pipe) error {
+func (c *Comm) run(ctx context.Context, h header, p *pipe) (err error) {
+	if ctx.Err() != nil {
+		return c.fail(c.opError(h, -1, context.Cause(ctx)))
+	}
+	fired := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
-		c.fail(c.opError(h, -1, fmt.Errorf("%w", context.Cause(ctx))))
+		c.fail(c.opError(h, -1, context.Cause(ctx)))
+		close(fired)
 	})
-	defer stop()
+	defer func() {
+		if !stop() {
+			<-fired // the Comm is poisoned: report it even if the I/O finished
+			err = c.fail(nil)
+		}
+	}()
 	c.progress.Store(0)
 	c.sent.Store(0)
 	c.stopSend.Store(false)
@@ -53,7 +63,7 @@ func (c *Comm) run(ctx context.Context, h header, p *pipe) error {
 		c.wg.Add(1)
 		go c.sender(ctx, h, p)
 	}
-	err := c.receive(ctx, h, p)
+	err = c.receive(ctx, h, p)
 	if err != nil {
 		c.stopSend.Store(true)
 		wake(c.notify)
