@@ -68,7 +68,7 @@ func info(run RunInfo) []Field {
 	add("Precision", run.Precision)
 	add("Wire dtype", run.Wire)
 	add("Steps", strconv.FormatInt(run.Steps, 10))
-	add("Epochs", strconv.FormatFloat(run.Epochs, 'f', -1, 64))
+	add("Epochs", strconv.FormatFloat(math.Round(run.Epochs*100)/100, 'f', -1, 64))
 	if run.WallTime > 0 {
 		add("Wall time", run.WallTime.Round(time.Second).String())
 	}
