@@ -1,0 +1,30 @@
+// Package bert is BERT and DistilBERT sequence classification on libtorch
+// (through github.com/sugarme/gotch), numerically the same as HuggingFace's
+// BertForSequenceClassification and DistilBertForSequenceClassification:
+// logits, loss and gradients match PyTorch within 1e-4 (TestParity, with
+// fixtures from testdata/gen_fixtures.py).
+//
+// Parameters carry HF's state-dict names, so an HF model folder loads with
+// a checked copy and the model saves back to one:
+//
+//	err := torchrt.Run(torchrt.Config{}, func(*torchrt.Thread) error {
+//		m, report, err := bert.LoadPretrained("./bert-base-uncased", gotch.CPU,
+//			func(c *bert.Config) { c.Labels = []string{"ham", "spam"} }, bert.LoadOptions{})
+//		if err != nil {
+//			return err // names every missing, unexpected or misshapen tensor
+//		}
+//		defer m.Drop()
+//		_ = report.Initialised // the classifier head a base checkpoint lacks
+//		logits, err := m.Forward(bert.Input{IDs: ids, TypeIDs: types, Mask: mask, B: 2, T: 16}, false)
+//		...
+//		return m.Save("./out", false) // config.json + model.safetensors
+//	})
+//
+// Models from scratch come from a preset (micro, tiny, mini, small, base)
+// and HF's initialisation. Pooling is HF's [CLS] (through the pooler for
+// BERT) or the mean of the non-padding tokens; FreezeBase and SetTrainable
+// freeze parameters; package torchrt's Autocast runs the forward pass in
+// bf16 with fp32 weights. All calls belong on the compute thread (package
+// torchrt), and every intermediate tensor of a forward pass is freed when it
+// returns (Note [Tensor lifetimes]).
+package bert
