@@ -1,0 +1,269 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/collective/ring"
+)
+
+func init() {
+	Register(Command{Name: "bench", Summary: "benchmarks: bench allreduce", Run: runBench})
+}
+
+var benchmarks = map[string]func(ctx context.Context, o IO, args []string) error{
+	"allreduce": runBenchAllReduce,
+}
+
+func runBench(ctx context.Context, o IO, args []string) error {
+	if len(args) == 0 || benchmarks[args[0]] == nil {
+		fmt.Fprintln(o.Stderr, "Usage: ddprun bench allreduce [flags]")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return nil
+		}
+		return fmt.Errorf("%w: bench: want a benchmark name: allreduce", ErrUsage)
+	}
+	return benchmarks[args[0]](ctx, o, args[1:])
+}
+
+type allReduceFlags struct {
+	nproc              int
+	minBytes, maxBytes byteSize
+	chunk              byteSize
+	wire               string
+	op                 string
+	iters, warmup      int
+	json               bool
+}
+
+func (f *allReduceFlags) Register(fs *flag.FlagSet) {
+	f.minBytes, f.maxBytes = 4<<10, 256<<20
+	fs.IntVar(&f.nproc, "nproc", 2, "number of local rank processes")
+	fs.Var(&f.minBytes, "min-bytes", "smallest buffer (suffixes K, M, G)")
+	fs.Var(&f.maxBytes, "max-bytes", "largest buffer; sizes double from min-bytes")
+	fs.Var(&f.chunk, "chunk", "ring chunk size on the wire (0: the ring's default)")
+	fs.StringVar(&f.wire, "wire", "both", "wire dtype for the float32 buffer: fp32, bf16, fp16 or both (fp32 then bf16)")
+	fs.StringVar(&f.op, "op", "sum", "reduction: sum, avg, max or min")
+	fs.IntVar(&f.iters, "iters", 20, "timed iterations per size")
+	fs.IntVar(&f.warmup, "warmup", 5, "untimed iterations per size")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object per row instead of columns")
+}
+
+func (f *allReduceFlags) wires() ([]collective.DType, error) {
+	if f.wire == "both" {
+		return []collective.DType{collective.Float32, collective.BFloat16}, nil
+	}
+	d, err := collective.ParseDType(f.wire)
+	if err != nil || !d.IsFloat() {
+		return nil, fmt.Errorf("%w: --wire %q: want fp32, bf16, fp16 or both", ErrUsage, f.wire)
+	}
+	return []collective.DType{d}, nil
+}
+
+func (f *allReduceFlags) parseOp() (collective.Op, error) {
+	for _, op := range []collective.Op{collective.Sum, collective.Avg, collective.Max, collective.Min} {
+		if op.String() == f.op {
+			return op, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: --op %q: want sum, avg, max or min", ErrUsage, f.op)
+}
+
+func (f *allReduceFlags) check() error {
+	switch {
+	case f.nproc < 1:
+		return fmt.Errorf("%w: --nproc %d", ErrUsage, f.nproc)
+	case f.minBytes < 4 || f.maxBytes < f.minBytes:
+		return fmt.Errorf("%w: sizes %v..%v", ErrUsage, &f.minBytes, &f.maxBytes)
+	case f.iters < 1 || f.warmup < 0:
+		return fmt.Errorf("%w: --iters %d --warmup %d", ErrUsage, f.iters, f.warmup)
+	}
+	_, err := f.parseOp()
+	return err
+}
+
+// runBenchAllReduce is `ddprun bench allreduce`: in the parent it launches
+// the ranks (one launch per wire dtype) and prints the header; in a rank
+// it runs the sizes and rank 0 prints one row per size.
+func runBenchAllReduce(ctx context.Context, o IO, args []string) error {
+	var f allReduceFlags
+	fs := flag.NewFlagSet("bench allreduce", flag.ContinueOnError)
+	f.Register(fs)
+	if done, err := parseFlags(fs, args, o.Stderr); done {
+		return err
+	}
+	wires, err := f.wires()
+	if err == nil {
+		err = f.check()
+	}
+	if err != nil {
+		return err
+	}
+	if isRank(os.Getenv) {
+		return benchAllReduceRank(ctx, o, &f, wires[0])
+	}
+	if !f.json {
+		fmt.Fprintf(o.Stdout, "# ddprun bench allreduce: %d ranks, backend ring, op %s, %d iterations after %d warm-up\n", f.nproc, f.op, f.iters, f.warmup)
+		fmt.Fprintf(o.Stdout, "%12s %12s %8s %8s %10s %8s %8s %7s\n", "size", "count", "type", "wire", "time", "algbw", "busbw", "#wrong")
+		fmt.Fprintf(o.Stdout, "%12s %12s %8s %8s %10s %8s %8s %7s\n", "(B)", "(elements)", "", "", "(us)", "(GB/s)", "(GB/s)", "")
+	}
+	for _, w := range wires {
+		child := append([]string{"bench", "allreduce"}, args...)
+		child = append(child, "--wire="+w.String())
+		if err := launchLocal(ctx, o, f.nproc, child); err != nil {
+			return fmt.Errorf("bench allreduce (wire %v): %w", w, err)
+		}
+	}
+	return nil
+}
+
+type benchRow struct {
+	Size  int64   `json:"size"`
+	Count int     `json:"count"`
+	Type  string  `json:"type"`
+	Wire  string  `json:"wire"`
+	Time  float64 `json:"time"` // microseconds per call, slowest rank
+	AlgBW float64 `json:"algbw"`
+	BusBW float64 `json:"busbw"`
+	Wrong int64   `json:"#wrong"`
+	Ranks int     `json:"ranks"`
+}
+
+func benchAllReduceRank(ctx context.Context, o IO, f *allReduceFlags, wire collective.DType) error {
+	cfg, err := ringConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	cfg.WireDType = wire
+	if f.chunk > 0 {
+		cfg.ChunkBytes = int(f.chunk)
+	}
+	c, err := ring.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	op, _ := f.parseOp()
+	buf := make([]float32, f.maxBytes/4)
+	for size := int64(f.minBytes); size <= int64(f.maxBytes); size *= 2 {
+		row, err := benchSize(ctx, c, f, op, wire, buf[:size/4])
+		if err != nil {
+			return fmt.Errorf("size %d: %w", size, err)
+		}
+		if c.Rank() == 0 {
+			printRow(o.Stdout, row, f.json)
+		}
+	}
+	return nil
+}
+
+func benchSize(ctx context.Context, c collective.Comm, f *allReduceFlags, op collective.Op, wire collective.DType, x []float32) (benchRow, error) {
+	n := c.Size()
+	fill(x, c.Rank())
+	for range f.warmup {
+		if err := c.AllReduce(ctx, collective.Float32s(x), op); err != nil {
+			return benchRow{}, err
+		}
+	}
+	if err := collective.Barrier(ctx, c); err != nil {
+		return benchRow{}, err
+	}
+	start := time.Now()
+	for range f.iters {
+		if err := c.AllReduce(ctx, collective.Float32s(x), op); err != nil {
+			return benchRow{}, err
+		}
+	}
+	took := []int64{int64(time.Since(start))}
+	if err := c.AllReduce(ctx, collective.Int64s(took), collective.Max); err != nil {
+		return benchRow{}, err
+	}
+	wrong, err := countWrong(ctx, c, op, wire, x)
+	if err != nil {
+		return benchRow{}, err
+	}
+	sec := time.Duration(took[0]).Seconds() / float64(f.iters)
+	algbw := float64(4*len(x)) / sec / 1e9
+	return benchRow{Size: int64(4 * len(x)), Count: len(x), Type: "float32", Wire: wire.String(),
+		Time: sec * 1e6, AlgBW: algbw, BusBW: algbw * 2 * float64(n-1) / float64(n), Wrong: wrong, Ranks: n}, nil
+}
+
+// fill writes small integers: their sums over up to 16 ranks are exact in
+// float32 and bfloat16 alike, so #wrong can demand exact results.
+func fill(x []float32, rank int) {
+	for i := range x {
+		x[i] = float32((i + rank) % 16)
+	}
+}
+
+// countWrong runs one more all-reduce on fresh inputs and counts, over all
+// ranks, the elements that differ from the exact expected value.
+func countWrong(ctx context.Context, c collective.Comm, op collective.Op, wire collective.DType, x []float32) (int64, error) {
+	fill(x, c.Rank())
+	if err := c.AllReduce(ctx, collective.Float32s(x), op); err != nil {
+		return 0, err
+	}
+	var wrong [1]int64
+	for i, v := range x {
+		if v != expected(i, c.Size(), op, wire) {
+			wrong[0]++
+		}
+	}
+	err := c.AllReduce(ctx, collective.Int64s(wrong[:]), collective.Sum)
+	return wrong[0], err
+}
+
+func expected(i, n int, op collective.Op, wire collective.DType) float32 {
+	vals := make([]float32, 0, 16)
+	for r := range n {
+		vals = append(vals, float32((i+r)%16))
+	}
+	var v float32
+	switch op {
+	case collective.Max:
+		return slices.Max(vals)
+	case collective.Min:
+		return slices.Min(vals)
+	}
+	for _, x := range vals {
+		v += x
+	}
+	if op == collective.Avg {
+		v /= float32(n)
+		switch wire {
+		case collective.BFloat16:
+			v = collective.Float32FromBFloat16(collective.BFloat16FromFloat32(v))
+		case collective.Float16:
+			v = collective.Float32FromFloat16(collective.Float16FromFloat32(v))
+		}
+	}
+	return v
+}
+
+func printRow(w io.Writer, r benchRow, asJSON bool) {
+	if asJSON {
+		b, _ := json.Marshal(r)
+		fmt.Fprintln(w, string(b))
+		return
+	}
+	fmt.Fprintf(w, "%12d %12d %8s %8s %10.1f %8.3f %8.3f %7d\n", r.Size, r.Count, shortName(r.Type), shortName(r.Wire), r.Time, r.AlgBW, r.BusBW, r.Wrong)
+}
+
+func shortName(dtype string) string {
+	switch dtype {
+	case "float32":
+		return "fp32"
+	case "bfloat16":
+		return "bf16"
+	case "float16":
+		return "fp16"
+	}
+	return dtype
+}

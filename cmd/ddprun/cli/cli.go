@@ -1,0 +1,125 @@
+// Package cli is the ddprun command line: a registry of subcommands, each
+// in its own file, run in-process by Run so that tests can drive them with
+// their own stdout and stderr.
+//
+// To add a subcommand, add a file with one registration:
+//
+//	func init() {
+//		Register(Command{Name: "train", Summary: "train a classifier", Run: runTrain})
+//	}
+//
+// Stdout carries results (with --json where a machine reads them); stderr
+// carries progress and diagnostics.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Command is one subcommand.
+type Command struct {
+	Name    string
+	Summary string // one line for ddprun --help
+	Hidden  bool   // internal: not listed
+	// Run runs the subcommand with the arguments after its name.
+	Run func(ctx context.Context, io IO, args []string) error
+}
+
+// IO is where a command writes.
+type IO struct {
+	Stdout, Stderr io.Writer
+}
+
+var registry struct {
+	sync.Mutex
+	cmds []Command
+}
+
+// Register adds a subcommand; it panics on a duplicate name. Call it from
+// an init function in the subcommand's file.
+func Register(c Command) {
+	registry.Lock()
+	defer registry.Unlock()
+	if slices.ContainsFunc(registry.cmds, func(x Command) bool { return x.Name == c.Name }) {
+		panic("cli: duplicate command " + c.Name)
+	}
+	registry.cmds = append(registry.cmds, c)
+	slices.SortFunc(registry.cmds, func(a, b Command) int { return strings.Compare(a.Name, b.Name) })
+}
+
+func lookup(name string) (Command, bool) {
+	registry.Lock()
+	defer registry.Unlock()
+	i := slices.IndexFunc(registry.cmds, func(x Command) bool { return x.Name == name })
+	if i < 0 {
+		return Command{}, false
+	}
+	return registry.cmds[i], true
+}
+
+// ErrUsage marks errors in the command line (exit status 2).
+var ErrUsage = errors.New("usage error")
+
+// ExitCode maps an error from Run to a process exit status.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, ErrUsage):
+		return 2
+	}
+	return 1
+}
+
+// Run runs the ddprun command line args (without the program name).
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o := IO{Stdout: stdout, Stderr: stderr}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return fmt.Errorf("%w: no command", ErrUsage)
+		}
+		return nil
+	}
+	cmd, ok := lookup(args[0])
+	if !ok {
+		usage(stderr)
+		return fmt.Errorf("%w: unknown command %q", ErrUsage, args[0])
+	}
+	return cmd.Run(ctx, o, args[1:])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: ddprun <command> [flags]\n\nCommands:")
+	registry.Lock()
+	defer registry.Unlock()
+	for _, c := range registry.cmds {
+		if !c.Hidden {
+			fmt.Fprintf(w, "  %-12s %s\n", c.Name, c.Summary)
+		}
+	}
+	fmt.Fprintln(w, "\nRun 'ddprun <command> --help' for a command's flags.")
+}
+
+// parseFlags parses args into fs, turning parse errors into ErrUsage and
+// --help into a nil error with done set.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (done bool, err error) {
+	fs.SetOutput(stderr)
+	err = fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return true, nil
+	case err != nil:
+		return true, fmt.Errorf("%w: %s: %w", ErrUsage, fs.Name(), err)
+	case fs.NArg() > 0:
+		return true, fmt.Errorf("%w: %s: unexpected arguments %q", ErrUsage, fs.Name(), fs.Args())
+	}
+	return false, nil
+}
