@@ -120,10 +120,14 @@ func (c *Comm) reducePipe(buf collective.Buffer, cd codec, op collective.Op, sca
 		fence: (n - 1) * ch.nc, fenceSent: (n - 1) * ch.nc, // See Note [Receive fence].
 		sendItem: func(j int) []byte {
 			lo, hi := ch.chunk(block(j/ch.nc, false), j%ch.nc)
-			if cd.direct || hi == lo {
+			switch {
+			case cd.direct || hi == lo:
 				return mem(lo, hi)
+			case j/ch.nc >= n-1: // all-gather: values are already wire-exact
+				cd.encodeExact(c.sendBuf, at(lo), hi-lo)
+			default:
+				cd.encode(c.sendBuf, at(lo), hi-lo)
 			}
-			cd.encode(c.sendBuf, at(lo), hi-lo)
 			return c.sendBuf[:(hi-lo)*ws]
 		},
 		recvItem: func(j int) []byte {
@@ -138,11 +142,10 @@ func (c *Comm) reducePipe(buf collective.Buffer, cd codec, op collective.Op, sca
 			lo, hi := ch.chunk(block(step, true), j%ch.nc)
 			switch {
 			case hi == lo:
-			case step < n-1:
+			case step == n-2:
+				cd.reduceFinal(at(lo), b, hi-lo, op, n)
+			case step < n-2:
 				cd.reduce(at(lo), b, hi-lo, op)
-				if step == n-2 {
-					cd.finalize(at(lo), hi-lo, op, n)
-				}
 			case !cd.direct:
 				cd.decode(at(lo), b, hi-lo)
 			}

@@ -13,6 +13,11 @@ type codec struct {
 	dtype, wire collective.DType
 	direct      bool // wire bytes are the buffer's bytes: no conversion
 	encode      func(dst []byte, src unsafe.Pointer, n int)
+	// encodeExact encodes values already representable in the wire dtype
+	// (all-gather forwarding); nil means encode.
+	encodeExact func(dst []byte, src unsafe.Pointer, n int)
+	// reduceFinal fuses the last reduce with finalize; nil means both.
+	reduceFinal func(dst unsafe.Pointer, src []byte, n int, op collective.Op, size int)
 	decode      func(dst unsafe.Pointer, src []byte, n int)
 	reduce      func(dst unsafe.Pointer, src []byte, n int, op collective.Op)
 	finalize    func(dst unsafe.Pointer, n int, op collective.Op, size int)
@@ -36,9 +41,10 @@ func codecFor(dtype, wire collective.DType) codec {
 	c := codec{dtype: dtype, wire: wire, direct: dtype == wire}
 	switch {
 	case dtype == collective.Float32 && wire == collective.Float32:
-		c.reduce, c.finalize = reduceNative[float32], finalizeNative[float32]
+		c.reduce, c.finalize, c.reduceFinal = reduceNative[float32], finalizeNative[float32], reduceFinalF32
 	case dtype == collective.Float32 && wire == collective.BFloat16:
 		c.encode, c.decode, c.reduce, c.finalize = encodeBF16, decodeBF16, reduceBF16, finalizeBF16
+		c.encodeExact, c.reduceFinal = truncateBF16, reduceFinalBF16
 	case dtype == collective.Float32:
 		c.encode, c.decode, c.reduce, c.finalize = encodeF16, decodeF16, reduceF16, finalizeF16
 	case dtype == collective.BFloat16:
@@ -49,6 +55,15 @@ func codecFor(dtype, wire collective.DType) codec {
 		c.reduce, c.finalize = reduceNative[int32], finalizeNative[int32]
 	case dtype == collective.Int64:
 		c.reduce, c.finalize = reduceNative[int64], finalizeNative[int64]
+	}
+	if c.encodeExact == nil {
+		c.encodeExact = c.encode
+	}
+	if c.reduceFinal == nil {
+		c.reduceFinal = func(dst unsafe.Pointer, src []byte, n int, op collective.Op, size int) {
+			c.reduce(dst, src, n, op)
+			c.finalize(dst, n, op, size)
+		}
 	}
 	return c
 }
@@ -118,17 +133,90 @@ func finalizeNative[T number](dst unsafe.Pointer, n int, op collective.Op, size 
 	}
 }
 
+// reduceFinalF32 fuses the owner's last add with Avg's division. Dividing
+// by a power of two equals multiplying by its inverse, exactly.
+func reduceFinalF32(dst unsafe.Pointer, src []byte, n int, op collective.Op, size int) {
+	if op != collective.Avg || size&(size-1) != 0 {
+		reduceNative[float32](dst, src, n, op)
+		finalizeNative[float32](dst, n, op, size)
+		return
+	}
+	d := view[float32](dst, n)
+	s := bytesView[float32](src)[:len(d)]
+	inv := 1 / float32(size)
+	i := 0
+	for ; i+4 <= len(d); i += 4 {
+		dd, ss := d[i:i+4:i+4], s[i:i+4:i+4]
+		dd[0] = (dd[0] + ss[0]) * inv
+		dd[1] = (dd[1] + ss[1]) * inv
+		dd[2] = (dd[2] + ss[2]) * inv
+		dd[3] = (dd[3] + ss[3]) * inv
+	}
+	for ; i < len(d); i++ {
+		d[i] = (d[i] + s[i]) * inv
+	}
+}
+
 // bfloat16 wire for float32 buffers: the hot path of gradient sync.
 
 func encodeBF16(dst []byte, src unsafe.Pointer, n int) {
-	d, s := bytesView[uint16](dst)[:n], view[float32](src, n)
-	for i, f := range s {
-		d[i] = collective.BFloat16FromFloat32(f)
+	s := view[float32](src, n)
+	d := bytesView[uint16](dst)[:len(s)]
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		ss, dd := s[i:i+4:i+4], d[i:i+4:i+4]
+		dd[0] = collective.BFloat16FromFloat32(ss[0])
+		dd[1] = collective.BFloat16FromFloat32(ss[1])
+		dd[2] = collective.BFloat16FromFloat32(ss[2])
+		dd[3] = collective.BFloat16FromFloat32(ss[3])
+	}
+	for ; i < len(s); i++ {
+		d[i] = collective.BFloat16FromFloat32(s[i])
+	}
+}
+
+// truncateBF16 encodes float32 values that are exactly bfloat16 (decoded
+// from the wire, or rounded by finalize): the top half is the encoding.
+func truncateBF16(dst []byte, src unsafe.Pointer, n int) {
+	s := view[uint32](src, n)
+	d := bytesView[uint16](dst)[:len(s)]
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		ss, dd := s[i:i+4:i+4], d[i:i+4:i+4]
+		dd[0] = uint16(ss[0] >> 16)
+		dd[1] = uint16(ss[1] >> 16)
+		dd[2] = uint16(ss[2] >> 16)
+		dd[3] = uint16(ss[3] >> 16)
+	}
+	for ; i < len(s); i++ {
+		d[i] = uint16(s[i] >> 16)
+	}
+}
+
+// reduceFinalBF16 is the owner's last step, fused: add, divide for Avg,
+// round to bfloat16. See Note [Bit-identical results].
+func reduceFinalBF16(dst unsafe.Pointer, src []byte, n int, op collective.Op, size int) {
+	if op != collective.Sum && op != collective.Avg {
+		reduceBF16(dst, src, n, op)
+		finalizeBF16(dst, n, op, size)
+		return
+	}
+	d := view[float32](dst, n)
+	s := bytesView[uint16](src)[:len(d)]
+	k := float32(size)
+	avg := op == collective.Avg
+	for i, h := range s {
+		f := d[i] + bf16f(h)
+		if avg {
+			f /= k
+		}
+		d[i] = bf16f(collective.BFloat16FromFloat32(f))
 	}
 }
 
 func decodeBF16(dst unsafe.Pointer, src []byte, n int) {
-	d, s := view[uint32](dst, n), bytesView[uint16](src)[:n]
+	s := bytesView[uint16](src)[:n]
+	d := view[uint32](dst, n)[:len(s)]
 	for i, h := range s {
 		d[i] = uint32(h) << 16
 	}
