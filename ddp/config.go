@@ -36,28 +36,29 @@ type Config struct {
 	IgnoreMismatchedSizes bool
 
 	// Optimisation.
-	Epochs        float64
-	MaxSteps      int
-	BatchSize     int
-	EvalBatch     int
-	GradAccum     int
-	LR            float64
-	WeightDecay   float64
-	Optimizer     string
-	AdamBeta1     float64
-	AdamBeta2     float64
-	AdamEps       float64
-	Momentum      float64
-	WarmupSteps   int
-	WarmupRatio   float64
-	Scheduler     string
-	MaxGradNorm   float64
-	Seed          int64
-	Precision     string // fp32|bf16
-	Wire          string // fp32|bf16; "" = bf16 with several ranks
-	BucketCapMB   float64
-	FirstBucketMB float64
-	Threads       int
+	Epochs          float64
+	MaxSteps        int
+	BatchSize       int
+	EvalBatch       int
+	GradAccum       int
+	LR              float64
+	WeightDecay     float64
+	Optimizer       string
+	AdamBeta1       float64
+	AdamBeta2       float64
+	AdamEps         float64
+	Momentum        float64
+	WarmupSteps     int
+	WarmupRatio     float64
+	Scheduler       string
+	MaxGradNorm     float64
+	Seed            int64
+	Precision       string // fp32|bf16
+	Wire            string // fp32|bf16; "" = bf16 with several ranks
+	DenseEmbeddings bool
+	BucketCapMB     float64
+	FirstBucketMB   float64
+	Threads         int
 
 	// Evaluation, checkpoints, outputs.
 	EvalStrategy   string // no|steps|epoch
@@ -130,6 +131,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed for initialisation, data order and dropout")
 	fs.StringVar(&c.Precision, "precision", c.Precision, "fp32, or bf16 mixed precision (bf16 compute, fp32 weights and optimizer)")
 	fs.StringVar(&c.Wire, "wire", c.Wire, "gradient all-reduce precision on the wire: fp32|bf16 (default bf16 with several ranks)")
+	fs.BoolVar(&c.DenseEmbeddings, "dense-embeddings", c.DenseEmbeddings, "all-reduce the word-embedding gradient densely instead of all-gathering the rows a step touched")
 	fs.Float64Var(&c.BucketCapMB, "bucket-cap-mb", c.BucketCapMB, "gradient bucket size in MiB")
 	fs.Float64Var(&c.FirstBucketMB, "first-bucket-mb", c.FirstBucketMB, "first gradient bucket size in MiB")
 	fs.IntVar(&c.Threads, "threads", c.Threads, "libtorch threads per rank (0: cores / ranks on this machine)")

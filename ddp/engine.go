@@ -64,6 +64,9 @@ func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResul
 	e.red.zero()
 	t0 := time.Now()
 	for _, b := range micro {
+		if e.red.sparse != nil {
+			e.red.sparse.touch(b)
+		}
 		loss, err := e.backward(b, 1/float64(len(micro)))
 		if err != nil {
 			return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
@@ -219,6 +222,10 @@ type engineOptions struct {
 	BF16                 bool
 	Seed                 int64
 	FirstBytes, CapBytes int
+	// DenseEmbeddings all-reduces the word-embedding gradient densely
+	// instead of Note [Sparse embedding gradients] (with several ranks).
+	DenseEmbeddings bool
+	WireBytes       int // bytes per element of the dense all-reduce on the wire
 }
 
 // newEngine builds the replica around a model: checks that every rank has
@@ -241,9 +248,11 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 	if e.opt, err = optim.New(o.Optim); err != nil {
 		return nil, err
 	}
-	if e.red, err = newReducer(m, o.FirstBytes, o.CapBytes); err != nil {
+	sparse := comm != nil && comm.Size() > 1 && !o.DenseEmbeddings
+	if e.red, err = newReducer(m, o.FirstBytes, o.CapBytes, sparse); err != nil {
 		return nil, err
 	}
+	e.red.wireSize = max(o.WireBytes, 2)
 	return e, nil
 }
 

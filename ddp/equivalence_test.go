@@ -201,13 +201,20 @@ func TestEquivalence(t *testing.T) {
 		pooling      string
 		wire         collective.DType
 		tol          float64
+		dense        bool
 	}{
-		{2, 1, bert.PoolCLS, collective.Float32, 1e-5},
-		{3, 1, bert.PoolMean, collective.Float32, 1e-5},
-		{3, 2, bert.PoolCLS, collective.Float32, 1e-5},
-		{2, 1, bert.PoolCLS, collective.BFloat16, 5e-3},
+		{2, 1, bert.PoolCLS, collective.Float32, 1e-5, true},
+		{2, 1, bert.PoolCLS, collective.Float32, 1e-5, false},
+		{3, 1, bert.PoolMean, collective.Float32, 1e-5, false},
+		{3, 2, bert.PoolCLS, collective.Float32, 1e-5, false},
+		// bf16 on the wire: a gradient component that nearly cancels across
+		// ranks keeps little relative precision, and Adam's normalised step
+		// can then differ by up to 2 x lr per step (lr 3e-3, 3 steps). The
+		// replicas must still agree bit for bit.
+		{2, 1, bert.PoolCLS, collective.BFloat16, 2e-2, false},
+		{3, 1, bert.PoolCLS, collective.BFloat16, 2e-2, true},
 	} {
-		t.Run(fmt.Sprintf("ranks=%d/accum=%d/pool=%s/wire=%v", tc.ranks, tc.accum, tc.pooling, tc.wire), func(t *testing.T) {
+		t.Run(fmt.Sprintf("ranks=%d/accum=%d/pool=%s/wire=%v/dense=%v", tc.ranks, tc.accum, tc.pooling, tc.wire, tc.dense), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
 			cfg := tinyConfig(t, tc.pooling)
@@ -234,7 +241,9 @@ func TestEquivalence(t *testing.T) {
 					for _, gb := range global {
 						mine = append(mine, split(gb, r, tc.ranks, tc.accum))
 					}
-					got[r], errs[r] = trainReplica(ctx, cfg, init, comms[r], testOptions(), mine)
+					o := testOptions()
+					o.DenseEmbeddings = tc.dense
+					got[r], errs[r] = trainReplica(ctx, cfg, init, comms[r], o, mine)
 				})
 			}
 			wg.Wait()

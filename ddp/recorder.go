@@ -3,7 +3,6 @@ package ddp
 import (
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
 
 	"github.com/ddprun/ddprun/ddp/metrics"
@@ -48,7 +47,7 @@ const (
 	tbDir       = "tensorboard"
 )
 
-func newRecorder(cfg *Config, stderr io.Writer, total, done int) (*fileRecorder, error) {
+func newRecorder(cfg *Config, stderr io.Writer, total, done, perEpoch int) (*fileRecorder, error) {
 	r := &fileRecorder{cfg: cfg, logPath: filepath.Join(cfg.Output, metricsFile)}
 	var err error
 	if r.log, err = runlog.Open(r.logPath); err != nil {
@@ -59,7 +58,7 @@ func newRecorder(cfg *Config, stderr io.Writer, total, done int) (*fileRecorder,
 		return nil, err
 	}
 	r.bar = progress.New(stderr, progress.Config{Desc: "train", Total: int64(total), Unit: "step",
-		Epochs: int(math.Ceil(cfg.Epochs)), LogEvery: int64(cfg.LogEvery)})
+		Epochs: (total + perEpoch - 1) / max(perEpoch, 1), LogEvery: int64(cfg.LogEvery)})
 	r.bar.Set(int64(done))
 	return r, nil
 }

@@ -20,12 +20,14 @@ import (
 // views]), so backward writes gradients straight into the buffers the
 // all-reduce sends, and the optimizer reads them there.
 type reducer struct {
-	buckets []Bucket
-	flat    []*ts.Tensor  // one per bucket
-	views   []*ts.Tensor  // the .grad views, kept alive with the model
-	mem     [][]float32   // flat buffers as Go slices over the tensors' memory
-	params  []optim.Param // trainable parameters, bucket order; Grad slices into mem
-	stats   reduceStats
+	buckets  []Bucket
+	flat     []*ts.Tensor  // one per bucket
+	views    []*ts.Tensor  // the .grad views, kept alive with the model
+	mem      [][]float32   // flat buffers as Go slices over the tensors' memory
+	params   []optim.Param // trainable parameters, bucket order; Grad slices into mem
+	sparse   *sparseGrad   // the word embeddings, when synchronised sparsely
+	wireSize int           // bytes per gradient element on the wire (4 fp32, 2 bf16)
+	stats    reduceStats
 }
 
 type reduceStats struct {
@@ -40,12 +42,24 @@ type reduceStats struct {
 // bucket replaces zero_grad. The parameters themselves stay separate tensors
 // so that autocast may cache their bf16 copies.
 
-func newReducer(m *bert.Model, firstBytes, capBytes int) (_ *reducer, err error) {
+// newReducer plans and allocates the gradient buckets. With sparse, the
+// word embeddings get a buffer of their own, synchronised as Note [Sparse
+// embedding gradients] says.
+func newReducer(m *bert.Model, firstBytes, capBytes int, sparse bool) (_ *reducer, err error) {
 	var infos []ParamInfo
+	var emb *ParamInfo
+	shapes := map[string][]int64{}
 	for _, p := range m.Params() {
-		if p.Trainable {
-			infos = append(infos, ParamInfo{Name: p.Name, Numel: int(numel(p.Shape))})
+		shapes[p.Name] = p.Shape
+		if !p.Trainable {
+			continue
 		}
+		pi := ParamInfo{Name: p.Name, Numel: int(numel(p.Shape))}
+		if sparse && isWordEmbedding(p.Name) {
+			emb = &pi
+			continue
+		}
+		infos = append(infos, pi)
 	}
 	r := &reducer{buckets: PlanBuckets(infos, firstBytes, capBytes)}
 	defer func() {
@@ -53,16 +67,27 @@ func newReducer(m *bert.Model, firstBytes, capBytes int) (_ *reducer, err error)
 			r.drop()
 		}
 	}()
-	shapes := map[string][]int64{}
-	for _, p := range m.Params() {
-		shapes[p.Name] = p.Shape
-	}
 	for _, b := range r.buckets {
 		if err := r.addBucket(m, b, shapes); err != nil {
 			return nil, err
 		}
 	}
+	if emb != nil {
+		if err := r.addSparse(m, *emb, shapes[emb.Name]); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+func (r *reducer) addSparse(m *bert.Model, p ParamInfo, shape []int64) error {
+	n := len(r.mem)
+	if err := r.addBucket(m, Bucket{Params: []ParamInfo{p}, Offsets: []int{0}, Numel: p.Numel}, map[string][]int64{p.Name: shape}); err != nil {
+		return err
+	}
+	r.sparse = &sparseGrad{name: p.Name, dim: int(shape[1]), mem: r.mem[n], pad: int64(m.Config.PadTokenID), seen: make([]bool, shape[0])}
+	r.mem = r.mem[:n] // not a dense bucket: zeroed and reduced by the sparse path
+	return nil
 }
 
 func (r *reducer) addBucket(m *bert.Model, b Bucket, shapes map[string][]int64) error {
@@ -128,6 +153,9 @@ func (r *reducer) zero() {
 	for _, m := range r.mem {
 		clear(m)
 	}
+	if r.sparse != nil {
+		r.sparse.zero()
+	}
 }
 
 // allReduce averages every bucket over the ranks, in bucket order.
@@ -144,7 +172,14 @@ func (r *reducer) allReduce(ctx context.Context, c collective.Comm, onBucket fun
 		if err := c.AllReduce(ctx, collective.Float32s(m), collective.Avg); err != nil {
 			return fmt.Errorf("ddp: all-reduce of gradient bucket %d (%d floats): %w", i, len(m), err)
 		}
-		r.stats.Bytes += int64(len(m)) * 4 * int64(2*(n-1)) / int64(n)
+		r.stats.Bytes += int64(len(m)) * int64(r.wireSize) * int64(2*(n-1)) / int64(n)
+	}
+	if r.sparse != nil {
+		before := r.sparse.bytes
+		if err := r.sparse.allReduce(ctx, c); err != nil {
+			return err
+		}
+		r.stats.Bytes += r.sparse.bytes - before
 	}
 	r.stats.Time += time.Since(start)
 	return nil

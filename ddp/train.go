@@ -153,7 +153,7 @@ func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokeni
 		return nil, err
 	}
 	if t.rank() == 0 {
-		if t.rec, err = newRecorder(cfg, env.Stderr, t.total, t.state.Step); err != nil {
+		if t.rec, err = newRecorder(cfg, env.Stderr, t.total, t.state.Step, t.perEp); err != nil {
 			return nil, err
 		}
 	} else {
@@ -254,13 +254,15 @@ func (t *trainer) engineOptions() engineOptions {
 	return engineOptions{
 		Optim: optim.Config{Kind: optim.Kind(c.Optimizer), Beta1: c.AdamBeta1, Beta2: c.AdamBeta2, Eps: c.AdamEps,
 			WeightDecay: c.WeightDecay, Momentum: c.Momentum, Threads: max(torchrt.NumThreads(), 1)},
-		Sched:      optim.Schedule{Kind: optim.ScheduleKind(c.Scheduler), Warmup: warm, Total: t.total},
-		LR:         c.LR,
-		Clip:       c.MaxGradNorm,
-		BF16:       c.Precision == "bf16",
-		Seed:       c.Seed,
-		FirstBytes: int(c.FirstBucketMB * (1 << 20)),
-		CapBytes:   int(c.BucketCapMB * (1 << 20)),
+		Sched:           optim.Schedule{Kind: optim.ScheduleKind(c.Scheduler), Warmup: warm, Total: t.total},
+		LR:              c.LR,
+		Clip:            c.MaxGradNorm,
+		BF16:            c.Precision == "bf16",
+		Seed:            c.Seed,
+		FirstBytes:      int(c.FirstBucketMB * (1 << 20)),
+		CapBytes:        int(c.BucketCapMB * (1 << 20)),
+		DenseEmbeddings: c.DenseEmbeddings,
+		WireBytes:       map[bool]int{true: 4, false: 2}[c.Wire == "fp32"],
 	}
 }
 
