@@ -133,6 +133,9 @@ import (
 	"unsafe"
 )
 
+// haveCgo reports whether this build can dlopen.
+const haveCgo = true
+
 // ncclNames lists ddpNccl's fields in order.
 var ncclNames = []string{
 	"ncclGetVersion", "ncclGetUniqueId", "ncclCommInitRank", "ncclAllReduce",

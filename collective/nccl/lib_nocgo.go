@@ -10,6 +10,8 @@ import (
 // Without cgo there is no dlopen: every load fails with ErrNoLibrary, so
 // the package (and everything importing it) still builds and tests.
 
+const haveCgo = false
+
 var errNoCgo = errors.New("built without cgo (CGO_ENABLED=0): cannot dlopen")
 
 type ncclSyms struct{}

@@ -1,0 +1,81 @@
+package nccl
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/collective/ring"
+)
+
+func init() { collective.Register("nccl", open) }
+
+// open is the registry's factory. collective.Options has no device,
+// stream or bootstrap, so it takes the device from the environment
+// (DDPRUN_DEVICE "cuda:N", else LOCAL_RANK, else 0), uses the legacy
+// default stream, and, for more than one rank, bootstraps over a TCP ring
+// built from the same Options (peers, listener, job id, secret) that is
+// closed again once the unique id has travelled. Options.WireDType must be
+// 0 or Float32 (see Config.WireDType). Callers that need more call New.
+func open(ctx context.Context, o collective.Options) (collective.Comm, error) {
+	dev, err := deviceFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	cfg := DefaultConfig()
+	cfg.Rank, cfg.Size, cfg.Device, cfg.WireDType, cfg.Logger = o.Rank, o.Size, dev, o.WireDType, o.Logger
+	if o.Timeout > 0 {
+		cfg.Timeout = o.Timeout
+	}
+	probe := cfg
+	probe.Bootstrap = CommBootstrap(nil) // check the rest before building the ring
+	if err := probe.validate(); err != nil {
+		return nil, err
+	}
+	if o.Size > 1 {
+		rc := ring.DefaultConfig()
+		rc.Rank, rc.Size, rc.Peers, rc.Listener = o.Rank, o.Size, o.Peers, o.Listener
+		rc.JobID, rc.Secret, rc.Logger = o.JobID, o.Secret, o.Logger
+		boot, err := ring.New(ctx, rc)
+		if err != nil {
+			return nil, fmt.Errorf("nccl: bootstrap ring: %w", err)
+		}
+		defer boot.Close()
+		cfg.Bootstrap = CommBootstrap(boot)
+	}
+	return New(ctx, cfg)
+}
+
+// deviceFromEnv reads DDPRUN_DEVICE ("cuda:N" or "cuda") or LOCAL_RANK.
+func deviceFromEnv() (int, error) {
+	if d := os.Getenv("DDPRUN_DEVICE"); d != "" {
+		rest, ok := strings.CutPrefix(d, "cuda")
+		if !ok {
+			return 0, fmt.Errorf("%w: nccl backend: DDPRUN_DEVICE=%q is not a CUDA device", collective.ErrUnsupported, d)
+		}
+		if rest == "" {
+			return localRank()
+		}
+		n, err := strconv.Atoi(strings.TrimPrefix(rest, ":"))
+		if err != nil || !strings.HasPrefix(rest, ":") || n < 0 {
+			return 0, fmt.Errorf("%w: nccl backend: DDPRUN_DEVICE=%q: want cuda:N", collective.ErrInvalid, d)
+		}
+		return n, nil
+	}
+	return localRank()
+}
+
+func localRank() (int, error) {
+	s := os.Getenv("LOCAL_RANK")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%w: nccl backend: LOCAL_RANK=%q", collective.ErrInvalid, s)
+	}
+	return n, nil
+}
