@@ -69,11 +69,14 @@ var ErrUsage = errors.New("usage error")
 
 // ExitCode maps an error from Run to a process exit status.
 func ExitCode(err error) int {
+	var ee ExitError
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, ErrUsage):
 		return 2
+	case errors.As(err, &ee):
+		return ee.Code
 	}
 	return 1
 }

@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/ddprun/ddprun/ddp"
+)
+
+func inferFlags(name, usage string, stderr io.Writer, c *ddp.InferConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.Register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func runPredict(ctx context.Context, o IO, args []string) error {
+	stdout, stderr := o.Stdout, o.Stderr
+	var c ddp.InferConfig
+	fs := inferFlags("predict", "Usage: ddprun predict --model DIR --data FILE [--output preds.csv|preds.jsonl]\n\n"+
+		"Write each row's predicted label and every label's probability (CSV, or JSONL with --json or a .jsonl output).", stderr, &c)
+	fs.StringVar(&c.Output, "output", "", "predictions `FILE` (.csv or .jsonl; default: stdout)")
+	if done, err := parseFlags(fs, args, stderr); done {
+		return err
+	}
+	n, err := ddp.Predict(ctx, c, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
+	if c.Output != "" {
+		fmt.Fprintf(stderr, "wrote %d predictions to %s\n", n, c.Output)
+	}
+	return nil
+}
+
+func runEval(ctx context.Context, o IO, args []string) error {
+	stdout, stderr := o.Stdout, o.Stderr
+	var c ddp.InferConfig
+	fs := inferFlags("eval", "Usage: ddprun eval --model DIR --data FILE [--json]\n\n"+
+		"Print loss, accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix on labelled data.", stderr, &c)
+	if done, err := parseFlags(fs, args, stderr); done {
+		return err
+	}
+	sum, err := ddp.Evaluate(ctx, c, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sum)
+	}
+	fmt.Fprintf(stdout, "%s: accuracy %.4f, macro-F1 %.4f, loss %.4f on %d examples\n%s", c.Data, sum.Accuracy, sum.MacroF1, sum.Loss, sum.N, sum.Table())
+	return nil
+}

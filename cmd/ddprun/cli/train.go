@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ddprun/ddprun/ddp"
+	"github.com/ddprun/ddprun/internal/control"
+	"github.com/ddprun/ddprun/internal/rankenv"
+)
+
+func init() {
+	Register(Command{Name: "train", Summary: "train a BERT/DistilBERT classifier (one rank; see the launch flags for more)", Run: runTrain})
+	Register(Command{Name: "predict", Summary: "predict labels and probabilities with a trained model", Run: runPredict})
+	Register(Command{Name: "eval", Summary: "evaluate a trained model on labelled data", Run: runEval})
+}
+
+// ExitStopped is the exit status of a rank that stopped cleanly on request
+// (SIGINT/SIGTERM, the launcher) after writing a checkpoint.
+const ExitStopped = 3
+
+func runTrain(ctx context.Context, o IO, args []string) error {
+	stdout, stderr := o.Stdout, o.Stderr
+	cfg := ddp.DefaultConfig()
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.Register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: ddprun [launch flags] train --train FILE (--model DIR | --preset NAME) [flags]\n\n"+
+			"Fine-tune (or train from scratch) a BERT/DistilBERT text classifier. Without a launcher it runs as one rank;\n"+
+			"under `ddprun --nproc K` or `--nodes N` each rank runs this command with its identity in the environment.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if done, err := parseFlags(fs, args, stderr); done {
+		return err
+	}
+	id, err := rankenv.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	log := rankLogger(stderr, id)
+	// The first SIGINT/SIGTERM asks for a clean stop (checkpoint, exit 3);
+	// a second one aborts. The collectives must outlive the first signal,
+	// so they run on a context only the second one cancels.
+	ctx, abort := context.WithCancel(context.WithoutCancel(ctx))
+	defer abort()
+	stop, cleanup := stopOnSignal(abort)
+	defer cleanup()
+	comm, err := ddp.OpenComm(ctx, id, cfg.Wire, cfg.Timeout, log)
+	if err != nil {
+		return err
+	}
+	if comm != nil {
+		defer comm.Close()
+	}
+	rep, err := dialControl(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer rep.Close()
+	progress := io.Discard
+	if id.Rank == 0 {
+		progress = stderr
+	}
+	res, err := ddp.Train(ctx, cfg, ddp.Env{ID: id, Comm: comm, Reporter: rep, Stop: stop, Stderr: progress, Log: log})
+	if errors.Is(err, ddp.ErrStopped) {
+		log.Warn("stopped on request after a checkpoint; run the same command again to resume", "step", res.Steps)
+		return ExitError{Code: ExitStopped, Err: err}
+	}
+	if err != nil {
+		return err
+	}
+	if id.Rank == 0 {
+		printResult(stdout, res, cfg.JSON)
+	}
+	return nil
+}
+
+// stopOnSignal turns the first SIGINT/SIGTERM into a clean-stop request
+// and the second into abort.
+func stopOnSignal(abort func()) (<-chan struct{}, func()) {
+	stop := make(chan struct{})
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		for n := 0; ; n++ {
+			select {
+			case <-sig:
+				if n == 0 {
+					close(stop)
+				} else {
+					abort()
+					return
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return stop, func() { signal.Stop(sig); close(done) }
+}
+
+func dialControl(ctx context.Context, id rankenv.Identity) (control.Reporter, error) {
+	if id.Control == "" {
+		return control.Nop(), nil
+	}
+	return control.Dial(ctx, id)
+}
+
+func rankLogger(w io.Writer, id rankenv.Identity) *slog.Logger {
+	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})
+	l := slog.New(h)
+	if id.Distributed() {
+		l = l.With("rank", id.Rank)
+	}
+	return l
+}
+
+func printResult(w io.Writer, res *ddp.Result, asJSON bool) {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(res)
+		return
+	}
+	fmt.Fprintf(w, "trained %d steps (%.2f epochs) on %d rank(s) in %v, %.1f samples/s; stopped: %s\n",
+		res.Steps, res.Epochs, res.WorldSize, res.Wall.Round(1e9), res.SamplesPerSec, res.Stop)
+	if res.BestCheckpoint != "" && res.BestMetric != nil {
+		fmt.Fprintf(w, "best checkpoint: %s (%.4f)\n", res.BestCheckpoint, *res.BestMetric)
+	}
+	if res.Test != nil {
+		fmt.Fprintf(w, "test: accuracy %.4f, macro-F1 %.4f, loss %.4f on %d examples\n%s", res.Test.Accuracy, res.Test.MacroF1, res.Test.Loss, res.Test.N, res.Test.Table())
+	}
+	fmt.Fprintf(w, "model: %s\n", res.FinalModel)
+	if res.Report != "" {
+		fmt.Fprintf(w, "report: %s\n", res.Report)
+	}
+}
+
+// ExitError carries a specific process exit status.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e ExitError) Error() string { return e.Err.Error() }
+func (e ExitError) Unwrap() error { return e.Err }

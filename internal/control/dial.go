@@ -1,0 +1,88 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/ddprun/ddprun/internal/rankenv"
+)
+
+// ErrNoControl is returned by Dial when the identity names no control plane.
+var ErrNoControl = errors.New("control: no control plane (DDPRUN_CONTROL is not set)")
+
+// Dial connects a rank to its launcher's control plane: the NATS server at
+// id.Control, authenticated with a token derived from id.Secret. The
+// Reporter publishes heartbeats on HeartbeatSubject(id.JobID, id.Rank) and
+// closes StopRequested when a message arrives on StopSubject(id.JobID).
+// Dial gives up when ctx ends (or after 10 s without a deadline).
+func Dial(ctx context.Context, id rankenv.Identity) (Reporter, error) {
+	if id.Control == "" {
+		return nil, ErrNoControl
+	}
+	timeout := 10 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	nc, err := nats.Connect(id.Control,
+		nats.Name(fmt.Sprintf("ddprun rank %d", id.Rank)),
+		nats.Token(Token(id.Secret)),
+		nats.Timeout(timeout),
+		nats.MaxReconnects(30),
+		nats.ReconnectWait(time.Second),
+		nats.NoCallbacksAfterClientClose(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("control: rank %d: connecting to %s: %w", id.Rank, id.Control, err)
+	}
+	r := &natsReporter{nc: nc, subject: HeartbeatSubject(id.JobID, id.Rank), stop: make(chan struct{})}
+	if _, err := nc.Subscribe(StopSubject(id.JobID), func(*nats.Msg) { r.requestStop() }); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("control: rank %d: subscribing to stop requests: %w", id.Rank, err)
+	}
+	if err := nc.FlushWithContext(ctx); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("control: rank %d: %w", id.Rank, err)
+	}
+	return r, nil
+}
+
+type natsReporter struct {
+	nc       *nats.Conn
+	subject  string
+	stop     chan struct{}
+	stopOnce sync.Once
+}
+
+func (r *natsReporter) requestStop() { r.stopOnce.Do(func() { close(r.stop) }) }
+
+// Heartbeat publishes h; nats.Conn.Publish only appends to a buffer that a
+// background goroutine flushes, so it does not block on the network.
+func (r *natsReporter) Heartbeat(h Heartbeat) {
+	if h.Time.IsZero() {
+		h.Time = time.Now()
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return
+	}
+	_ = r.nc.Publish(r.subject, b) // dropped when the connection is down
+}
+
+func (r *natsReporter) StopRequested() <-chan struct{} { return r.stop }
+
+// Close flushes pending heartbeats (for at most a second) and disconnects.
+// It may be called more than once.
+func (r *natsReporter) Close() error {
+	if r.nc.IsClosed() {
+		return nil
+	}
+	_ = r.nc.FlushTimeout(time.Second)
+	r.nc.Close()
+	return nil
+}
