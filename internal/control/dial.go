@@ -45,7 +45,7 @@ func Dial(ctx context.Context, id rankenv.Identity) (Reporter, error) {
 		nc.Close()
 		return nil, fmt.Errorf("control: rank %d: subscribing to stop requests: %w", id.Rank, err)
 	}
-	if err := nc.FlushWithContext(ctx); err != nil {
+	if err := nc.FlushTimeout(timeout); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("control: rank %d: %w", id.Rank, err)
 	}

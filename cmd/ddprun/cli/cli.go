@@ -91,6 +91,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
+	if isLaunch(args) { // ddprun [launch flags] train ...: see launch.go
+		return runLaunch(ctx, o, args)
+	}
 	cmd, ok := lookup(args[0])
 	if !ok {
 		usage(stderr)

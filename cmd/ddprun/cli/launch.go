@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ddprun/ddprun/internal/rankenv"
+	"github.com/ddprun/ddprun/launcher"
+)
+
+// launchFlags are the flags before a rank subcommand:
+//
+//	ddprun [launch flags] train [train flags]
+type launchFlags struct {
+	nproc        int
+	nodes        launcher.Nodes
+	join         string
+	bind         string
+	port         int
+	nats         string
+	natsPort     int
+	nodeName     string
+	secretFile   string
+	jobID        string
+	logDir       string
+	maxRestarts  int
+	stallTimeout time.Duration
+	grace        time.Duration
+	rdzvTimeout  time.Duration
+	joinTimeout  time.Duration
+	metricsAddr  string
+}
+
+// Register binds the flags to fs.
+func (f *launchFlags) Register(fs *flag.FlagSet) {
+	fs.IntVar(&f.nproc, "nproc-per-node", 0, "ranks on this node (default: one per GPU, else 1)")
+	fs.IntVar(&f.nproc, "nproc", 0, "alias of --nproc-per-node")
+	fs.Var(&f.nodes, "nodes", "number of nodes N, or MIN:MAX for an elastic job (multi-node; needs a shared secret)")
+	fs.StringVar(&f.join, "join", "", "host:port of any running node of the job (none on the first node)")
+	fs.StringVar(&f.bind, "bind", "", "address to listen on (default: 127.0.0.1 alone, else the address that routes to --join)")
+	fs.IntVar(&f.port, "port", 7946, "gossip (memberlist) port of this node (0: any)")
+	fs.StringVar(&f.nats, "nats", "", "URL of an existing NATS server (default: embedded in the first node)")
+	fs.IntVar(&f.natsPort, "nats-port", 0, "port of the embedded NATS server (0: any)")
+	fs.StringVar(&f.nodeName, "node-name", "", "this node's name (default: hostname-pid)")
+	fs.StringVar(&f.secretFile, "secret-file", "", "file with the job secret, hex or raw, >= 16 bytes (default: $"+rankenv.Secret+", or a random one alone)")
+	fs.StringVar(&f.jobID, "job-id", "", "job id (default: derived from the secret)")
+	fs.StringVar(&f.logDir, "log-dir", "", "write each rank's stdout/stderr to DIR/restart-G/rank-N.{out,err} instead of the console")
+	fs.IntVar(&f.maxRestarts, "max-restarts", 0, "restart all ranks from the last checkpoint this many times after a failure")
+	fs.DurationVar(&f.stallTimeout, "stall-timeout", 5*time.Minute, "diagnose a hang and stop after this long without progress (0: off)")
+	fs.DurationVar(&f.grace, "grace", 60*time.Second, "time ranks get to checkpoint and exit after SIGINT/SIGTERM before they are killed")
+	fs.DurationVar(&f.rdzvTimeout, "rdzv-timeout", 30*time.Second, "elastic: how long to wait for more nodes once MIN have joined")
+	fs.DurationVar(&f.joinTimeout, "join-timeout", 10*time.Minute, "fail when the nodes have not all joined after this long")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address (e.g. :9400)")
+}
+
+// isLaunch reports whether a command line starts with launch flags.
+func isLaunch(args []string) bool {
+	return len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help"
+}
+
+// runLaunch runs the launcher: the flags up to the first non-flag
+// argument are launch flags; the rest is the rank command, re-executed
+// from os.Executable() once per rank.
+func runLaunch(ctx context.Context, o IO, args []string) error {
+	var f launchFlags
+	fs := flag.NewFlagSet("ddprun", flag.ContinueOnError)
+	f.Register(fs)
+	fs.SetOutput(o.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(o.Stderr, "Usage: ddprun [launch flags] <command> [command flags]\n\nLaunch flags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("%w: launch flags need a command to run, e.g. ddprun --nproc 2 train ...", ErrUsage)
+	}
+	if _, ok := lookup(fs.Arg(0)); !ok {
+		return fmt.Errorf("%w: unknown command %q", ErrUsage, fs.Arg(0))
+	}
+	cfg, err := f.config(o, fs.Args())
+	if err != nil {
+		return err
+	}
+	code, err := launcher.Run(ctx, cfg)
+	if code == launcher.ExitOK {
+		return nil
+	}
+	if err == nil {
+		err = fmt.Errorf("launcher exited with code %d", code)
+	}
+	return ExitError{Code: code, Err: err}
+}
+
+func (f *launchFlags) config(o IO, command []string) (launcher.Config, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return launcher.Config{}, fmt.Errorf("finding the ddprun executable: %w", err)
+	}
+	secret, err := f.secret()
+	if err != nil {
+		return launcher.Config{}, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	stall := f.stallTimeout
+	if stall == 0 {
+		stall = -1 // off
+	}
+	cfg := launcher.Config{
+		Command: append([]string{exe}, command...),
+		NProc:   f.nproc, Nodes: f.nodes, Join: f.join, Bind: f.bind, Port: f.port,
+		NATS: f.nats, NATSPort: f.natsPort, NodeName: f.nodeName, Secret: secret, JobID: f.jobID,
+		LogDir: f.logDir, MaxRestarts: f.maxRestarts, StallTimeout: stall, Grace: f.grace,
+		LastCall: f.rdzvTimeout, JoinTimeout: f.joinTimeout, MetricsAddr: f.metricsAddr,
+		GPUs: -1, Env: os.Environ(), Stdout: o.Stdout, Stderr: o.Stderr, StderrTerminal: isTerminal(o.Stderr),
+	}
+	if !f.nodes.MultiNode() {
+		cfg.Port = 0
+	}
+	return cfg, nil
+}
+
+// secret reads --secret-file, else $DDPRUN_SECRET (hex), else nil (the
+// launcher generates one for a single-node job).
+func (f *launchFlags) secret() ([]byte, error) {
+	if f.secretFile != "" {
+		return rankenv.ReadSecretFile(f.secretFile)
+	}
+	if s := os.Getenv(rankenv.Secret); s != "" {
+		b, err := hex.DecodeString(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("%s is not hex: %w", rankenv.Secret, err)
+		}
+		return b, nil
+	}
+	return nil, nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

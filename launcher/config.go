@@ -1,0 +1,170 @@
+package launcher
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Exit codes of a launcher (Run's first result).
+const (
+	ExitOK      = 0 // every rank finished
+	ExitFailed  = 1 // a rank failed, a node left or the job stalled, and no restart was left
+	ExitUsage   = 2 // bad flags or environment
+	ExitStopped = 3 // stopped on request (a signal): every rank checkpointed and exited cleanly
+	ExitKilled  = 4 // stopped on request, but some rank had to be killed after the grace period
+)
+
+// RankStoppedCode is the exit code of a rank that stopped cleanly after a
+// checkpoint because it was asked to (SIGTERM or a stop request).
+const RankStoppedCode = 3
+
+// ErrConfig is wrapped by every error about a bad Config.
+var ErrConfig = errors.New("launcher: bad configuration")
+
+// Nodes is a node count or an elastic range MIN:MAX.
+type Nodes struct{ Min, Max int }
+
+// Set parses "N" or "MIN:MAX" (a flag.Value).
+func (n *Nodes) Set(s string) error {
+	lo, hi, elastic := strings.Cut(s, ":")
+	a, err := strconv.Atoi(lo)
+	b := a
+	if err == nil && elastic {
+		b, err = strconv.Atoi(hi)
+	}
+	if err != nil || a < 1 || b < a {
+		return fmt.Errorf("%w: --nodes %q: want N or MIN:MAX with 1 <= MIN <= MAX", ErrConfig, s)
+	}
+	n.Min, n.Max = a, b
+	return nil
+}
+
+func (n *Nodes) String() string {
+	if n == nil || n.Max == 0 {
+		return ""
+	}
+	if n.Min == n.Max {
+		return strconv.Itoa(n.Min)
+	}
+	return fmt.Sprintf("%d:%d", n.Min, n.Max)
+}
+
+// MultiNode reports whether the job spans launchers on several machines
+// (or was asked to rendezvous with --nodes at all).
+func (n Nodes) MultiNode() bool { return n.Max > 0 }
+
+// Config is one launcher's job description. Zero fields take the defaults
+// noted on each.
+type Config struct {
+	// Command is the rank's argv: the executable and its arguments, run
+	// once per rank with the rankenv contract in its environment.
+	Command []string
+	// NProc is the number of ranks on this node (0: one per GPU, else 1).
+	NProc int
+	// Nodes is the node count; zero means a single-node job with no
+	// rendezvous network (everything on 127.0.0.1).
+	Nodes Nodes
+	// Join is a running node's memberlist address ("host:port"); empty on
+	// the first node, which hosts the NATS server and the rendezvous.
+	Join string
+	// Bind is the address this node listens on (memberlist, NATS, ring).
+	// Empty: 127.0.0.1 for single-node jobs, else the address that routes
+	// to Join (or the default route on the first node).
+	Bind string
+	// Port is memberlist's port (0: any free port; the CLI defaults to 7946).
+	Port int
+	// NATSPort is the embedded NATS server's port (0: any free port).
+	NATSPort int
+	// NATS names an existing NATS server instead of the embedded one.
+	NATS string
+	// NodeName names this node in the cluster (default: hostname-port).
+	NodeName string
+	// Secret is the job secret (at least 16 bytes); nil generates one for
+	// a single-node job. Multi-node jobs must share one.
+	Secret []byte
+	// JobID scopes NATS subjects and ring handshakes (default: derived from
+	// the secret, so every node agrees).
+	JobID string
+	// LogDir, when set, receives each rank's stdout and stderr as files
+	// (LogDir/restart-G/rank-N.{out,err}) instead of prefixed console lines,
+	// and stack dumps of stalled ranks.
+	LogDir string
+	// MaxRestarts is how many times the job is restarted after a failure.
+	MaxRestarts int
+	// StallTimeout is how long the job may make no progress before the
+	// launcher diagnoses a hang and stops it (0: 5 minutes; <0: off).
+	StallTimeout time.Duration
+	// Grace is how long ranks get to checkpoint and exit after a stop
+	// request before they are killed (0: 60 s).
+	Grace time.Duration
+	// LastCall is how long an elastic rendezvous waits for more nodes once
+	// MIN have joined (0: 30 s).
+	LastCall time.Duration
+	// JoinTimeout bounds a rendezvous (0: 10 minutes).
+	JoinTimeout time.Duration
+	// MetricsAddr, when set, serves Prometheus /metrics there.
+	MetricsAddr string
+	// GPUs is the number of GPUs on this node (-1: detect).
+	GPUs int
+	// Env is the environment the ranks inherit (os.Environ() in
+	// production); rankenv variables in it are replaced.
+	Env []string
+	// Stdout and Stderr receive the ranks' prefixed output and the
+	// launcher's reports. StderrTerminal says Stderr is a terminal: rank 0
+	// then writes to it directly so its progress bar redraws in place.
+	Stdout, Stderr io.Writer
+	StderrTerminal bool
+	// Log receives the launcher's own diagnostics (default: text on Stderr).
+	Log *slog.Logger
+	// Memberlist returns the memberlist preset (default
+	// memberlist.DefaultLANConfig; tests use DefaultLocalConfig).
+	Memberlist func() *memberlist.Config
+}
+
+func (c *Config) grace() time.Duration       { return orDefault(c.Grace, 60*time.Second) }
+func (c *Config) lastCall() time.Duration    { return orDefault(c.LastCall, 30*time.Second) }
+func (c *Config) joinTimeout() time.Duration { return orDefault(c.JoinTimeout, 10*time.Minute) }
+func (c *Config) stallTimeout() time.Duration {
+	return orDefault(c.StallTimeout, 5*time.Minute)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+func (c *Config) validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
+	}
+	switch {
+	case len(c.Command) == 0:
+		return bad("no rank command")
+	case c.NProc < 1:
+		return bad("--nproc %d: want at least 1", c.NProc)
+	case c.MaxRestarts < 0:
+		return bad("--max-restarts %d: want >= 0", c.MaxRestarts)
+	case c.Nodes.MultiNode() && len(c.Secret) < 16:
+		return bad("a multi-node job needs a shared secret of at least 16 bytes on every node: " +
+			"--secret-file FILE or DDPRUN_SECRET=hex (e.g. `head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'`)")
+	case c.Secret != nil && len(c.Secret) < 16:
+		return bad("the job secret is %d bytes; want at least 16", len(c.Secret))
+	case !c.Nodes.MultiNode() && c.Join != "":
+		return bad("--join needs --nodes")
+	}
+	for _, r := range c.JobID {
+		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return bad("job id %q: use letters, digits, '-' and '_' only", c.JobID)
+		}
+	}
+	return nil
+}

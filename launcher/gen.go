@@ -1,0 +1,314 @@
+package launcher
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ddprun/ddprun/internal/rankenv"
+)
+
+// genResult is how a generation ended on this node.
+type genResult struct {
+	failures []Failure // empty: success (or a clean stop)
+	final    bool      // the job cannot restart (the coordinator said so)
+	stopped  bool      // stopped on request
+	killed   bool      // some rank was killed after the grace period
+}
+
+// Teardown timings: after a failure the other ranks get failGrace to exit
+// on SIGTERM (they cannot checkpoint without the failed rank anyway); a
+// stalled rank gets dumpGrace to write its stacks after SIGQUIT.
+const (
+	failGrace   = 5 * time.Second
+	dumpGrace   = 10 * time.Second
+	settleDelay = 500 * time.Millisecond // collect the failures of other nodes before reporting
+)
+
+// gen is the running state of one generation on this node.
+type gen struct {
+	n        *node
+	w        World
+	procs    []*proc
+	exits    chan *proc
+	running  int
+	res      genResult
+	killAt   time.Time // SIGKILL the rest then, if set
+	ending   bool
+	logDir   string
+	stackDir string
+}
+
+// runGen starts this node's ranks of world w and supervises them until
+// they have all exited.
+func (n *node) runGen(ctx context.Context, w World, lns []*net.TCPListener) genResult {
+	g := &gen{n: n, w: w, exits: make(chan *proc, len(lns)), logDir: n.genLogDir(w.Gen)}
+	n.plane.mon.reset(w)
+	me, nodeRank := w.Node(n.name)
+	n.log.Info("starting ranks", "gen", w.Gen, "world_size", w.Size(), "node_rank", nodeRank,
+		"ranks", fmt.Sprintf("%d-%d", me.FirstRank, me.FirstRank+me.Slots-1))
+	if w.Gen > 0 && len(w.Nodes) > 0 {
+		n.log.Info(fmt.Sprintf("generation %d: %d node(s), world size %d", w.Gen, len(w.Nodes), w.Size()))
+	}
+	for i, ln := range lns {
+		p, err := startRank(n.rankSpec(w, me, nodeRank, i, ln, g.logDir))
+		if err != nil {
+			for _, l := range lns[i+1:] {
+				l.Close()
+			}
+			g.fail(Failure{Gen: w.Gen, Node: n.name, Rank: me.FirstRank + i, LocalRank: i, ExitCode: -1,
+				Reason: err.Error(), Time: time.Now()})
+			break
+		}
+		g.procs = append(g.procs, p)
+		g.running++
+		go func() { <-p.done; g.exits <- p }()
+	}
+	g.supervise(ctx)
+	return g.res
+}
+
+func (n *node) rankSpec(w World, me WorldNode, nodeRank, local int, ln *net.TCPListener, logDir string) rankSpec {
+	id := rankenv.Identity{
+		Rank: me.FirstRank + local, WorldSize: w.Size(),
+		LocalRank: local, LocalWorldSize: me.Slots, NodeRank: nodeRank,
+		Peers: w.Peers, ListenFD: 3, JobID: n.job, Secret: n.secret,
+		Control: w.Control, Restart: w.Gen,
+	}
+	var extra []string
+	gpus := n.cfg.GPUs
+	if gpus < 0 {
+		gpus = CountGPUs()
+	}
+	if gpus > 0 {
+		id.Device = "cuda:0"
+		extra = append(extra, "CUDA_VISIBLE_DEVICES="+visibleDevice(lookupEnv(n.cfg.Env, "CUDA_VISIBLE_DEVICES"), local))
+	}
+	if lookupEnv(n.cfg.Env, "OMP_NUM_THREADS") == "" {
+		extra = append(extra, "OMP_NUM_THREADS="+rankThreads(me.Slots))
+	}
+	if lookupEnv(n.cfg.Env, "GOTRACEBACK") == "" {
+		extra = append(extra, "GOTRACEBACK=all") // SIGQUIT dumps every goroutine
+	}
+	spec := rankSpec{id: id, node: n.name, listener: ln, env: rankEnviron(n.cfg.Env, id, extra...),
+		command: n.cfg.Command, stdout: n.stdout, stderr: n.stderr, logDir: logDir}
+	if local == 0 && nodeRank == 0 && n.cfg.StderrTerminal && logDir == "" {
+		if f, ok := n.cfg.Stderr.(*os.File); ok {
+			spec.terminal = f
+		}
+	}
+	return spec
+}
+
+func lookupEnv(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// supervise is the generation's event loop. Note [Supervision]: the first
+// failure anywhere (a local rank's exit, an abort from another node, a
+// node leaving, a stall) tears the generation down everywhere: this node
+// publishes its failures, SIGTERMs its ranks and SIGKILLs what is left
+// after failGrace. A stop request (signal) SIGTERMs the ranks and gives
+// them --grace to checkpoint.
+func (g *gen) supervise(ctx context.Context) {
+	n := g.n
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	sigDone := ctx.Done()
+	var straggle <-chan time.Time
+	st := time.NewTicker(10 * time.Second)
+	defer st.Stop()
+	straggle = st.C
+	for g.running > 0 {
+		select {
+		case p := <-g.exits:
+			g.running--
+			g.onExit(p)
+		case <-sigDone:
+			sigDone = nil
+			n.log.Info("stop requested: asking every rank to checkpoint and exit", "grace", n.cfg.grace())
+			n.plane.publish("ctl.stop", struct{}{})
+			g.stop()
+		case <-n.plane.stops:
+			if !g.res.stopped {
+				n.log.Info("another launcher asked the job to stop; stopping the ranks here")
+				g.stop()
+			}
+		case a := <-n.plane.aborts:
+			if a.Gen == g.w.Gen {
+				g.onAbort(a)
+			}
+		case node := <-n.plane.leaves:
+			if _, i := g.w.Node(node); i >= 0 && !g.ending {
+				g.fail(Failure{Gen: g.w.Gen, Node: node, Rank: -1, Reason: fmt.Sprintf("node %s left the cluster", node), Time: time.Now()})
+			}
+		case err := <-n.coordFailed():
+			g.res.final = true
+			g.fail(Failure{Gen: g.w.Gen, Node: n.name, Rank: -1, Reason: err.Error(), Time: time.Now()})
+		case now := <-tick.C:
+			g.onTick(now)
+		case now := <-straggle:
+			for _, l := range n.plane.mon.stragglers(now) {
+				n.log.Warn(l)
+			}
+		}
+	}
+	if len(g.res.failures) > 0 {
+		g.settle()
+	}
+}
+
+func (g *gen) onExit(p *proc) {
+	code, sig := p.exitCode()
+	if code == 0 && sig == "" {
+		return
+	}
+	if g.res.stopped && code == RankStoppedCode {
+		return
+	}
+	if g.res.stopped && !g.ending {
+		g.res.killed = g.res.killed || sig != ""
+		if code != RankStoppedCode && sig == "" {
+			g.n.log.Warn("rank exited during the stop", "rank", p.id.Rank, "exit_code", code)
+		}
+		return
+	}
+	f := Failure{Gen: g.w.Gen, Node: g.n.name, Rank: p.id.Rank, LocalRank: p.id.LocalRank,
+		ExitCode: code, Signal: sig, Time: p.exitAt}
+	if p.tail != nil {
+		f.Tail = p.tail.Lines()
+	}
+	if g.logDir != "" {
+		f.LogFile = filepath.Join(g.logDir, fmt.Sprintf("rank-%d.err", p.id.Rank))
+	}
+	g.fail(f)
+}
+
+// fail records a failure of this node, tells the others and starts the
+// teardown.
+func (g *gen) fail(f Failure) {
+	g.res.failures = append(g.res.failures, f)
+	g.n.plane.publish("ctl.abort", abortMsg{Gen: g.w.Gen, Failures: []Failure{f}, Final: g.res.final})
+	g.teardown(failGrace)
+}
+
+func (g *gen) onAbort(a abortMsg) {
+	for _, f := range a.Failures {
+		if f.Node == g.n.name && f.Rank >= 0 {
+			continue // ours: already recorded
+		}
+		if !containsFailure(g.res.failures, f) {
+			g.res.failures = append(g.res.failures, f)
+		}
+	}
+	g.res.final = g.res.final || a.Final
+	g.teardown(failGrace)
+}
+
+func containsFailure(fs []Failure, f Failure) bool {
+	for _, x := range fs {
+		if x.Node == f.Node && x.Rank == f.Rank && x.Reason == f.Reason {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *gen) teardown(grace time.Duration) {
+	if g.ending {
+		return
+	}
+	g.ending = true
+	g.signalAll(syscall.SIGTERM)
+	g.killAt = time.Now().Add(grace)
+}
+
+func (g *gen) stop() {
+	g.res.stopped = true
+	if g.ending {
+		return
+	}
+	g.signalAll(syscall.SIGTERM)
+	g.killAt = time.Now().Add(g.n.cfg.grace())
+}
+
+func (g *gen) signalAll(sig os.Signal) {
+	for _, p := range g.procs {
+		p.signal(sig)
+	}
+}
+
+func (g *gen) onTick(now time.Time) {
+	if !g.killAt.IsZero() && now.After(g.killAt) {
+		for _, p := range g.procs {
+			if !p.exited() {
+				g.n.log.Warn("killing a rank that did not exit in time", "rank", p.id.Rank)
+				p.signal(syscall.SIGKILL)
+				g.res.killed = true
+			}
+		}
+		g.killAt = time.Time{}
+	}
+	if g.ending || g.res.stopped {
+		return
+	}
+	mon := g.n.plane.mon
+	if timeout := g.n.cfg.stallTimeout(); mon.stalled(now, timeout) {
+		mon.writeStallReport(g.n.stderr.w, now, timeout)
+		g.dumpStacks()
+		g.fail(Failure{Gen: g.w.Gen, Node: g.n.name, Rank: -1, Reason: fmt.Sprintf("no progress for %v (stall)", timeout), Time: now})
+		g.killAt = now.Add(dumpGrace)
+	}
+}
+
+// dumpStacks sends SIGQUIT to every local rank (Go prints every
+// goroutine's stack and exits) with their output diverted to
+// <log dir>/stacks-rank-N.txt (a temporary directory without --log-dir).
+func (g *gen) dumpStacks() {
+	dir := g.logDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "ddprun-"+g.n.job+"-stacks-")
+		if err != nil {
+			g.n.log.Warn("no directory for stack dumps", "err", err)
+			return
+		}
+		dir = d
+	}
+	g.stackDir = dir
+	for _, p := range g.procs {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("stacks-rank-%d.txt", p.id.Rank)))
+		if err != nil {
+			continue
+		}
+		p.divertTo(f) // closed when the launcher exits
+		p.signal(syscall.SIGQUIT)
+	}
+	g.n.log.Warn("goroutine stacks of the local ranks (SIGQUIT)", "dir", dir)
+	g.ending = true
+}
+
+// settle waits briefly for other nodes' failure reports, so the summary
+// can name the failure that happened first anywhere.
+func (g *gen) settle() {
+	t := time.After(settleDelay)
+	for {
+		select {
+		case a := <-g.n.plane.aborts:
+			if a.Gen == g.w.Gen {
+				g.onAbort(a)
+			}
+		case <-t:
+			return
+		}
+	}
+}

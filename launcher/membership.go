@@ -1,0 +1,119 @@
+package launcher
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/ddprun/ddprun/internal/control"
+)
+
+// Note [Membership]: memberlist answers "who is here". Each launcher is a
+// member; its NodeMeta (nodeMeta, JSON, well under memberlist's 512-byte
+// limit) carries its slot count and, on the first node, the NATS URL that
+// the others learn when they join. Gossip is encrypted and authenticated
+// with a key derived from the job secret, so a node without the secret
+// cannot join or read the gossip. Leaves (graceful or detected by the
+// failure detector) arrive on a channel and drive the rendezvous.
+
+type nodeMeta struct {
+	Job   string `json:"j"`
+	Slots int    `json:"s"`
+	NATS  string `json:"n,omitempty"`
+}
+
+type metaDelegate struct{ meta []byte }
+
+func (d *metaDelegate) NodeMeta(limit int) []byte {
+	if len(d.meta) > limit {
+		return nil
+	}
+	return d.meta
+}
+func (d *metaDelegate) NotifyMsg([]byte)                    {}
+func (d *metaDelegate) GetBroadcasts(int, int) [][]byte     { return nil }
+func (d *metaDelegate) LocalState(bool) []byte              { return nil }
+func (d *metaDelegate) MergeRemoteState(buf []byte, _ bool) {}
+
+// membership is this launcher's memberlist member.
+type membership struct {
+	ml     *memberlist.Memberlist
+	events chan memberlist.NodeEvent
+}
+
+type memberConfig struct {
+	preset func() *memberlist.Config
+	name   string
+	bind   string
+	port   int
+	secret []byte
+	meta   nodeMeta
+	logOut io.Writer
+}
+
+// joinCluster starts a member and joins seed (none for the first node).
+func joinCluster(mc memberConfig, seed string) (*membership, error) {
+	preset := mc.preset
+	if preset == nil {
+		preset = memberlist.DefaultLANConfig
+	}
+	cfg := preset()
+	cfg.Name = mc.name
+	cfg.BindAddr, cfg.BindPort = mc.bind, mc.port
+	cfg.AdvertiseAddr, cfg.AdvertisePort = "", 0
+	cfg.SecretKey = control.DeriveKey(mc.secret, "ddprun memberlist", 32)
+	cfg.GossipVerifyIncoming, cfg.GossipVerifyOutgoing = true, true
+	if mc.logOut == nil {
+		mc.logOut = io.Discard
+	}
+	cfg.Logger = log.New(mc.logOut, "memberlist: ", log.LstdFlags)
+	meta, _ := json.Marshal(mc.meta)
+	cfg.Delegate = &metaDelegate{meta: meta}
+	events := make(chan memberlist.NodeEvent, 256)
+	cfg.Events = &memberlist.ChannelEventDelegate{Ch: events}
+	ml, err := memberlist.Create(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("launcher: memberlist on %s:%d: %w", mc.bind, mc.port, err)
+	}
+	m := &membership{ml: ml, events: events}
+	if seed != "" {
+		if _, err := ml.Join([]string{seed}); err != nil {
+			ml.Shutdown()
+			return nil, fmt.Errorf("launcher: joining %s (is the first node up, and is the secret the same?): %w", seed, err)
+		}
+	}
+	return m, nil
+}
+
+// addr is this member's gossip address.
+func (m *membership) addr() string {
+	n := m.ml.LocalNode()
+	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+}
+
+// natsURL returns the NATS URL a member of job announces, if any.
+func (m *membership) natsURL(job string) string {
+	for _, n := range m.ml.Members() {
+		var meta nodeMeta
+		if json.Unmarshal(n.Meta, &meta) == nil && meta.Job == job && meta.NATS != "" {
+			return meta.NATS
+		}
+	}
+	return ""
+}
+
+// close leaves the cluster (telling the others, for at most timeout) and
+// stops the member. It may be called more than once.
+func (m *membership) close(timeout time.Duration) {
+	if m == nil {
+		return
+	}
+	_ = m.ml.Leave(timeout)
+	_ = m.ml.Shutdown()
+}

@@ -1,0 +1,273 @@
+package launcher
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/ddprun/ddprun/internal/control"
+)
+
+// Note [Control plane]: NATS answers "what to do". Subjects, all under
+// ddprun.<job>.:
+//
+//	rdzv.join   launcher -> coordinator   Join, repeated every second until a World arrives
+//	rdzv.world  coordinator -> launchers  World of a generation
+//	ctl.abort   launcher -> all           abortMsg: failures that end a generation
+//	ctl.stop    launcher -> ranks, launchers   stop cleanly (checkpoint, exit 3)
+//	ctl.done    launcher -> coordinator   doneMsg: a node's ranks all finished
+//	hb.<rank>   rank -> launchers         control.Heartbeat
+//
+// The first node hosts the server (or --nats names one) and the
+// coordinator; every launcher, the first included, is a NATS client.
+
+type abortMsg struct {
+	Gen      int       `json:"gen"`
+	Failures []Failure `json:"failures"`
+	Final    bool      `json:"final"` // no restart: the job ends
+}
+
+type doneMsg struct {
+	Gen  int    `json:"gen"`
+	Node string `json:"node"`
+}
+
+// plane is a launcher's connection to the control plane.
+type plane struct {
+	job     string
+	nc      *nats.Conn
+	srv     *server.Server // hosted here, or nil
+	ml      *membership    // nil for a single-node job
+	url     string         // the NATS URL ranks use
+	worlds  chan World
+	aborts  chan abortMsg
+	caborts chan abortMsg // a copy for the coordinator
+	coord   bool
+	stops   chan struct{}
+	dones   chan doneMsg
+	joins   chan Join
+	leaves  chan string // memberlist leaves, for the node loop
+	cleave  chan string // memberlist leaves, for the coordinator
+	mon     *monitor
+}
+
+func (p *plane) subject(name string) string { return control.Subject(p.job, name) }
+
+func (p *plane) publish(name string, v any) {
+	b, err := json.Marshal(v)
+	if err == nil {
+		_ = p.nc.Publish(p.subject(name), b)
+		_ = p.nc.FlushTimeout(2 * time.Second)
+	}
+}
+
+// connect dials url with the job's token and subscribes to the subjects a
+// launcher needs (and the coordinator's when coord is set).
+func (p *plane) connect(ctx context.Context, url string, secret []byte, coord bool) error {
+	nc, err := nats.Connect(url, nats.Token(control.Token(secret)), nats.Name("ddprun launcher"),
+		nats.Timeout(10*time.Second), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond))
+	if err != nil {
+		return fmt.Errorf("launcher: connecting to NATS at %s: %w", url, err)
+	}
+	p.nc, p.coord = nc, coord
+	sub := func(name string, f func(*nats.Msg)) error {
+		_, err := nc.Subscribe(p.subject(name), f)
+		return err
+	}
+	decode := func(m *nats.Msg, v any) bool { return json.Unmarshal(m.Data, v) == nil }
+	errs := []error{
+		sub("rdzv.world", func(m *nats.Msg) {
+			var w World
+			if decode(m, &w) {
+				nonBlocking(p.worlds, w)
+			}
+		}),
+		sub("ctl.abort", func(m *nats.Msg) {
+			var a abortMsg
+			if decode(m, &a) {
+				nonBlocking(p.aborts, a)
+				if p.coord {
+					nonBlocking(p.caborts, a)
+				}
+			}
+		}),
+		sub("ctl.stop", func(*nats.Msg) {
+			select {
+			case p.stops <- struct{}{}:
+			default:
+			}
+		}),
+		sub("hb.*", func(m *nats.Msg) {
+			var h control.Heartbeat
+			if decode(m, &h) {
+				p.mon.observe(h, time.Now())
+			}
+		}),
+	}
+	if coord {
+		errs = append(errs,
+			sub("rdzv.join", func(m *nats.Msg) {
+				var j Join
+				if decode(m, &j) {
+					nonBlocking(p.joins, j)
+				}
+			}),
+			sub("ctl.done", func(m *nats.Msg) {
+				var d doneMsg
+				if decode(m, &d) {
+					nonBlocking(p.dones, d)
+				}
+			}))
+	}
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("launcher: subscribing: %w", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return nc.FlushWithContext(ctx)
+}
+
+func newPlane(job string) *plane {
+	return &plane{job: job, worlds: make(chan World, 1024), aborts: make(chan abortMsg, 1024), caborts: make(chan abortMsg, 1024),
+		stops: make(chan struct{}, 1), dones: make(chan doneMsg, 1024), joins: make(chan Join, 1024),
+		leaves: make(chan string, 1024), cleave: make(chan string, 1024), mon: newMonitor()}
+}
+
+// forwardLeaves feeds memberlist leave events to the node loop and the
+// coordinator until the event channel is drained after shutdown.
+func (p *plane) forwardLeaves(events <-chan memberlist.NodeEvent, coord bool, log *slog.Logger) {
+	for ev := range events {
+		switch ev.Event {
+		case memberlist.NodeLeave:
+			log.Info("node left the cluster", "node", ev.Node.Name, "addr", ev.Node.Address())
+			nonBlocking(p.leaves, ev.Node.Name)
+			if coord {
+				nonBlocking(p.cleave, ev.Node.Name)
+			}
+		case memberlist.NodeJoin:
+			log.Info("node joined the cluster", "node", ev.Node.Name, "addr", ev.Node.Address())
+		}
+	}
+}
+
+func nonBlocking[T any](ch chan T, v T) {
+	select {
+	case ch <- v:
+	default:
+	}
+}
+
+func (p *plane) close() {
+	if p.nc != nil {
+		p.nc.Close()
+	}
+	if p.ml != nil {
+		p.ml.close(2 * time.Second)
+	}
+	if p.srv != nil {
+		p.srv.Shutdown()
+		p.srv.WaitForShutdown()
+	}
+}
+
+// setup brings up this node's control plane: the embedded NATS server and
+// coordinator on the first node, memberlist for multi-node jobs, and the
+// NATS connection.
+func (n *node) setup(ctx context.Context) error {
+	p := newPlane(n.job)
+	n.plane = p
+	cfg := &n.cfg
+	url := cfg.NATS
+	hosting := cfg.Join == ""
+	if hosting && url == "" {
+		srv, err := startNATS(n.bind, cfg.NATSPort, control.Token(n.secret))
+		if err != nil {
+			return err
+		}
+		p.srv, url = srv, srv.ClientURL()
+	}
+	if cfg.Nodes.MultiNode() {
+		meta := nodeMeta{Job: n.job, Slots: cfg.NProc}
+		if hosting {
+			meta.NATS = url
+		}
+		var logOut io.Writer
+		ml, err := joinCluster(memberConfig{preset: cfg.Memberlist, name: n.name, bind: n.bind, port: cfg.Port,
+			secret: n.secret, meta: meta, logOut: logOut}, cfg.Join)
+		if err != nil {
+			return err
+		}
+		p.ml = ml
+		n.log.Info("joined the cluster", "node", n.name, "gossip", ml.addr(), "seed", cfg.Join)
+		go p.forwardLeaves(ml.events, hosting, n.log)
+		if url == "" {
+			if url, err = n.awaitNATSURL(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	p.url = url
+	if err := p.connect(ctx, url, n.secret, hosting); err != nil {
+		return err
+	}
+	if hosting {
+		min, max := 1, 1
+		if cfg.Nodes.MultiNode() {
+			min, max = cfg.Nodes.Min, cfg.Nodes.Max
+		}
+		c := &coordinator{p: p, r: NewRendezvous(min, max, cfg.lastCall(), cfg.joinTimeout()),
+			control: url, maxRestarts: cfg.MaxRestarts, log: n.log, failed: make(chan error, 1), finished: make(chan int, 4)}
+		n.coord = c
+		go c.run(ctx)
+	}
+	return nil
+}
+
+// awaitNATSURL waits until the first node's NATS URL shows up in the
+// cluster's metadata.
+func (n *node) awaitNATSURL(ctx context.Context) (string, error) {
+	deadline := time.Now().Add(n.cfg.joinTimeout())
+	for {
+		if u := n.plane.ml.natsURL(n.job); u != "" {
+			return u, nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("%w: no node of job %s announces a NATS server after %v (joined via %s)",
+				ErrRendezvous, n.job, n.cfg.joinTimeout(), n.cfg.Join)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// listenRanks opens one ring listener per local rank on host, port 0.
+func listenRanks(host string, k int) ([]*net.TCPListener, []string, error) {
+	var lns []*net.TCPListener
+	var addrs []string
+	for range k {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, nil, fmt.Errorf("launcher: ring listener on %s: %w", host, err)
+		}
+		lns = append(lns, ln.(*net.TCPListener))
+		addrs = append(addrs, net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)))
+	}
+	return lns, addrs, nil
+}
