@@ -150,13 +150,13 @@ func (p *plane) forwardLeaves(events <-chan memberlist.NodeEvent, coord bool, lo
 	for ev := range events {
 		switch ev.Event {
 		case memberlist.NodeLeave:
-			log.Info("node left the cluster", "node", ev.Node.Name, "addr", ev.Node.Address())
+			log.Info("node left the cluster", "peer", ev.Node.Name, "addr", ev.Node.Address())
 			nonBlocking(p.leaves, ev.Node.Name)
 			if coord {
 				nonBlocking(p.cleave, ev.Node.Name)
 			}
 		case memberlist.NodeJoin:
-			log.Info("node joined the cluster", "node", ev.Node.Name, "addr", ev.Node.Address())
+			log.Info("node joined the cluster", "peer", ev.Node.Name, "addr", ev.Node.Address())
 		}
 	}
 }

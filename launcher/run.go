@@ -95,7 +95,13 @@ func newNode(cfg Config) (*node, error) {
 	}
 	n.log = cfg.Log
 	if n.log == nil {
-		n.log = slog.New(slog.NewTextHandler(lineWriter{n.stderr}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		n.log = slog.New(slog.NewTextHandler(lineWriter{n.stderr}, &slog.HandlerOptions{
+			ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey {
+					return slog.Attr{} // the console has no use for it; --log-dir files have their own
+				}
+				return a
+			}}))
 	}
 	n.log = n.log.With("node", n.name)
 	return n, nil

@@ -1,0 +1,232 @@
+package launcher_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/ddprun/ddprun/internal/control"
+	"github.com/ddprun/ddprun/internal/rankenv"
+	"github.com/ddprun/ddprun/launcher"
+)
+
+// TestMain makes the test binary double as a fake rank: with FAKE_RANK
+// set, it runs fakeRank instead of the tests.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("FAKE_RANK"); mode != "" {
+		os.Exit(fakeRank(mode))
+	}
+	os.Exit(m.Run())
+}
+
+// fakeRank behaves as mode says, for the rank in FAKE_TARGET (others
+// succeed after heartbeating for a while, or wait for a stop):
+//
+//	ok        every rank exits 0
+//	fail      the target exits 7 with a message on stderr
+//	crash     the target kills itself with SIGKILL
+//	fail-once the target fails on the first start only (restarts succeed)
+//	hang      every rank heartbeats a few steps, then the target stops heartbeating; all wait
+//	wait      every rank waits for SIGTERM or a stop request, then exits 3
+func fakeRank(mode string) int {
+	id, err := rankenv.FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake rank:", err)
+		return 9
+	}
+	if id.ListenFD != 3 {
+		fmt.Fprintln(os.Stderr, "fake rank: no listener fd")
+		return 9
+	}
+	ln, err := net.FileListener(os.NewFile(3, "ring"))
+	if err != nil || ln.Addr().String() != id.Peers[id.Rank] {
+		fmt.Fprintln(os.Stderr, "fake rank: listener does not match DDPRUN_PEERS:", err)
+		return 9
+	}
+	ln.Close()
+	rep, err := control.Dial(context.Background(), id)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake rank:", err)
+		return 9
+	}
+	defer rep.Close()
+	target := fmt.Sprint(id.Rank) == os.Getenv("FAKE_TARGET")
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
+	fmt.Printf("rank %d of %d restart %d\n", id.Rank, id.WorldSize, id.Restart)
+	for step := 1; step <= 20; step++ {
+		if mode == "hang" && target && step > 3 {
+			break
+		}
+		rep.Heartbeat(control.Heartbeat{Rank: id.Rank, Step: step, Phase: control.PhaseCompute, Compute: time.Millisecond})
+		time.Sleep(20 * time.Millisecond)
+		if target && step == 3 {
+			switch {
+			case mode == "fail" || mode == "fail-once" && id.Restart == 0:
+				fmt.Fprintln(os.Stderr, "boom: rank", id.Rank, "failed on purpose")
+				return 7
+			case mode == "crash":
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
+	}
+	if mode == "ok" || mode == "fail" || mode == "fail-once" || mode == "crash" {
+		return 0
+	}
+	select {
+	case <-sig:
+	case <-rep.StopRequested():
+	case <-time.After(time.Minute):
+		return 8
+	}
+	return launcher.RankStoppedCode
+}
+
+type result struct {
+	code           int
+	err            error
+	stdout, stderr string
+}
+
+func run(t *testing.T, ctx context.Context, cfg launcher.Config, env ...string) result {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	cfg.Command = []string{exe}
+	cfg.Env = append(os.Environ(), env...)
+	cfg.Stdout, cfg.Stderr = &syncBuilder{b: &out}, &syncBuilder{b: &errb}
+	if cfg.NProc == 0 {
+		cfg.NProc = 2
+	}
+	if cfg.Grace == 0 {
+		cfg.Grace = 10 * time.Second
+	}
+	code, err := launcher.Run(ctx, cfg)
+	r := result{code: code, err: err, stdout: cfg.Stdout.(*syncBuilder).String(), stderr: cfg.Stderr.(*syncBuilder).String()}
+	t.Logf("exit %d, err %v\nstdout:\n%s\nstderr:\n%s", code, err, r.stdout, r.stderr)
+	return r
+}
+
+func TestRun_OK(t *testing.T) {
+	r := run(t, t.Context(), launcher.Config{NProc: 3}, "FAKE_RANK=ok")
+	if r.code != launcher.ExitOK || r.err != nil {
+		t.Fatalf("exit %d, %v", r.code, r.err)
+	}
+	for i := range 3 {
+		if !strings.Contains(r.stdout, fmt.Sprintf("[rank %d] rank %d of 3 restart 0", i, i)) {
+			t.Errorf("stdout lacks rank %d's line", i)
+		}
+	}
+}
+
+func TestRun_RankFails(t *testing.T) {
+	for _, tc := range []struct{ mode, want string }{
+		{"fail", "exitcode  : 7"},
+		{"crash", "signal    : SIGKILL (9)"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			start := time.Now()
+			r := run(t, t.Context(), launcher.Config{}, "FAKE_RANK="+tc.mode, "FAKE_TARGET=1")
+			if r.code != launcher.ExitFailed || !errors.Is(r.err, launcher.ErrRankFailed) {
+				t.Fatalf("exit %d, %v", r.code, r.err)
+			}
+			for _, want := range []string{"Root cause", "rank      : 1 (local_rank: 1)", tc.want} {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("summary lacks %q", want)
+				}
+			}
+			if tc.mode == "fail" && !strings.Contains(r.stderr, "| boom: rank 1 failed on purpose") {
+				t.Errorf("summary lacks the rank's last stderr line")
+			}
+			if d := time.Since(start); d > 30*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+}
+
+func TestRun_Restart(t *testing.T) {
+	r := run(t, t.Context(), launcher.Config{MaxRestarts: 1}, "FAKE_RANK=fail-once", "FAKE_TARGET=0")
+	if r.code != launcher.ExitOK {
+		t.Fatalf("exit %d, %v", r.code, r.err)
+	}
+	if !strings.Contains(r.stdout, "rank 1 of 2 restart 1") || !strings.Contains(r.stderr, "restarting all ranks") {
+		t.Error("no second generation")
+	}
+}
+
+func TestRun_Stall(t *testing.T) {
+	dir := t.TempDir()
+	r := run(t, t.Context(), launcher.Config{StallTimeout: 2 * time.Second, LogDir: dir}, "FAKE_RANK=hang", "FAKE_TARGET=1")
+	if r.code != launcher.ExitFailed {
+		t.Fatalf("exit %d, %v", r.code, r.err)
+	}
+	for _, want := range []string{"no progress for 2s", "rank 1 (node ", "step 3", "ranks behind: 1", "goroutine stacks"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stall report lacks %q", want)
+		}
+	}
+	b, err := os.ReadFile(dir + "/restart-0/stacks-rank-0.txt")
+	if err != nil || !strings.Contains(string(b), "goroutine ") {
+		t.Errorf("no goroutine dump of rank 0: %v\n%s", err, b)
+	}
+}
+
+func TestRun_Signal(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(time.Second, cancel)
+	r := run(t, ctx, launcher.Config{}, "FAKE_RANK=wait")
+	if r.code != launcher.ExitStopped || !errors.Is(r.err, launcher.ErrStopped) {
+		t.Fatalf("exit %d, %v", r.code, r.err)
+	}
+}
+
+// TestRun_MultiNode runs two launchers in this process, as two nodes on
+// loopback with memberlist's local preset: the world has 4 ranks.
+func TestRun_MultiNode(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	port := freePort(t)
+	base := launcher.Config{Nodes: launcher.Nodes{Min: 2, Max: 2}, Secret: secret, Bind: "127.0.0.1",
+		Memberlist: memberlist.DefaultLocalConfig, JoinTimeout: 20 * time.Second}
+	first, second := base, base
+	first.NodeName, first.Port = "n0", port
+	second.NodeName, second.Join = "n1", fmt.Sprintf("127.0.0.1:%d", port)
+	results := make(chan result, 2)
+	go func() { results <- run(t, t.Context(), first, "FAKE_RANK=ok") }()
+	time.Sleep(300 * time.Millisecond)
+	go func() { results <- run(t, t.Context(), second, "FAKE_RANK=ok") }()
+	var all string
+	for range 2 {
+		r := <-results
+		if r.code != launcher.ExitOK {
+			t.Errorf("exit %d, %v", r.code, r.err)
+		}
+		all += r.stdout
+	}
+	for i := range 4 {
+		if !strings.Contains(all, fmt.Sprintf("rank %d of 4", i)) {
+			t.Errorf("no rank %d of 4", i)
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
