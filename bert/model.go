@@ -22,6 +22,26 @@ type Model struct {
 	device gotch.Device
 	params []Param
 	tensor map[string]*ts.Tensor
+	// sparseGrad makes backward produce the word embeddings' gradient as a
+	// sparse tensor (the rows a batch touched) instead of a dense
+	// vocab x hidden matrix. See SetSparseEmbeddingGrad.
+	sparseGrad bool
+}
+
+// SetSparseEmbeddingGrad chooses how backward produces the word-embedding
+// gradient: a sparse COO tensor of the touched rows (PyTorch's
+// nn.Embedding(sparse=True)) or the dense matrix. The values are the same;
+// the sparse form saves allocating, zeroing and adding a vocab x hidden
+// matrix every step. Callers of the sparse form read the gradient with
+// SparseRows.
+func (m *Model) SetSparseEmbeddingGrad(sparse bool) { m.sparseGrad = sparse }
+
+// WordEmbeddings is the name of the word-embedding parameter.
+func (m *Model) WordEmbeddings() string {
+	if m.Config.ModelType == TypeDistilBERT {
+		return "distilbert.embeddings.word_embeddings.weight"
+	}
+	return "bert.embeddings.word_embeddings.weight"
 }
 
 // Input is a batch of token ids: row-major [B][T] slices, padded to T.
@@ -266,7 +286,8 @@ func (f *forward) dropout(x *ts.Tensor, p float64) *ts.Tensor {
 }
 
 func (f *forward) embed(name string, ids *ts.Tensor, padding int64) *ts.Tensor {
-	return f.s.t(ts.Embedding(f.p(name), ids, padding, false, false))
+	sparse := f.m.sparseGrad && name == f.m.WordEmbeddings()
+	return f.s.t(ts.Embedding(f.p(name), ids, padding, false, sparse))
 }
 
 func (f *forward) positions() *ts.Tensor {

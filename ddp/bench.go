@@ -18,12 +18,13 @@ import (
 // StepBench describes a training-step benchmark: forward, backward and
 // AdamW step of a model on random tokens, as the trainer runs them.
 type StepBench struct {
-	Model         bert.Config
-	BF16          bool
-	Batch, Seq    int
-	Warmup, Steps int
-	Threads       int
-	DefaultMalloc bool // leave glibc malloc alone (torchrt Note [Allocator])
+	Model           bert.Config
+	BF16            bool
+	Batch, Seq      int
+	Warmup, Steps   int
+	Threads         int
+	DefaultMalloc   bool // leave glibc malloc alone (torchrt Note [Allocator])
+	DenseEmbeddings bool // PyTorch's dense word-embedding gradient (Note [Sparse embedding gradients])
 }
 
 // StepBenchResult is what a StepBench measured.
@@ -46,7 +47,8 @@ func RunStepBench(b StepBench) (StepBenchResult, error) {
 		}
 		defer m.Drop()
 		opts := engineOptions{Optim: optim.Config{Kind: optim.AdamW, WeightDecay: 0.01, Threads: torchrt.NumThreads()},
-			Sched: optim.Schedule{Kind: optim.Constant}, LR: 1e-4, Clip: 1, BF16: b.BF16, CapBytes: 25 << 20, FirstBytes: 1 << 20}
+			Sched: optim.Schedule{Kind: optim.Constant}, LR: 1e-4, Clip: 1, BF16: b.BF16, CapBytes: 25 << 20, FirstBytes: 1 << 20,
+			DenseEmbeddings: b.DenseEmbeddings}
 		e, err := newEngine(context.Background(), m, nil, opts)
 		if err != nil {
 			return err

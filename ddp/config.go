@@ -131,7 +131,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed for initialisation, data order and dropout")
 	fs.StringVar(&c.Precision, "precision", c.Precision, "fp32, or bf16 mixed precision (bf16 compute, fp32 weights and optimizer)")
 	fs.StringVar(&c.Wire, "wire", c.Wire, "gradient all-reduce precision on the wire: fp32|bf16 (default bf16 with several ranks)")
-	fs.BoolVar(&c.DenseEmbeddings, "dense-embeddings", c.DenseEmbeddings, "all-reduce the word-embedding gradient densely instead of all-gathering the rows a step touched")
+	fs.BoolVar(&c.DenseEmbeddings, "dense-embeddings", c.DenseEmbeddings, "compute and all-reduce the word-embedding gradient as a dense matrix (PyTorch's default) instead of the rows a step touched")
 	fs.Float64Var(&c.BucketCapMB, "bucket-cap-mb", c.BucketCapMB, "gradient bucket size in MiB")
 	fs.Float64Var(&c.FirstBucketMB, "first-bucket-mb", c.FirstBucketMB, "first gradient bucket size in MiB")
 	fs.IntVar(&c.Threads, "threads", c.Threads, "libtorch threads per rank (0: cores / ranks on this machine)")

@@ -61,12 +61,11 @@ func (e *engine) stepSeed() int64 { return e.seed + 1_000_003*int64(e.rank) + 79
 func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResult, error) {
 	res := stepResult{LR: e.sched.LR(e.lr, e.step)}
 	torchrt.ManualSeed(e.stepSeed())
-	e.red.zero()
+	if err := e.red.zero(e.m); err != nil {
+		return res, err
+	}
 	t0 := time.Now()
 	for _, b := range micro {
-		if e.red.sparse != nil {
-			e.red.sparse.touch(b)
-		}
 		loss, err := e.backward(b, 1/float64(len(micro)))
 		if err != nil {
 			return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
@@ -76,7 +75,7 @@ func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResul
 		res.Tokens += countTokens(b.Mask)
 	}
 	t1 := time.Now()
-	if err := e.red.allReduce(ctx, e.comm, e.onBucket); err != nil {
+	if err := e.red.sync(ctx, e.m, e.comm, e.onBucket); err != nil {
 		return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
 	}
 	t2 := time.Now()
@@ -248,7 +247,7 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 	if e.opt, err = optim.New(o.Optim); err != nil {
 		return nil, err
 	}
-	sparse := comm != nil && comm.Size() > 1 && !o.DenseEmbeddings
+	sparse := !o.DenseEmbeddings
 	if e.red, err = newReducer(m, o.FirstBytes, o.CapBytes, sparse); err != nil {
 		return nil, err
 	}

@@ -227,7 +227,10 @@ func TestEquivalence(t *testing.T) {
 			for _, gb := range global {
 				single = append(single, []*shard.Batch{concat(gb)})
 			}
-			want, err := trainReplica(ctx, cfg, init, nil, testOptions(), single)
+			// The reference is plain dense training in one process.
+			ref := testOptions()
+			ref.DenseEmbeddings = true
+			want, err := trainReplica(ctx, cfg, init, nil, ref, single)
 			if err != nil {
 				t.Fatal(err)
 			}

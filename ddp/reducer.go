@@ -81,12 +81,13 @@ func newReducer(m *bert.Model, firstBytes, capBytes int, sparse bool) (_ *reduce
 }
 
 func (r *reducer) addSparse(m *bert.Model, p ParamInfo, shape []int64) error {
-	n := len(r.mem)
-	if err := r.addBucket(m, Bucket{Params: []ParamInfo{p}, Offsets: []int{0}, Numel: p.Numel}, map[string][]int64{p.Name: shape}); err != nil {
-		return err
+	data, err := hostFloats(m.Tensor(p.Name))
+	if err != nil {
+		return fmt.Errorf("ddp: %s: %w", p.Name, err)
 	}
-	r.sparse = &sparseGrad{name: p.Name, dim: int(shape[1]), mem: r.mem[n], pad: int64(m.Config.PadTokenID), seen: make([]bool, shape[0])}
-	r.mem = r.mem[:n] // not a dense bucket: zeroed and reduced by the sparse path
+	m.SetSparseEmbeddingGrad(true)
+	r.sparse = &sparseGrad{name: p.Name, dim: int(shape[1]), mem: make([]float32, p.Numel)}
+	r.params = append(r.params, optim.Param{Name: p.Name, Data: data, Grad: r.sparse.mem, Decay: decays(p.Name)})
 	return nil
 }
 
@@ -149,21 +150,39 @@ func decays(name string) bool {
 }
 
 // zero clears every bucket (the step's zero_grad).
-func (r *reducer) zero() {
-	for _, m := range r.mem {
-		clear(m)
+func (r *reducer) zero(m *bert.Model) error {
+	for _, b := range r.mem {
+		clear(b)
 	}
 	if r.sparse != nil {
-		r.sparse.zero()
+		return r.sparse.zero(m)
 	}
+	return nil
 }
 
-// allReduce averages every bucket over the ranks, in bucket order.
-func (r *reducer) allReduce(ctx context.Context, c collective.Comm, onBucket func(i int)) error {
+// sync averages the gradients over the ranks: every dense bucket, in
+// bucket order, then the sparse word embeddings (which need reading out of
+// libtorch even alone).
+func (r *reducer) sync(ctx context.Context, m *bert.Model, c collective.Comm, onBucket func(i int)) error {
+	start := time.Now()
+	if err := r.allReduceDense(ctx, c, onBucket); err != nil {
+		return err
+	}
+	if r.sparse != nil {
+		before := r.sparse.bytes
+		if err := r.sparse.sync(ctx, m, c); err != nil {
+			return err
+		}
+		r.stats.Bytes += r.sparse.bytes - before
+	}
+	r.stats.Time += time.Since(start)
+	return nil
+}
+
+func (r *reducer) allReduceDense(ctx context.Context, c collective.Comm, onBucket func(i int)) error {
 	if c == nil || c.Size() == 1 {
 		return nil
 	}
-	start := time.Now()
 	n := c.Size()
 	for i, m := range r.mem {
 		if onBucket != nil {
@@ -174,14 +193,6 @@ func (r *reducer) allReduce(ctx context.Context, c collective.Comm, onBucket fun
 		}
 		r.stats.Bytes += int64(len(m)) * int64(r.wireSize) * int64(2*(n-1)) / int64(n)
 	}
-	if r.sparse != nil {
-		before := r.sparse.bytes
-		if err := r.sparse.allReduce(ctx, c); err != nil {
-			return err
-		}
-		r.stats.Bytes += r.sparse.bytes - before
-	}
-	r.stats.Time += time.Since(start)
 	return nil
 }
 

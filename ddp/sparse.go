@@ -3,21 +3,22 @@ package ddp
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
+	"github.com/ddprun/ddprun/bert"
+	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/collective"
-	"github.com/ddprun/ddprun/shard"
 )
 
 // Note [Sparse embedding gradients]: a batch touches at most B x T of the
-// vocabulary's rows (a few percent of bert-base-uncased's 30,522), yet a
-// dense all-reduce sends the whole word-embedding gradient every step: for
-// the mini preset 7.8 of its 11 million gradient floats. With the sparse
-// path the word-embedding gradient lives in a buffer of its own that the
-// dense buckets skip; after backward every rank all-gathers the ids its
-// micro-batches touched and those rows of its gradient, and every rank
-// adds all ranks' rows in rank order and divides by the world size. That
+// vocabulary's rows (a few percent of bert-base-uncased's 30,522), yet the
+// dense word-embedding gradient is allocated, zero-filled, added into and,
+// with several ranks, all-reduced whole every step: for the mini preset 7.8
+// of its 11 million gradient floats. On the sparse path backward produces
+// the gradient as the touched rows (nn.Embedding(sparse=True)); after
+// backward every rank all-gathers its row ids and rows, and every rank
+// adds all ranks' rows in rank order and divides by the world size, into a
+// dense buffer of which only those rows are non-zero. That
 // is the same average as the dense all-reduce (rows nobody touched are zero
 // everywhere), computed in the same order on every rank, so the replicas
 // stay bit-identical; the rows travel in fp32 whatever --wire says, so the
@@ -26,31 +27,15 @@ import (
 // applies to untouched rows too): this changes communication only, not the
 // optimisation, which stays exactly PyTorch's dense AdamW.
 
-// sparseGrad is the word-embedding gradient synchronised sparsely.
+// sparseGrad is the word-embedding gradient: backward makes it sparse (the
+// touched rows, bert.Model.SetSparseEmbeddingGrad), and it is synchronised
+// sparsely, into a dense Go buffer that the optimizer reads.
 type sparseGrad struct {
 	name  string
 	dim   int       // embedding width
-	mem   []float32 // the dense gradient, [vocab][dim]
-	pad   int64     // the padding id: its row never gets a gradient
-	seen  []bool    // ids touched this step, by id
-	ids   []int64   // the same, sorted
-	dirty []int64   // rows that may be non-zero: every rank's ids of the last step
-	fresh bool      // the whole buffer is zero
+	mem   []float32 // the averaged dense gradient, [vocab][dim]; zero but for dirty rows
+	dirty []int64   // rows that may be non-zero
 	bytes int64     // wire bytes sent, cumulative
-}
-
-// zero clears the rows the last step wrote (the whole buffer the first
-// time), for the next step's backward.
-func (s *sparseGrad) zero() {
-	if !s.fresh {
-		clear(s.mem)
-		s.fresh = true
-	}
-	for _, id := range s.dirty {
-		clear(s.mem[int(id)*s.dim : int(id+1)*s.dim])
-	}
-	s.dirty = s.dirty[:0]
-	s.reset()
 }
 
 // isWordEmbedding reports the parameter the sparse path handles.
@@ -58,28 +43,34 @@ func isWordEmbedding(name string) bool {
 	return strings.HasSuffix(name, "embeddings.word_embeddings.weight")
 }
 
-// touch records the token ids of a micro-batch.
-func (s *sparseGrad) touch(b *shard.Batch) {
-	for i, id := range b.IDs {
-		if b.Mask[i] != 0 && id != s.pad && !s.seen[id] {
-			s.seen[id] = true
-			s.ids = append(s.ids, id)
-		}
+// zero clears the rows the last step wrote and drops the parameter's
+// gradient, for the next step's backward.
+func (s *sparseGrad) zero(m *bert.Model) error {
+	for _, id := range s.dirty {
+		clear(s.mem[int(id)*s.dim : int(id+1)*s.dim])
 	}
+	s.dirty = s.dirty[:0]
+	return torchrt.ResetGrad(m.Tensor(s.name))
 }
 
-// reset forgets the step's ids.
-func (s *sparseGrad) reset() {
-	for _, id := range s.ids {
-		s.seen[id] = false
+// sync reads the step's sparse gradient and, with several ranks, averages
+// it over them (see the Note); alone, it just lands in the dense buffer.
+func (s *sparseGrad) sync(ctx context.Context, m *bert.Model, c collective.Comm) error {
+	ids, rows, err := m.SparseRows(s.name)
+	if err != nil {
+		return err
 	}
-	s.ids = s.ids[:0]
+	if c == nil || c.Size() == 1 {
+		s.accumulate(ids, rows, 1)
+		s.dirty = append(s.dirty, ids...)
+		return nil
+	}
+	return s.allReduce(ctx, c, ids, rows)
 }
 
-// allReduce averages the gradient rows over the ranks (see the Note).
-func (s *sparseGrad) allReduce(ctx context.Context, c collective.Comm) error {
-	slices.Sort(s.ids)
-	counts, err := collective.AllGatherCounts(ctx, c, len(s.ids))
+// allReduce all-gathers every rank's ids and rows and averages them.
+func (s *sparseGrad) allReduce(ctx context.Context, c collective.Comm, mine []int64, mineRows []float32) error {
+	counts, err := collective.AllGatherCounts(ctx, c, len(mine))
 	if err != nil {
 		return fmt.Errorf("ddp: sparse %s: %w", s.name, err)
 	}
@@ -88,19 +79,15 @@ func (s *sparseGrad) allReduce(ctx context.Context, c collective.Comm) error {
 		total += n
 	}
 	ids := make([]int64, total)
-	if err := collective.AllGatherV(ctx, c, collective.Int64s(s.ids), collective.Int64s(ids), counts); err != nil {
+	if err := collective.AllGatherV(ctx, c, collective.Int64s(mine), collective.Int64s(ids), counts); err != nil {
 		return fmt.Errorf("ddp: sparse %s ids: %w", s.name, err)
-	}
-	mine := make([]float32, len(s.ids)*s.dim)
-	for i, id := range s.ids {
-		copy(mine[i*s.dim:], s.mem[int(id)*s.dim:int(id+1)*s.dim])
 	}
 	rows := make([]float32, total*s.dim)
 	rowCounts := make([]int, len(counts))
 	for r, n := range counts {
 		rowCounts[r] = n * s.dim
 	}
-	if err := collective.AllGatherV(ctx, c, collective.Float32s(mine), collective.Float32s(rows), rowCounts); err != nil {
+	if err := collective.AllGatherV(ctx, c, collective.Float32s(mineRows), collective.Float32s(rows), rowCounts); err != nil {
 		return fmt.Errorf("ddp: sparse %s rows: %w", s.name, err)
 	}
 	s.accumulate(ids, rows, c.Size())
@@ -110,8 +97,8 @@ func (s *sparseGrad) allReduce(ctx context.Context, c collective.Comm) error {
 	return nil
 }
 
-// accumulate replaces the touched rows by the average of all ranks' rows,
-// adding in rank order.
+// accumulate replaces the touched rows by the sum of the given rows (in
+// order) divided by world.
 func (s *sparseGrad) accumulate(ids []int64, rows []float32, world int) {
 	for _, id := range ids {
 		clear(s.mem[int(id)*s.dim : int(id+1)*s.dim])
@@ -123,8 +110,11 @@ func (s *sparseGrad) accumulate(ids []int64, rows []float32, world int) {
 			dst[j] += src[j]
 		}
 	}
+	if world == 1 {
+		return
+	}
 	inv := 1 / float32(world)
-	done := map[int64]bool{}
+	done := make(map[int64]bool, len(ids))
 	for _, id := range ids {
 		if done[id] {
 			continue

@@ -23,6 +23,7 @@ func main() {
 	steps := flag.Int("steps", 20, "timed steps")
 	threads := flag.Int("threads", 1, "intra-op threads")
 	defaultMalloc := flag.Bool("default-malloc", false, "leave glibc malloc at its defaults")
+	dense := flag.Bool("dense-embeddings", false, "dense word-embedding gradient, as PyTorch")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -40,7 +41,7 @@ func main() {
 		os.Exit(2)
 	}
 	res, err := ddp.RunStepBench(ddp.StepBench{Model: cfg, BF16: *precision == "bf16", Batch: *batch, Seq: *seq,
-		Warmup: *warmup, Steps: *steps, Threads: *threads, DefaultMalloc: *defaultMalloc})
+		Warmup: *warmup, Steps: *steps, Threads: *threads, DefaultMalloc: *defaultMalloc, DenseEmbeddings: *dense})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		pprof.StopCPUProfile()

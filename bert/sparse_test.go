@@ -1,0 +1,63 @@
+package bert
+
+import (
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/ddprun/ddprun/bert/torchrt"
+)
+
+// The sparse word-embedding gradient holds exactly PyTorch's dense gradient
+// (the fixture) in its rows; rows it lacks are zero there.
+func TestSparseEmbeddingGrad(t *testing.T) {
+	for _, c := range []string{"bert_cls", "distilbert_mean"} {
+		t.Run(c, func(t *testing.T) {
+			dir := filepath.Join("testdata", c)
+			ref := loadReference(t, dir)
+			runTorch(t, func(*torchrt.Thread) error {
+				m, _, err := LoadPretrained(dir, gotch.CPU, nil, LoadOptions{})
+				if err != nil {
+					return err
+				}
+				defer m.Drop()
+				m.SetSparseEmbeddingGrad(true)
+				logits, err := m.Forward(ref.input(), false)
+				if err != nil {
+					return err
+				}
+				defer logits.MustDrop()
+				loss, err := m.Loss(logits, ref.Labels)
+				if err != nil {
+					return err
+				}
+				defer loss.MustDrop()
+				if err := loss.Backward(); err != nil {
+					return err
+				}
+				ids, rows, err := m.SparseRows(m.WordEmbeddings())
+				if err != nil {
+					return err
+				}
+				want := flatten(t, ref.Grads[m.WordEmbeddings()])
+				h := m.Config.HiddenSize
+				dense := make([]float32, len(want))
+				for i, id := range ids {
+					copy(dense[int(id)*h:], rows[i*h:(i+1)*h])
+				}
+				d, scale := maxAbsDiff(dense, want)
+				if d > ref.Tolerance.GradRel*math.Max(scale, 1e-6) || len(ids) == 0 {
+					t.Errorf("sparse gradient (%d rows) differs from PyTorch's dense one by %g", len(ids), d)
+				}
+				for _, id := range ids {
+					if id == int64(m.Config.PadTokenID) {
+						t.Errorf("the padding row got a gradient")
+					}
+				}
+				return nil
+			})
+		})
+	}
+}
