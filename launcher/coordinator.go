@@ -32,7 +32,7 @@ func (c *coordinator) run(ctx context.Context) {
 		case j := <-c.p.joins:
 			o = c.r.OnJoin(j, time.Now())
 		case node := <-c.p.cleave:
-			if c.done[node] && c.doneGen == c.r.Gen() {
+			if c.p.finished(c.r.Gen(), node) {
 				continue // it finished and went home
 			}
 			o = c.r.OnLeave(node, time.Now())

@@ -149,7 +149,7 @@ func (g *gen) supervise(ctx context.Context) {
 				g.onAbort(a)
 			}
 		case node := <-n.plane.leaves:
-			if _, i := g.w.Node(node); i >= 0 && !g.ending {
+			if _, i := g.w.Node(node); i >= 0 && !g.ending && !n.plane.finished(g.w.Gen, node) {
 				g.fail(Failure{Gen: g.w.Gen, Node: node, Rank: -1, Reason: fmt.Sprintf("node %s left the cluster", node), Time: time.Now()})
 			}
 		case err := <-n.coordFailed():

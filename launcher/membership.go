@@ -55,6 +55,8 @@ type memberConfig struct {
 	secret []byte
 	meta   nodeMeta
 	logOut io.Writer
+	// joinTimeout bounds the retries of the first join.
+	joinTimeout time.Duration
 }
 
 // joinCluster starts a member and joins seed (none for the first node).
@@ -82,11 +84,21 @@ func joinCluster(mc memberConfig, seed string) (*membership, error) {
 		return nil, fmt.Errorf("launcher: memberlist on %s:%d: %w", mc.bind, mc.port, err)
 	}
 	m := &membership{ml: ml, events: events}
-	if seed != "" {
-		if _, err := ml.Join([]string{seed}); err != nil {
-			ml.Shutdown()
-			return nil, fmt.Errorf("launcher: joining %s (is the first node up, and is the secret the same?): %w", seed, err)
+	if seed == "" {
+		return m, nil
+	}
+	// The seed may not be up yet: retry until mc.joinTimeout.
+	deadline := time.Now().Add(mc.joinTimeout)
+	for {
+		_, err := ml.Join([]string{seed})
+		if err == nil {
+			break
 		}
+		if time.Now().After(deadline) {
+			ml.Shutdown()
+			return nil, fmt.Errorf("launcher: joining %s for %v (is the first node up, and is the secret the same?): %w", seed, mc.joinTimeout, err)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 	return m, nil
 }

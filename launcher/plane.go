@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -58,6 +59,26 @@ type plane struct {
 	leaves  chan string // memberlist leaves, for the node loop
 	cleave  chan string // memberlist leaves, for the coordinator
 	mon     *monitor
+
+	mu   sync.Mutex
+	done map[int]map[string]bool // gen -> nodes whose ranks all finished
+}
+
+func (p *plane) markDone(d doneMsg) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done[d.Gen] == nil {
+		p.done[d.Gen] = map[string]bool{}
+	}
+	p.done[d.Gen][d.Node] = true
+}
+
+// finished reports whether node reported that its ranks of gen finished:
+// it then leaves the cluster, which is no failure.
+func (p *plane) finished(gen int, node string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.done[gen][node]
 }
 
 func (p *plane) subject(name string) string { return control.Subject(p.job, name) }
@@ -113,20 +134,22 @@ func (p *plane) connect(ctx context.Context, url string, secret []byte, coord bo
 			}
 		}),
 	}
+	errs = append(errs, sub("ctl.done", func(m *nats.Msg) {
+		var d doneMsg
+		if decode(m, &d) {
+			p.markDone(d)
+			if coord {
+				nonBlocking(p.dones, d)
+			}
+		}
+	}))
 	if coord {
-		errs = append(errs,
-			sub("rdzv.join", func(m *nats.Msg) {
-				var j Join
-				if decode(m, &j) {
-					nonBlocking(p.joins, j)
-				}
-			}),
-			sub("ctl.done", func(m *nats.Msg) {
-				var d doneMsg
-				if decode(m, &d) {
-					nonBlocking(p.dones, d)
-				}
-			}))
+		errs = append(errs, sub("rdzv.join", func(m *nats.Msg) {
+			var j Join
+			if decode(m, &j) {
+				nonBlocking(p.joins, j)
+			}
+		}))
 	}
 	for _, err := range errs {
 		if err != nil {
@@ -141,8 +164,11 @@ func (p *plane) connect(ctx context.Context, url string, secret []byte, coord bo
 func newPlane(job string) *plane {
 	return &plane{job: job, worlds: make(chan World, 1024), aborts: make(chan abortMsg, 1024), caborts: make(chan abortMsg, 1024),
 		stops: make(chan struct{}, 1), dones: make(chan doneMsg, 1024), joins: make(chan Join, 1024),
-		leaves: make(chan string, 1024), cleave: make(chan string, 1024), mon: newMonitor()}
+		leaves: make(chan string, 1024), cleave: make(chan string, 1024), mon: newMonitor(), done: map[int]map[string]bool{}}
 }
+
+// leaveDelay delays memberlist leave events; see forwardLeaves.
+const leaveDelay = time.Second
 
 // forwardLeaves feeds memberlist leave events to the node loop and the
 // coordinator until the event channel is drained after shutdown.
@@ -151,10 +177,15 @@ func (p *plane) forwardLeaves(events <-chan memberlist.NodeEvent, coord bool, lo
 		switch ev.Event {
 		case memberlist.NodeLeave:
 			log.Info("node left the cluster", "peer", ev.Node.Name, "addr", ev.Node.Address())
-			nonBlocking(p.leaves, ev.Node.Name)
-			if coord {
-				nonBlocking(p.cleave, ev.Node.Name)
-			}
+			name := ev.Node.Name
+			// A node that finished says so on NATS before it leaves; give
+			// that message a head start over the gossip.
+			time.AfterFunc(leaveDelay, func() {
+				nonBlocking(p.leaves, name)
+				if coord {
+					nonBlocking(p.cleave, name)
+				}
+			})
 		case memberlist.NodeJoin:
 			log.Info("node joined the cluster", "peer", ev.Node.Name, "addr", ev.Node.Address())
 		}
@@ -204,7 +235,7 @@ func (n *node) setup(ctx context.Context) error {
 		}
 		var logOut io.Writer
 		ml, err := joinCluster(memberConfig{preset: cfg.Memberlist, name: n.name, bind: n.bind, port: cfg.Port,
-			secret: n.secret, meta: meta, logOut: logOut}, cfg.Join)
+			secret: n.secret, meta: meta, logOut: logOut, joinTimeout: cfg.joinTimeout()}, cfg.Join)
 		if err != nil {
 			return err
 		}

@@ -44,7 +44,7 @@ func TestNATS_RefusesWithoutSecret(t *testing.T) {
 func TestMemberlist_RefusesWithoutSecret(t *testing.T) {
 	mk := func(name string, secret string, seed string) (*membership, error) {
 		return joinCluster(memberConfig{preset: memberlist.DefaultLocalConfig, name: name, bind: "127.0.0.1",
-			secret: []byte(secret), meta: nodeMeta{Job: "j", Slots: 1}}, seed)
+			secret: []byte(secret), meta: nodeMeta{Job: "j", Slots: 1}, joinTimeout: time.Second}, seed)
 	}
 	a, err := mk("a", "0123456789abcdef0123456789abcdef", "")
 	if err != nil {

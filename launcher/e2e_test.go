@@ -1,0 +1,247 @@
+package launcher_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The end-to-end tests run the real ddprun binary (built here with the
+// gotch environment): two launchers as two nodes on loopback, two ranks
+// each, training the micro preset. They are skipped with -short.
+
+var build struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+func ddprunBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and trains the real binary")
+	}
+	build.once.Do(func() {
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			build.err = err
+			return
+		}
+		root := filepath.Dir(strings.TrimSpace(string(out)))
+		if _, err := os.Stat(filepath.Join(root, "build/libtorch/env.sh")); err != nil {
+			build.err = fmt.Errorf("no libtorch environment (run make setup): %w", err)
+			return
+		}
+		dir, err := os.MkdirTemp("", "ddprun-e2e-")
+		if err != nil {
+			build.err = err
+			return
+		}
+		build.bin = filepath.Join(dir, "ddprun")
+		cmd := exec.Command("bash", "-c", ". build/libtorch/env.sh && go build -o "+build.bin+" ./cmd/ddprun")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			build.err = fmt.Errorf("building ddprun: %v\n%s", err, out)
+		}
+	})
+	if build.err != nil {
+		t.Skip(build.err)
+	}
+	return build.bin
+}
+
+// trainData writes a 64-row, 2-label CSV.
+func trainData(t *testing.T) string {
+	words := [][]string{{"meeting", "report", "lunch", "project", "team", "agenda"}, {"spam", "offer", "free", "win", "money", "click"}}
+	var b strings.Builder
+	b.WriteString("text,label\n")
+	for i := range 64 {
+		l := i % 2
+		for j := range 8 {
+			b.WriteString(words[l][(i*7+j*3)%6] + " ")
+		}
+		fmt.Fprintf(&b, ",%d\n", l)
+	}
+	path := filepath.Join(t.TempDir(), "train.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// launcherProc is a launcher running as a process.
+type launcherProc struct {
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+	mu   sync.Mutex
+	done chan error
+}
+
+func (l *launcherProc) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.out.Write(p)
+}
+
+func (l *launcherProc) output() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.out.String()
+}
+
+func startLauncher(t *testing.T, bin string, args ...string) *launcherProc {
+	t.Helper()
+	l := &launcherProc{done: make(chan error, 1)}
+	l.cmd = exec.Command(bin, args...)
+	l.cmd.Env = append(os.Environ(), "DDPRUN_SECRET=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+	l.cmd.Stdout, l.cmd.Stderr = l, l
+	if err := l.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { l.done <- l.cmd.Wait() }()
+	t.Cleanup(func() { l.cmd.Process.Kill() })
+	return l
+}
+
+func (l *launcherProc) wait(t *testing.T, name string, d time.Duration) int {
+	t.Helper()
+	select {
+	case err := <-l.done:
+		t.Logf("%s: %v\n%s", name, err, l.output())
+		return l.cmd.ProcessState.ExitCode()
+	case <-time.After(d):
+		l.cmd.Process.Kill()
+		t.Fatalf("%s did not finish in %v:\n%s", name, d, l.output())
+		return -1
+	}
+}
+
+// twoNodes starts two launchers x 2 ranks on loopback; nodes is the
+// --nodes value, extra are launch flags of both.
+func twoNodes(t *testing.T, bin, job, out, data, nodes string, extra ...string) (a, b *launcherProc) {
+	port := freePort(t)
+	train := []string{"train", "--train", data, "--preset", "micro", "--batch-size", "4", "--max-length", "32",
+		"--threads", "1", "--eval-strategy", "no", "--no-report", "--wire", "fp32", "--max-steps", "24",
+		"--save-strategy", "steps", "--save-steps", "3", "--seed", "7", "--output", out}
+	common := append([]string{"--nodes", nodes, "--nproc", "2", "--bind", "127.0.0.1", "--job-id", job, "--stall-timeout", "2m"}, extra...)
+	a = startLauncher(t, bin, append(append(append([]string{}, common...), "--node-name", "a", "--port", fmt.Sprint(port)), train...)...)
+	b = startLauncher(t, bin, append(append(append([]string{}, common...), "--node-name", "b", "--port", "0", "--join", fmt.Sprintf("127.0.0.1:%d", port)), train...)...)
+	return a, b
+}
+
+// rankPID finds the process of a rank of job through /proc.
+func rankPID(job string, rank int) int {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		vars := strings.Split(string(env), "\x00")
+		if contains(vars, "DDPRUN_JOB_ID="+job) && contains(vars, fmt.Sprintf("RANK=%d", rank)) {
+			return pid
+		}
+	}
+	return 0
+}
+
+func contains(s []string, x string) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// waitForCheckpoint waits until out holds a checkpoint of step >= step.
+func waitForCheckpoint(t *testing.T, out string, step int, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		dirs, _ := filepath.Glob(filepath.Join(out, "checkpoint-*"))
+		for _, dir := range dirs {
+			var s int
+			if _, err := fmt.Sscanf(filepath.Base(dir), "checkpoint-%d", &s); err == nil && s >= step {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no checkpoint of step >= %d in %s after %v", step, out, d)
+}
+
+func TestE2E_TwoNodes(t *testing.T) {
+	bin := ddprunBinary(t)
+	data := trainData(t)
+	refOut := filepath.Join(t.TempDir(), "ref")
+
+	// An uninterrupted run is the reference.
+	start := time.Now()
+	a, b := twoNodes(t, bin, "e2e-ref", refOut, data, "2")
+	if ca, cb := a.wait(t, "node a", 2*time.Minute), b.wait(t, "node b", 30*time.Second); ca != 0 || cb != 0 {
+		t.Fatalf("exit codes %d, %d", ca, cb)
+	}
+	t.Logf("uninterrupted 2x2 run: %v", time.Since(start))
+	ents, _ := os.ReadDir(refOut)
+	for _, e := range ents {
+		t.Logf("reference output: %s", e.Name())
+	}
+	ref, err := os.ReadFile(filepath.Join(refOut, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("rank killed", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out")
+		start := time.Now()
+		a, b := twoNodes(t, bin, "e2e-kill", out, data, "2", "--max-restarts", "1")
+		waitForCheckpoint(t, out, 6, time.Minute)
+		pid := rankPID("e2e-kill", 3)
+		if pid == 0 {
+			t.Fatal("rank 3 not found")
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		ca, cb := a.wait(t, "node a", 2*time.Minute), b.wait(t, "node b", 30*time.Second)
+		t.Logf("killed and restarted run: %v", time.Since(start))
+		if ca != 0 || cb != 0 {
+			t.Fatalf("exit codes %d, %d", ca, cb)
+		}
+		for _, want := range []string{"Root cause", "rank      : 3", "signal    : SIGKILL (9)", "restarting all ranks"} {
+			if !strings.Contains(b.output(), want) {
+				t.Errorf("node b's output lacks %q", want)
+			}
+		}
+		got, err := os.ReadFile(filepath.Join(out, "model.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, ref) {
+			t.Error("final weights differ from the uninterrupted run's")
+		}
+	})
+
+	t.Run("launcher killed", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out")
+		a, b := twoNodes(t, bin, "e2e-node", out, data, "1:2", "--max-restarts", "1", "--rdzv-timeout", "3s")
+		waitForCheckpoint(t, out, 6, time.Minute)
+		b.cmd.Process.Kill() // its ranks die with it (Pdeathsig)
+		if ca := a.wait(t, "node a", 2*time.Minute); ca != 0 {
+			t.Fatalf("node a: exit %d", ca)
+		}
+		if !strings.Contains(a.output(), "generation 1: 1 node(s), world size 2") {
+			t.Error("node a did not continue alone")
+		}
+	})
+}
