@@ -1,0 +1,45 @@
+package launcher
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ddprun/ddprun/internal/control"
+)
+
+func TestMonitor_StragglerAndMetrics(t *testing.T) {
+	m := newMonitor()
+	m.reset(World{Gen: 1, Nodes: []WorldNode{{Name: "a", Slots: 2}, {Name: "b", FirstRank: 2, Slots: 2}}, Peers: make([]string, 4)})
+	t0 := time.Unix(1000, 0)
+	var lines []string
+	for step := 1; step <= 10; step++ {
+		for r := range 4 {
+			h := control.Heartbeat{Rank: r, Step: step, Phase: control.PhaseCompute, Compute: 40 * time.Millisecond,
+				AllReduce: 30 * time.Millisecond, Loss: 0.5, SamplesPerSec: 100, AllReduceMB: float64(step)}
+			if r == 2 {
+				h.Compute, h.AllReduce = 80*time.Millisecond, 2*time.Millisecond
+			}
+			m.observe(h, t0.Add(time.Duration(step)*time.Second))
+		}
+		lines = append(lines, m.stragglers(t0.Add(time.Duration(step)*time.Minute))...)
+	}
+	if len(lines) == 0 || !strings.Contains(lines[0], "straggler: rank 2 (node b)") || !strings.Contains(lines[0], "mostly compute") {
+		t.Errorf("straggler lines: %q", lines)
+	}
+	var b strings.Builder
+	writeMetrics(&b, "job", m)
+	for _, want := range []string{
+		"ddprun_restarts_total{job=\"job\"} 1",
+		"ddprun_rank_step{job=\"job\",rank=\"3\",node=\"b\"} 10",
+		"ddprun_rank_allreduce_bytes_total{job=\"job\",rank=\"0\",node=\"a\"} 1e+07",
+		"# TYPE ddprun_rank_loss gauge",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("metrics lack %q:\n%s", want, b.String())
+		}
+	}
+	if m.stalled(t0.Add(11*time.Second), time.Minute) || !m.stalled(t0.Add(2*time.Minute), time.Minute) {
+		t.Error("stall detection")
+	}
+}
