@@ -56,6 +56,7 @@ type Config struct {
 	Precision       string // fp32|bf16
 	Wire            string // fp32|bf16; "" = bf16 with several ranks
 	DenseEmbeddings bool
+	NoOverlap       bool
 	BucketCapMB     float64
 	FirstBucketMB   float64
 	Threads         int
@@ -131,6 +132,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed for initialisation, data order and dropout")
 	fs.StringVar(&c.Precision, "precision", c.Precision, "fp32, or bf16 mixed precision (bf16 compute, fp32 weights and optimizer)")
 	fs.StringVar(&c.Wire, "wire", c.Wire, "gradient all-reduce precision on the wire: fp32|bf16 (default bf16 with several ranks)")
+	fs.BoolVar(&c.NoOverlap, "no-overlap", c.NoOverlap, "all-reduce gradient buckets after backward instead of while it runs")
 	fs.BoolVar(&c.DenseEmbeddings, "dense-embeddings", c.DenseEmbeddings, "compute and all-reduce the word-embedding gradient as a dense matrix (PyTorch's default) instead of the rows a step touched")
 	fs.Float64Var(&c.BucketCapMB, "bucket-cap-mb", c.BucketCapMB, "gradient bucket size in MiB")
 	fs.Float64Var(&c.FirstBucketMB, "first-bucket-mb", c.FirstBucketMB, "first gradient bucket size in MiB")

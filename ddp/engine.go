@@ -65,9 +65,15 @@ func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResul
 		return res, err
 	}
 	t0 := time.Now()
-	for _, b := range micro {
+	for i, b := range micro {
+		if i == len(micro)-1 && e.red.overlap != nil && e.comm != nil {
+			e.red.overlap.start(ctx, e.comm, e.onBucket)
+		}
 		loss, err := e.backward(b, 1/float64(len(micro)))
 		if err != nil {
+			if i == len(micro)-1 && e.red.overlap != nil && e.comm != nil {
+				e.red.overlap.finish() // the step failed anyway; let the goroutine end
+			}
 			return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
 		}
 		res.Loss += loss / float64(len(micro))
@@ -221,6 +227,9 @@ type engineOptions struct {
 	BF16                 bool
 	Seed                 int64
 	FirstBytes, CapBytes int
+	// NoOverlap reduces the gradient buckets after backward instead of
+	// behind it (Note [Overlap]).
+	NoOverlap bool
 	// DenseEmbeddings all-reduces the word-embedding gradient densely
 	// instead of Note [Sparse embedding gradients] (with several ranks).
 	DenseEmbeddings bool
@@ -252,6 +261,12 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 		return nil, err
 	}
 	e.red.wireSize = max(o.WireBytes, 2)
+	if comm != nil && comm.Size() > 1 && !o.NoOverlap && len(e.red.buckets) > 0 {
+		if e.red.overlap, err = newOverlapper(e.red, m); err != nil {
+			e.red.drop()
+			return nil, err
+		}
+	}
 	return e, nil
 }
 

@@ -27,6 +27,7 @@ type reducer struct {
 	params   []optim.Param // trainable parameters, bucket order; Grad slices into mem
 	sparse   *sparseGrad   // the word embeddings, when synchronised sparsely
 	wireSize int           // bytes per gradient element on the wire (4 fp32, 2 bf16)
+	overlap  *overlapper   // reduces buckets behind backward (Note [Overlap]); nil: after it
 	stats    reduceStats
 }
 
@@ -165,7 +166,11 @@ func (r *reducer) zero(m *bert.Model) error {
 // libtorch even alone).
 func (r *reducer) sync(ctx context.Context, m *bert.Model, c collective.Comm, onBucket func(i int)) error {
 	start := time.Now()
-	if err := r.allReduceDense(ctx, c, onBucket); err != nil {
+	if r.overlap != nil && c != nil && c.Size() > 1 {
+		if err := r.overlap.finish(); err != nil {
+			return err
+		}
+	} else if err := r.allReduceDense(ctx, c, onBucket); err != nil {
 		return err
 	}
 	if r.sparse != nil {
@@ -183,16 +188,24 @@ func (r *reducer) allReduceDense(ctx context.Context, c collective.Comm, onBucke
 	if c == nil || c.Size() == 1 {
 		return nil
 	}
-	n := c.Size()
-	for i, m := range r.mem {
-		if onBucket != nil {
-			onBucket(i)
+	for i := range r.mem {
+		if err := r.allReduceBucket(ctx, c, i, onBucket); err != nil {
+			return err
 		}
-		if err := c.AllReduce(ctx, collective.Float32s(m), collective.Avg); err != nil {
-			return fmt.Errorf("ddp: all-reduce of gradient bucket %d (%d floats): %w", i, len(m), err)
-		}
-		r.stats.Bytes += int64(len(m)) * int64(r.wireSize) * int64(2*(n-1)) / int64(n)
 	}
+	return nil
+}
+
+// allReduceBucket averages bucket i over the ranks.
+func (r *reducer) allReduceBucket(ctx context.Context, c collective.Comm, i int, onBucket func(int)) error {
+	if onBucket != nil {
+		onBucket(i)
+	}
+	m, n := r.mem[i], c.Size()
+	if err := c.AllReduce(ctx, collective.Float32s(m), collective.Avg); err != nil {
+		return fmt.Errorf("ddp: all-reduce of gradient bucket %d (%d floats): %w", i, len(m), err)
+	}
+	r.stats.Bytes += int64(len(m)) * int64(r.wireSize) * int64(2*(n-1)) / int64(n)
 	return nil
 }
 

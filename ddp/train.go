@@ -262,6 +262,7 @@ func (t *trainer) engineOptions() engineOptions {
 		FirstBytes:      int(c.FirstBucketMB * (1 << 20)),
 		CapBytes:        int(c.BucketCapMB * (1 << 20)),
 		DenseEmbeddings: c.DenseEmbeddings,
+		NoOverlap:       c.NoOverlap,
 		WireBytes:       map[bool]int{true: 4, false: 2}[c.Wire == "fp32"],
 	}
 }

@@ -3,6 +3,9 @@ package torchrt
 import (
 	"runtime"
 	"testing"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
 )
 
 // Autograd's mode is thread-local state of the compute thread; SetGradEnabled
@@ -50,5 +53,40 @@ func TestRunSetsThreadsAndReportsPanics(t *testing.T) {
 	}
 	if Version() == "" || !MallocTuned() {
 		t.Errorf("version %q, malloc tuned %v", Version(), MallocTuned())
+	}
+}
+
+func TestOnGradReady(t *testing.T) {
+	err := Run(Config{Threads: 1}, func(th *Thread) error {
+		w := ts.MustOnes([]int64{3}, gotch.Float, gotch.CPU)
+		defer w.MustDrop()
+		if err := w.RequiresGrad_(true); err != nil {
+			return err
+		}
+		calls := 0
+		if err := OnGradReady(w, func() { calls++ }); err != nil {
+			return err
+		}
+		for i := range 3 {
+			y := w.MustMul(w, false)
+			s := y.MustSum(gotch.Float, false)
+			if err := s.Backward(); err != nil {
+				return err
+			}
+			s.MustDrop()
+			y.MustDrop()
+			if calls != i+1 {
+				t.Errorf("after backward %d the hook ran %d times", i+1, calls)
+			}
+		}
+		x := ts.MustOnes([]int64{2}, gotch.Float, gotch.CPU) // no grad: not a hookable leaf
+		defer x.MustDrop()
+		if err := OnGradReady(x, func() {}); err == nil {
+			t.Error("a hook on a tensor without grad was accepted")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

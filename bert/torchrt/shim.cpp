@@ -13,9 +13,20 @@
 #include <ATen/core/grad_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
+#include <torch/csrc/autograd/variable.h>
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/utils/lambda_post_hook.h>
+
+#include <memory>
+#include <mutex>
+#include <vector>
 #include <c10/core/ScalarType.h>
 
 extern "C" {
+
+// Implemented in Go (hooks.go).
+void ddprunGradReady(int64_t token);
+
 
 void ddprun_set_num_threads(int n) { at::set_num_threads(n); }
 
@@ -114,6 +125,33 @@ int ddprun_set_grad_enabled(int enabled) {
   bool prev = at::GradMode::is_enabled();
   at::GradMode::set_enabled(enabled != 0);
   return prev ? 1 : 0;
+}
+
+// Gradient-ready hooks (PyTorch DDP's reducer does the same): a post hook
+// on the parameter's AccumulateGrad node runs right after backward has added
+// this step's gradient into .grad, on the thread running backward. The
+// accumulator is kept alive here: the parameter holds it only weakly, and a
+// new one (without the hook) would be made for the next backward.
+static std::mutex g_acc_mu;
+static std::vector<std::shared_ptr<torch::autograd::Node>> g_accumulators;
+
+int ddprun_register_grad_hook(void* t, int64_t token) {
+  try {
+    const auto& var = *static_cast<at::Tensor*>(t);
+    auto acc = torch::autograd::impl::grad_accumulator(var);
+    if (!acc) return 0;
+    acc->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+        [token](const torch::autograd::variable_list& outputs,
+                const torch::autograd::variable_list& /*inputs*/) {
+          ddprunGradReady(token);
+          return outputs;
+        }));
+    std::lock_guard<std::mutex> lock(g_acc_mu);
+    g_accumulators.push_back(std::move(acc));
+    return 1;
+  } catch (...) {
+    return 0;
+  }
 }
 
 }  // extern "C"

@@ -19,6 +19,7 @@ int  ddprun_grad_reset(void* t);
 int  ddprun_grad_set(void* t, void* g);
 int  ddprun_grad_defined(void* t);
 int  ddprun_set_grad_enabled(int enabled);
+int  ddprun_register_grad_hook(void* t, int64_t token);
 */
 import "C"
 

@@ -1,0 +1,64 @@
+package ddp
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/ddprun/ddprun/bert"
+	"github.com/ddprun/ddprun/bert/torchrt"
+	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/shard"
+)
+
+// Buckets are all-reduced while backward still runs: with small buckets,
+// most start before backward returns, and the result is the one the
+// equivalence test checks.
+func TestOverlapStartsBeforeBackwardEnds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cfg := tinyConfig(t, bert.PoolCLS)
+	comms := loopbackRing(t, ctx, 2, collective.Float32)
+	var wg sync.WaitGroup
+	early := make([]int64, 2)
+	buckets := make([]int, 2)
+	errs := make([]error, 2)
+	for r := range 2 {
+		wg.Go(func() {
+			errs[r] = torchrt.Run(torchrt.Config{Threads: 1}, func(*torchrt.Thread) error {
+				m, err := bert.New(cfg, gotch.CPU)
+				if err != nil {
+					return err
+				}
+				defer m.Drop()
+				o := testOptions()
+				o.CapBytes = 16 << 10
+				e, err := newEngine(ctx, m, comms[r], o)
+				if err != nil {
+					return err
+				}
+				defer e.close()
+				for s := range 3 {
+					if _, err := e.trainStep(ctx, []*shard.Batch{concat(globalBatch(3, 12+s))}); err != nil {
+						return err
+					}
+				}
+				early[r], buckets[r] = e.red.overlap.early.Load(), len(e.red.buckets)
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for r, err := range errs {
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
+	}
+	if buckets[0] < 4 || early[0] == 0 {
+		t.Errorf("%d buckets, %d all-reduces started during backward over 3 steps: no overlap", buckets[0], early[0])
+	}
+	t.Logf("%d buckets; all-reduces started during backward over 3 steps: %v", buckets[0], early)
+}
