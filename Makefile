@@ -42,7 +42,8 @@ data: setup
 
 example: build data
 	$(BIN) --nproc $(NPROC) train --train $(DATA)/train.csv --val $(DATA)/val.csv --test $(DATA)/test.csv \
-		--preset mini --epochs 1 --batch-size 16 --max-length 128 --output runs/spamassassin
+		--preset mini --epochs 1 --batch-size 16 --max-length 128 --lr 5e-4 --warmup-ratio 0.1 \
+		--precision bf16 --output runs/spamassassin
 
 bench-bert: setup
 	$(ENV) bash bench/bert_step.sh

@@ -7,11 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/ddprun/ddprun/internal/rankenv"
+	"github.com/ddprun/ddprun/k8s"
 	"github.com/ddprun/ddprun/launcher"
 )
 
@@ -43,7 +45,7 @@ func (f *launchFlags) Register(fs *flag.FlagSet) {
 	fs.IntVar(&f.nproc, "nproc-per-node", 0, "ranks on this node (default: one per GPU, else 1)")
 	fs.IntVar(&f.nproc, "nproc", 0, "alias of --nproc-per-node")
 	fs.Var(&f.nodes, "nodes", "number of nodes N, or MIN:MAX for an elastic job (multi-node; needs a shared secret)")
-	fs.StringVar(&f.join, "join", "", "host:port of any running node of the job (none on the first node)")
+	fs.StringVar(&f.join, "join", "", "host:port of any running node of the job (none on the first node; in a pod from `ddprun k8s render`: derived from JOB_COMPLETION_INDEX and DDPRUN_K8S_*)")
 	fs.StringVar(&f.bind, "bind", "", "address to listen on (default: 127.0.0.1 alone, else the address that routes to --join)")
 	fs.IntVar(&f.port, "port", 7946, "gossip (memberlist) port of this node (0: any)")
 	fs.StringVar(&f.nats, "nats", "", "URL of an existing NATS server (default: embedded in the first node)")
@@ -89,6 +91,9 @@ func runLaunch(ctx context.Context, o IO, args []string) error {
 	if _, ok := lookup(fs.Arg(0)); !ok {
 		return fmt.Errorf("%w: unknown command %q", ErrUsage, fs.Arg(0))
 	}
+	if err := f.podDefaults(ctx); err != nil {
+		return err
+	}
 	cfg, err := f.config(o, fs.Args())
 	if err != nil {
 		return err
@@ -101,6 +106,41 @@ func runLaunch(ctx context.Context, o IO, args []string) error {
 		err = fmt.Errorf("launcher exited with code %d", code)
 	}
 	return ExitError{Code: code, Err: err}
+}
+
+// podDefaults fills what a pod rendered by `ddprun k8s render` knows from
+// its environment (node rank from JOB_COMPLETION_INDEX, the join seed
+// <job>-0.<svc>, the pod IP) into the flags the user left unset, and waits
+// until the seed resolves and listens, so pods may start in any order.
+func (f *launchFlags) podDefaults(ctx context.Context) error {
+	if !f.nodes.MultiNode() {
+		return nil
+	}
+	host, _ := os.Hostname()
+	d, ok, err := k8s.PodDefaults(os.Getenv, host)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if !ok {
+		return nil
+	}
+	if f.bind == "" {
+		f.bind = d.Bind
+	}
+	if f.nodeName == "" {
+		f.nodeName = d.NodeName
+	}
+	if f.join != "" || d.Join == "" {
+		return nil
+	}
+	r, err := k8s.ResolverFromEnv(os.Getenv)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	jctx, cancel := context.WithTimeout(ctx, f.joinTimeout)
+	defer cancel()
+	f.join, err = k8s.WaitForSeed(jctx, d.Join, r, (&net.Dialer{}).DialContext)
+	return err
 }
 
 func (f *launchFlags) config(o IO, command []string) (launcher.Config, error) {
