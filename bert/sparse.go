@@ -40,10 +40,10 @@ func (m *Model) SparseRows(name string) (ids []int64, rows []float32, err error)
 	if n == 0 {
 		return ids, rows, nil
 	}
-	if err := idx.CopyData(ids, n); err != nil {
+	if err := copyOut(idx, ids); err != nil {
 		return nil, nil, err
 	}
-	if err := val.CopyData(rows, uint(len(rows))); err != nil {
+	if err := copyOut(val, rows); err != nil {
 		return nil, nil, err
 	}
 	return ids, rows, nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -188,8 +189,35 @@ func ToHost(t *ts.Tensor) (h HostTensor, err error) {
 	x := s.t(t.ToDevice(gotch.CPU, gotch.Float, false, false, false))
 	x = s.t(x.Contiguous(false))
 	h = HostTensor{Shape: shape, Data: make([]float32, numel(shape))}
-	if err := x.CopyData(h.Data, uint(len(h.Data))); err != nil {
+	if err := copyOut(x, h.Data); err != nil {
 		return h, err
 	}
 	return h, nil
+}
+
+// copyOut copies a contiguous CPU tensor's memory into dst, whose element
+// type must match the tensor's dtype. gotch's CopyData inspects dst element
+// by element through reflection and a map lookup (O(n) in Go before the
+// memcpy: 12 ms for 262K floats); this is the memcpy alone.
+func copyOut[T float32 | int64](t *ts.Tensor, dst []T) error {
+	want := gotch.Float
+	var zero T
+	if any(zero) == any(int64(0)) {
+		want = gotch.Int64
+	}
+	if t.DType() != want {
+		return fmt.Errorf("bert: copying a %v tensor into %T", t.DType(), dst)
+	}
+	if n := int(t.Numel()); n != len(dst) {
+		return fmt.Errorf("bert: copying %d elements into %d", n, len(dst))
+	}
+	if len(dst) == 0 {
+		return nil
+	}
+	p, err := t.DataPtr()
+	if err != nil {
+		return err
+	}
+	copy(dst, unsafe.Slice((*T)(p), len(dst)))
+	return nil
 }

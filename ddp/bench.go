@@ -33,6 +33,9 @@ type StepBenchResult struct {
 	StepTime      time.Duration `json:"step_ns"`
 	PeakRSSMB     float64       `json:"peak_rss_mb"`
 	MinorFaults   float64       `json:"minor_faults_per_step"`
+	Compute       time.Duration `json:"compute_ns"`   // forward + backward, per step
+	Sync          time.Duration `json:"sync_ns"`      // reading and averaging gradients, per step
+	Optimizer     time.Duration `json:"optimizer_ns"` // clipping + optimizer step, per step
 	Threads       int           `json:"threads"`
 	Libtorch      string        `json:"libtorch"`
 }
@@ -64,14 +67,21 @@ func RunStepBench(b StepBench) (StepBenchResult, error) {
 		faults0 := minorFaults()
 		start := time.Now()
 		for range b.Steps {
-			if _, err := e.trainStep(context.Background(), []*shard.Batch{batch}); err != nil {
+			r, err := e.trainStep(context.Background(), []*shard.Batch{batch})
+			if err != nil {
 				return err
 			}
+			res.Compute += r.Compute / time.Duration(b.Steps)
+			res.Sync += r.AllReduce / time.Duration(b.Steps)
+			res.Optimizer += r.Optimizer / time.Duration(b.Steps)
 			th.Boundary()
 		}
 		el := time.Since(start)
-		res = StepBenchResult{SamplesPerSec: float64(b.Batch*b.Steps) / el.Seconds(), StepTime: el / time.Duration(b.Steps),
+		res.SamplesPerSec, res.StepTime = 0, 0
+		res2 := StepBenchResult{SamplesPerSec: float64(b.Batch*b.Steps) / el.Seconds(), StepTime: el / time.Duration(b.Steps),
 			MinorFaults: float64(minorFaults()-faults0) / float64(b.Steps), PeakRSSMB: peakRSSMB(), Threads: torchrt.NumThreads(), Libtorch: torchrt.Version()}
+		res2.Compute, res2.Sync, res2.Optimizer = res.Compute, res.Sync, res.Optimizer
+		res = res2
 		return nil
 	})
 	return res, err
@@ -109,5 +119,7 @@ func peakRSSMB() float64 {
 
 // String formats the result for humans.
 func (r StepBenchResult) String() string {
-	return fmt.Sprintf("%.1f samples/s, %v/step, peak RSS %.0f MB, %.0f minor faults/step", r.SamplesPerSec, r.StepTime.Round(time.Millisecond), r.PeakRSSMB, r.MinorFaults)
+	return fmt.Sprintf("%.1f samples/s, %v/step (compute %v, sync %v, optimizer %v), peak RSS %.0f MB, %.0f minor faults/step",
+		r.SamplesPerSec, r.StepTime.Round(time.Millisecond), r.Compute.Round(time.Millisecond), r.Sync.Round(time.Millisecond),
+		r.Optimizer.Round(time.Millisecond), r.PeakRSSMB, r.MinorFaults)
 }

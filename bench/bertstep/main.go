@@ -48,5 +48,5 @@ func main() {
 		os.Exit(1)
 	}
 	json.NewEncoder(os.Stdout).Encode(map[string]any{"impl": "ddprun", "preset": *preset, "precision": *precision,
-		"samples_per_sec": res.SamplesPerSec, "peak_rss_mb": res.PeakRSSMB, "minor_faults_per_step": res.MinorFaults, "threads": res.Threads})
+		"samples_per_sec": res.SamplesPerSec, "compute_ms": res.Compute.Seconds() * 1e3, "sync_ms": res.Sync.Seconds() * 1e3, "optimizer_ms": res.Optimizer.Seconds() * 1e3, "peak_rss_mb": res.PeakRSSMB, "minor_faults_per_step": res.MinorFaults, "threads": res.Threads})
 }

@@ -146,31 +146,45 @@ type kernel func(w, g, m, v []float32)
 //	m = m*b1 + g*(1-b1)
 //	v = v*b2 + (1-b2)*g*g
 //	w += -lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+//
+// It runs in C (kernel.c, vectorized) when cgo is available, else in Go
+// (adamGo); both give the same bits.
 func (o *Optimizer) adamKernel(st *paramState, lr, wd float64) kernel {
 	b1, b2 := o.cfg.Beta1, o.cfg.Beta2
 	t := float64(st.Step)
 	bc1, bc2 := 1-math.Pow(b1, t), 1-math.Pow(b2, t)
-	stepSize := float32(-lr / bc1)
-	bc2s := float32(math.Sqrt(bc2))
-	eps := float32(o.cfg.Eps)
-	fb1, fb1c, fb2, fb2c := float32(b1), float32(1-b1), float32(b2), float32(1-b2)
-	decoupled := o.cfg.Kind == AdamW
-	shrink, l2 := float32(1-lr*wd), float32(wd)
-	return func(w, g, m, v []float32) {
-		g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
-		for i := range w {
-			gi := g[i]
-			if decoupled {
-				w[i] *= shrink
-			} else {
-				gi += l2 * w[i]
-			}
-			mi := m[i]*fb1 + gi*fb1c
-			vi := v[i]*fb2 + fb2c*gi*gi
-			m[i], v[i] = mi, vi
-			denom := float32(math.Sqrt(float64(vi)))/bc2s + eps
-			w[i] += stepSize * (mi / denom)
+	a := adamArgs{
+		shrink: float32(1 - lr*wd), l2: float32(wd), decoupled: o.cfg.Kind == AdamW,
+		b1: float32(b1), b1c: float32(1 - b1), b2: float32(b2), b2c: float32(1 - b2),
+		bc2s: float32(math.Sqrt(bc2)), eps: float32(o.cfg.Eps), step: float32(-lr / bc1),
+	}
+	return func(w, g, m, v []float32) { adamC(w, g, m, v, a) }
+}
+
+// adamArgs are the float32 constants of one Adam update.
+type adamArgs struct {
+	shrink, l2                        float32
+	decoupled                         bool
+	b1, b1c, b2, b2c, bc2s, eps, step float32
+}
+
+// adamGo is the Go version of kernel.c's ddprun_adam.
+func adamGo(w, g, m, v []float32, a adamArgs) {
+	g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
+	for i := range w {
+		wi, gi := w[i], g[i]
+		if a.decoupled {
+			wi *= a.shrink
+		} else {
+			gi += float32(a.l2 * wi)
 		}
+		// The float32 conversions forbid fused multiply-adds (which Go may
+		// use on arm64 and others): each operation rounds, as in kernel.c.
+		mi := float32(m[i]*a.b1) + float32(gi*a.b1c)
+		vi := float32(v[i]*a.b2) + float32(float32(a.b2c*gi)*gi)
+		m[i], v[i] = mi, vi
+		denom := float32(math.Sqrt(float64(vi)))/a.bc2s + a.eps
+		w[i] = wi + float32(a.step*(mi/denom))
 	}
 }
 
@@ -220,11 +234,7 @@ func parallel(n, threads int, f func(lo, hi int)) {
 func ClipGradNorm(params []Param, maxNorm float64) float64 {
 	var sum float64
 	for _, p := range params {
-		var s float64
-		for _, g := range p.Grad {
-			s += float64(g) * float64(g)
-		}
-		sum += s
+		sum += sumSquares(p.Grad)
 	}
 	norm := math.Sqrt(sum)
 	if maxNorm <= 0 || math.IsNaN(norm) || math.IsInf(norm, 0) {
@@ -236,9 +246,7 @@ func ClipGradNorm(params []Param, maxNorm float64) float64 {
 	}
 	c := float32(coef)
 	for _, p := range params {
-		for i := range p.Grad {
-			p.Grad[i] *= c
-		}
+		scale(p.Grad, c)
 	}
 	return norm
 }
