@@ -23,6 +23,7 @@ type StepBench struct {
 	Batch, Seq      int
 	Warmup, Steps   int
 	Threads         int
+	BLASThreads     int  // 0: as Threads
 	DefaultMalloc   bool // leave glibc malloc alone (torchrt Note [Allocator])
 	DenseEmbeddings bool // PyTorch's dense word-embedding gradient (Note [Sparse embedding gradients])
 }
@@ -43,7 +44,7 @@ type StepBenchResult struct {
 // RunStepBench runs the benchmark on a compute thread.
 func RunStepBench(b StepBench) (StepBenchResult, error) {
 	var res StepBenchResult
-	err := torchrt.Run(torchrt.Config{Threads: b.Threads, Seed: 1, DefaultMalloc: b.DefaultMalloc}, func(th *torchrt.Thread) error {
+	err := torchrt.Run(torchrt.Config{Threads: b.Threads, BLASThreads: b.BLASThreads, Seed: 1, DefaultMalloc: b.DefaultMalloc}, func(th *torchrt.Thread) error {
 		m, err := bert.New(b.Model, gotch.CPU)
 		if err != nil {
 			return err

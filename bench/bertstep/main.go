@@ -22,6 +22,7 @@ func main() {
 	warmup := flag.Int("warmup", 3, "untimed steps")
 	steps := flag.Int("steps", 20, "timed steps")
 	threads := flag.Int("threads", 1, "intra-op threads")
+	blas := flag.Int("blas-threads", 0, "OpenBLAS threads (0: as --threads)")
 	defaultMalloc := flag.Bool("default-malloc", false, "leave glibc malloc at its defaults")
 	dense := flag.Bool("dense-embeddings", false, "dense word-embedding gradient, as PyTorch")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile")
@@ -41,7 +42,7 @@ func main() {
 		os.Exit(2)
 	}
 	res, err := ddp.RunStepBench(ddp.StepBench{Model: cfg, BF16: *precision == "bf16", Batch: *batch, Seq: *seq,
-		Warmup: *warmup, Steps: *steps, Threads: *threads, DefaultMalloc: *defaultMalloc, DenseEmbeddings: *dense})
+		Warmup: *warmup, Steps: *steps, Threads: *threads, BLASThreads: *blas, DefaultMalloc: *defaultMalloc, DenseEmbeddings: *dense})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		pprof.StopCPUProfile()
