@@ -87,6 +87,7 @@ func Train(ctx context.Context, cfg Config, env Env) (*Result, error) {
 	}
 	var res *Result
 	rt := threadPlan(cfg.Threads, cfg.Precision)
+	rt.Seed = cfg.Seed // initial weights of a preset, before rank 0's are broadcast
 	if env.ID.Rank == 0 {
 		env.Log.Info("threads per rank", "cores", max(rt.Threads, rt.BLASThreads), "intra-op", rt.Threads, "openblas", rt.BLASThreads,
 			"ranks_on_this_machine", env.ID.LocalWorldSize, "malloc_tuned", !rt.DefaultMalloc)

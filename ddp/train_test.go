@@ -210,3 +210,19 @@ func atoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+// Two runs of the same command train the same model, from scratch too:
+// the initial weights come from --seed.
+func TestDeterministicFromScratch(t *testing.T) {
+	data := t.TempDir()
+	var weights []string
+	for range 2 {
+		cfg := testTrainConfig(t, "", data, t.TempDir())
+		cfg.Model, cfg.Preset, cfg.MaxSteps, cfg.EvalStrategy, cfg.SaveStrategy, cfg.Test, cfg.NoReport = "", "micro", 3, "no", "no", "", true
+		if _, err := Train(t.Context(), cfg, Env{}); err != nil {
+			t.Fatal(err)
+		}
+		weights = append(weights, cfg.Output)
+	}
+	compareFolders(t, weights[0], weights[1])
+}
