@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ddprun/ddprun/internal/testbin"
 	"github.com/ddprun/ddprun/k8s"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -291,43 +292,4 @@ func trainData(t *testing.T, dir string) string {
 	return path
 }
 
-var build struct {
-	once sync.Once
-	bin  string
-	err  error
-}
-
-// ddprunBinary builds ddprun with the libtorch environment, once.
-func ddprunBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and trains the real binary")
-	}
-	build.once.Do(func() {
-		gomod, err := exec.Command("go", "env", "GOMOD").Output()
-		if err != nil {
-			build.err = err
-			return
-		}
-		root := filepath.Dir(strings.TrimSpace(string(gomod)))
-		if _, err := os.Stat(filepath.Join(root, "build/libtorch/env.sh")); err != nil {
-			build.err = fmt.Errorf("no libtorch environment: %w", err)
-			return
-		}
-		dir, err := os.MkdirTemp("", "ddprun-k8s-")
-		if err != nil {
-			build.err = err
-			return
-		}
-		build.bin = filepath.Join(dir, "ddprun")
-		cmd := exec.Command("bash", "-c", ". build/libtorch/env.sh && go build -o "+build.bin+" ./cmd/ddprun")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("building ddprun: %v\n%s", err, out)
-		}
-	})
-	if build.err != nil {
-		t.Skip(build.err)
-	}
-	return build.bin
-}
+func ddprunBinary(t *testing.T) string { return testbin.Ddprun(t) }

@@ -11,51 +11,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ddprun/ddprun/internal/testbin"
 )
 
 // The end-to-end tests run the real ddprun binary (built here with the
 // gotch environment): two launchers as two nodes on loopback, two ranks
 // each, training the micro preset. They are skipped with -short.
 
-var build struct {
-	once sync.Once
-	bin  string
-	err  error
-}
-
-func ddprunBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and trains the real binary")
-	}
-	build.once.Do(func() {
-		out, err := exec.Command("go", "env", "GOMOD").Output()
-		if err != nil {
-			build.err = err
-			return
-		}
-		root := filepath.Dir(strings.TrimSpace(string(out)))
-		if _, err := os.Stat(filepath.Join(root, "build/libtorch/env.sh")); err != nil {
-			build.err = fmt.Errorf("no libtorch environment (run make setup): %w", err)
-			return
-		}
-		dir, err := os.MkdirTemp("", "ddprun-e2e-")
-		if err != nil {
-			build.err = err
-			return
-		}
-		build.bin = filepath.Join(dir, "ddprun")
-		cmd := exec.Command("bash", "-c", ". build/libtorch/env.sh && go build -o "+build.bin+" ./cmd/ddprun")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("building ddprun: %v\n%s", err, out)
-		}
-	})
-	if build.err != nil {
-		t.Skip(build.err)
-	}
-	return build.bin
-}
+func ddprunBinary(t *testing.T) string { return testbin.Ddprun(t) }
 
 // trainData writes a 64-row, 2-label CSV.
 func trainData(t *testing.T) string {
