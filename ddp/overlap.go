@@ -31,6 +31,7 @@ type overlapper struct {
 	done         chan error
 	backwardDone atomic.Bool
 	early        atomic.Int64 // buckets whose all-reduce started before backward returned, cumulative
+	hooked       atomic.Int64 // buckets that hooks found complete during backward, cumulative
 }
 
 func newOverlapper(r *reducer, m *bert.Model) (*overlapper, error) {
@@ -50,6 +51,7 @@ func newOverlapper(r *reducer, m *bert.Model) (*overlapper, error) {
 // hand a complete bucket to the all-reduce goroutine.
 func (o *overlapper) gradReady(b int) {
 	if o.armed.Load() && o.pending[b].Add(-1) == 0 {
+		o.hooked.Add(1)
 		o.ready <- b
 	}
 }
