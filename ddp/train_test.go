@@ -226,3 +226,46 @@ func TestDeterministicFromScratch(t *testing.T) {
 	}
 	compareFolders(t, weights[0], weights[1])
 }
+
+// A damaged newest checkpoint (a torn write, a flipped byte) is never
+// loaded: auto-resume verifies the checksums and falls back to the one
+// before, and the run still ends with the uninterrupted run's weights.
+func TestResumeSkipsDamagedCheckpoint(t *testing.T) {
+	model, data := tinyModelDir(t, 0.1), t.TempDir()
+	full := testTrainConfig(t, model, data, t.TempDir())
+	if _, err := Train(t.Context(), full, Env{}); err != nil {
+		t.Fatal(err)
+	}
+	part := full
+	part.Output = t.TempDir()
+	stop := make(chan struct{})
+	_, err := Train(t.Context(), part, Env{Stop: stop, OnStep: func(s int) {
+		if s == 8 {
+			close(stop)
+		}
+	}})
+	if !errors.Is(err, ErrStopped) {
+		t.Fatal(err)
+	}
+	// Damage the newest checkpoint's weights; the one at step 4 is intact.
+	f := filepath.Join(part.Output, "checkpoint-8", "model.safetensors")
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(f, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Train(t.Context(), part, Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ResumedFrom != filepath.Join(part.Output, "checkpoint-4") {
+		t.Fatalf("resumed from %q, want checkpoint-4 (checkpoint-8 is damaged)", res.ResumedFrom)
+	}
+	compareFolders(t, full.Output, part.Output)
+	if err := verifyCheckpoint(filepath.Join(part.Output, "checkpoint-12")); err != nil {
+		t.Errorf("the final checkpoint does not verify: %v", err)
+	}
+}
