@@ -61,7 +61,12 @@ func TestMemberlist_RefusesWithoutSecret(t *testing.T) {
 		t.Fatalf("with the secret: %v", err)
 	}
 	defer c.close(time.Second)
+	// a learns of c from gossip that Join does not wait for: poll.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(a.ml.Members()) != 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if got := len(a.ml.Members()); got != 2 {
-		t.Errorf("%d members, want 2", got)
+		t.Errorf("%d members after 10 s, want 2 (a and c; not b)", got)
 	}
 }
