@@ -44,6 +44,7 @@ type stepResult struct {
 	Compute   time.Duration
 	AllReduce time.Duration
 	Optimizer time.Duration
+	WireBytes int64 // gradient bytes this rank sent (estimated for the ring: 2(n-1)/n of each bucket)
 }
 
 // Note [Dropout seeds]: libtorch's generator state cannot be read through
@@ -65,6 +66,7 @@ func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResul
 		return res, err
 	}
 	t0 := time.Now()
+	sent := e.red.stats.Bytes // before backward: with overlap, buckets are sent during it
 	for i, b := range micro {
 		if i == len(micro)-1 && e.red.overlap != nil && e.comm != nil {
 			e.red.overlap.start(ctx, e.comm, e.onBucket)
@@ -85,6 +87,7 @@ func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResul
 		return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
 	}
 	t2 := time.Now()
+	res.WireBytes = e.red.stats.Bytes - sent
 	res.GradNorm = optim.ClipGradNorm(e.red.params, e.clip)
 	if math.IsNaN(res.GradNorm) || math.IsInf(res.GradNorm, 0) {
 		return res, fmt.Errorf("ddp: step %d: the gradient norm is %v (loss %v): training diverged; lower --lr or use --max-grad-norm", e.step, res.GradNorm, res.Loss)

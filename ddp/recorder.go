@@ -76,6 +76,7 @@ func (r *fileRecorder) train(step int, epoch float64, s stepResult, rate float64
 	fields := map[string]any{
 		runlog.FieldLoss: r.pending.Loss / n, runlog.FieldLR: s.LR, runlog.FieldGradNorm: r.pending.GradNorm / n,
 		runlog.FieldSamplesPerSec: rate, "compute_s": s.Compute.Seconds(), "allreduce_s": s.AllReduce.Seconds(), "optimizer_s": s.Optimizer.Seconds(),
+		"wire_mb": float64(s.WireBytes) / 1e6,
 	}
 	r.log.Log(runlog.Train, int64(step), epoch, fields)
 	for _, k := range []string{runlog.FieldLoss, runlog.FieldLR, runlog.FieldGradNorm, runlog.FieldSamplesPerSec} {
