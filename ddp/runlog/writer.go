@@ -1,14 +1,14 @@
 package runlog
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"time"
+
+	"github.com/ddprun/ddprun/internal/syncfile"
 )
 
 // ErrClosed is returned by a Writer's methods after Close.
@@ -17,11 +17,8 @@ var ErrClosed = errors.New("runlog: writer closed")
 // Writer appends entries to a log file. Its methods are safe for
 // concurrent use.
 type Writer struct {
-	mu   sync.Mutex
-	f    *os.File
-	bw   *bufio.Writer
-	path string
-	now  func() time.Time
+	sf  *syncfile.File
+	now func() time.Time
 }
 
 // Open opens the log at path for appending, creating it if needed. If the
@@ -36,7 +33,7 @@ func Open(path string) (*Writer, error) {
 		f.Close()
 		return nil, fmt.Errorf("runlog: open %s: %w", path, err)
 	}
-	return &Writer{f: f, bw: bufio.NewWriter(f), path: path, now: time.Now}, nil
+	return &Writer{sf: syncfile.New(f, 4096, "runlog", ErrClosed), now: time.Now}, nil
 }
 
 // cutTornTail truncates f after its last newline and seeks to its end.
@@ -74,7 +71,7 @@ func truncate(f *os.File, size, at int64) error {
 }
 
 // Path returns the log file's path.
-func (w *Writer) Path() string { return w.path }
+func (w *Writer) Path() string { return w.sf.Path() }
 
 // Write appends e as one line. A zero e.Time is set to the current time.
 // The line stays in a buffer until Flush or Close.
@@ -86,15 +83,7 @@ func (w *Writer) Write(e Entry) error {
 	if err != nil {
 		return fmt.Errorf("runlog: write %s step %d: %w", e.Kind, e.Step, err)
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.f == nil {
-		return ErrClosed
-	}
-	if _, err := w.bw.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("runlog: write %s: %w", w.path, err)
-	}
-	return nil
+	return w.sf.Append(func() []byte { return append(b, '\n') })
 }
 
 // Log is Write for an entry stamped with the current time.
@@ -103,37 +92,8 @@ func (w *Writer) Log(kind Kind, step int64, epoch float64, fields map[string]any
 }
 
 // Flush writes buffered lines to the file and fsyncs it.
-func (w *Writer) Flush() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.f == nil {
-		return ErrClosed
-	}
-	return w.flush()
-}
-
-func (w *Writer) flush() error {
-	if err := w.bw.Flush(); err != nil {
-		return fmt.Errorf("runlog: flush %s: %w", w.path, err)
-	}
-	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("runlog: sync %s: %w", w.path, err)
-	}
-	return nil
-}
+func (w *Writer) Flush() error { return w.sf.Flush() }
 
 // Close flushes and closes the file. Calling it again returns nil; other
 // methods return ErrClosed after it.
-func (w *Writer) Close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.f == nil {
-		return nil
-	}
-	err := w.flush()
-	if cerr := w.f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("runlog: close %s: %w", w.path, cerr)
-	}
-	w.f = nil
-	return err
-}
+func (w *Writer) Close() error { return w.sf.Close() }

@@ -1,14 +1,14 @@
 package tblog
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ddprun/ddprun/internal/syncfile"
 )
 
 // ErrClosed is returned by a Writer's methods after Close.
@@ -20,12 +20,9 @@ var fileSeq atomic.Int64
 // Writer appends scalar events to one event file. Its methods are safe for
 // concurrent use.
 type Writer struct {
-	mu   sync.Mutex
-	f    *os.File
-	bw   *bufio.Writer
-	path string
-	buf  []byte
-	now  func() time.Time // the clock for wall_time; tests replace it
+	sf  *syncfile.File
+	buf []byte           // the framed record; used under sf's lock
+	now func() time.Time // the clock for wall_time; tests replace it
 }
 
 // Open creates dir if needed and a new event file in it, and writes the
@@ -45,7 +42,7 @@ func Open(dir string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tblog: open: %w", err)
 	}
-	w := &Writer{f: f, bw: bufio.NewWriterSize(f, 64<<10), path: path, now: time.Now}
+	w := &Writer{sf: syncfile.New(f, 64<<10, "tblog", ErrClosed), now: time.Now}
 	if err := w.write(versionEvent(wallTime(now))); err != nil {
 		f.Close()
 		return nil, err
@@ -54,7 +51,7 @@ func Open(dir string) (*Writer, error) {
 }
 
 // Path returns the event file's path.
-func (w *Writer) Path() string { return w.path }
+func (w *Writer) Path() string { return w.sf.Path() }
 
 func wallTime(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
@@ -62,55 +59,20 @@ func wallTime(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 // TensorBoard stores it as a float32. Events stay in a buffer until Flush
 // or Close.
 func (w *Writer) Scalar(tag string, step int64, v float64) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.f == nil {
-		return ErrClosed
-	}
 	return w.write(scalarEvent(wallTime(w.now()), step, tag, v))
 }
 
-// write frames one event; w.mu is held or w is not shared yet.
+// write frames and buffers one event.
 func (w *Writer) write(event []byte) error {
-	w.buf = appendRecord(w.buf[:0], event)
-	if _, err := w.bw.Write(w.buf); err != nil {
-		return fmt.Errorf("tblog: write %s: %w", w.path, err)
-	}
-	return nil
+	return w.sf.Append(func() []byte {
+		w.buf = appendRecord(w.buf[:0], event)
+		return w.buf
+	})
 }
 
 // Flush writes buffered events to the file and fsyncs it.
-func (w *Writer) Flush() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.f == nil {
-		return ErrClosed
-	}
-	return w.flush()
-}
-
-func (w *Writer) flush() error {
-	if err := w.bw.Flush(); err != nil {
-		return fmt.Errorf("tblog: flush %s: %w", w.path, err)
-	}
-	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("tblog: sync %s: %w", w.path, err)
-	}
-	return nil
-}
+func (w *Writer) Flush() error { return w.sf.Flush() }
 
 // Close flushes and closes the file. Calling it again returns nil; other
 // methods return ErrClosed after it.
-func (w *Writer) Close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.f == nil {
-		return nil
-	}
-	err := w.flush()
-	if cerr := w.f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("tblog: close %s: %w", w.path, cerr)
-	}
-	w.f = nil
-	return err
-}
+func (w *Writer) Close() error { return w.sf.Close() }
