@@ -262,17 +262,7 @@ func TestFreezeBase(t *testing.T) {
 				if err := m.FreezeBase(); err != nil {
 					return err
 				}
-				logits, err := m.Forward(ref.input(), true)
-				if err != nil {
-					return err
-				}
-				defer logits.MustDrop()
-				loss, err := m.Loss(logits, ref.Labels)
-				if err != nil {
-					return err
-				}
-				defer loss.MustDrop()
-				if err := loss.Backward(); err != nil {
+				if err := backwardPass(m, ref.input(), ref.Labels, true); err != nil {
 					return err
 				}
 				total, trainable := m.NumParams()
@@ -296,10 +286,10 @@ func TestFreezeBase(t *testing.T) {
 	}
 }
 
-// trainStep runs forward (with dropout), loss and backward, then drops the
-// gradients, as a training step would.
-func trainStep(m *Model, in Input, labels []int64) error {
-	logits, err := m.Forward(in, true)
+// backwardPass runs forward (with dropout if train), the loss and
+// backward, leaving the gradients in the parameters.
+func backwardPass(m *Model, in Input, labels []int64, train bool) error {
+	logits, err := m.Forward(in, train)
 	if err != nil {
 		return err
 	}
@@ -309,7 +299,13 @@ func trainStep(m *Model, in Input, labels []int64) error {
 		return err
 	}
 	defer loss.MustDrop()
-	if err := loss.Backward(); err != nil {
+	return loss.Backward()
+}
+
+// trainStep is a training step without the optimizer: backwardPass with
+// dropout, then the gradients are dropped.
+func trainStep(m *Model, in Input, labels []int64) error {
+	if err := backwardPass(m, in, labels, true); err != nil {
 		return err
 	}
 	return m.ZeroGrad()

@@ -24,17 +24,7 @@ func TestSparseEmbeddingGrad(t *testing.T) {
 				}
 				defer m.Drop()
 				m.SetSparseEmbeddingGrad(true)
-				logits, err := m.Forward(ref.input(), false)
-				if err != nil {
-					return err
-				}
-				defer logits.MustDrop()
-				loss, err := m.Loss(logits, ref.Labels)
-				if err != nil {
-					return err
-				}
-				defer loss.MustDrop()
-				if err := loss.Backward(); err != nil {
+				if err := backwardPass(m, ref.input(), ref.Labels, false); err != nil {
 					return err
 				}
 				ids, rows, err := m.SparseRows(m.WordEmbeddings())
