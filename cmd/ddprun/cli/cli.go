@@ -103,7 +103,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: ddprun <command> [flags]\n\nCommands:")
+	fmt.Fprintln(w, "Usage: ddprun [launch flags] <command> [flags]\n\nCommands:")
 	registry.Lock()
 	defer registry.Unlock()
 	for _, c := range registry.cmds {
@@ -111,7 +111,11 @@ func usage(w io.Writer) {
 			fmt.Fprintf(w, "  %-12s %s\n", c.Name, c.Summary)
 		}
 	}
-	fmt.Fprintln(w, "\nRun 'ddprun <command> --help' for a command's flags.")
+	fmt.Fprintln(w, "\nLaunch flags run a command as several ranks: --nproc K on this machine, --nodes N [--join host:port]")
+	fmt.Fprintln(w, "across machines, plus supervision, restarts and metrics; 'ddprun --nproc 1 --help' lists them.")
+	fmt.Fprintln(w, "\nRun 'ddprun <command> --help' for a command's flags. Examples:")
+	fmt.Fprintln(w, "  ddprun train --train train.csv --val val.csv --preset mini --output runs/a")
+	fmt.Fprintln(w, "  ddprun --nproc 2 train --train train.csv --model ./bert-base-uncased --output runs/b")
 }
 
 // parseFlags parses args into fs, turning parse errors into ErrUsage and
