@@ -2,6 +2,7 @@ package ring_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -20,14 +21,22 @@ import (
 // listener on 127.0.0.1:0 and hands it over as file descriptor 3, so the
 // ports are known before any rank starts.
 const (
-	envWorker = "RING_TEST_WORKER" // this process is a rank: RANK,SIZE
-	envPeers  = "RING_TEST_PEERS"
+	envWorker  = "RING_TEST_WORKER" // this process is a rank: RANK,SIZE
+	envPeers   = "RING_TEST_PEERS"
+	envForever = "RING_TEST_FOREVER" // all-reduce until an error; exit exitPeerLost if a peer was lost
 )
+
+// exitPeerLost is a worker's exit status for an error wrapping
+// collective.ErrPeerLost (or ErrAborted after it).
+const exitPeerLost = 7
 
 func TestMain(m *testing.M) {
 	if v := os.Getenv(envWorker); v != "" {
 		if err := worker(v); err != nil {
 			fmt.Fprintln(os.Stderr, err)
+			if errors.Is(err, collective.ErrPeerLost) {
+				os.Exit(exitPeerLost)
+			}
 			os.Exit(1)
 		}
 		os.Exit(0)
@@ -56,6 +65,13 @@ func worker(identity string) error {
 		return err
 	}
 	defer c.Close()
+	if os.Getenv(envForever) != "" {
+		for {
+			if err := mixedAllReduces(ctx, c, 10); err != nil {
+				return err
+			}
+		}
+	}
 	return mixedAllReduces(ctx, c, 100)
 }
 
@@ -80,7 +96,49 @@ func mixedAllReduces(ctx context.Context, c collective.Comm, calls int) error {
 }
 
 func TestRing_MultiProcess(t *testing.T) {
-	const n = 4
+	cmds := startWorkers(t, 4, nil)
+	for r, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("rank %d: %v", r, err)
+		}
+	}
+}
+
+// A rank process killed with SIGKILL in the middle of all-reduces: every
+// other rank's call fails with ErrPeerLost, naming the peer, within
+// seconds (the kernel closes the dead process's sockets; no timeout needed).
+func TestRing_MultiProcessKill(t *testing.T) {
+	const n, victim = 4, 2
+	cmds := startWorkers(t, n, []string{envForever + "=1"})
+	time.Sleep(500 * time.Millisecond) // let them connect and run
+	killed := time.Now()
+	if err := cmds[victim].Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmds[victim].Wait()
+	for r, cmd := range cmds {
+		if r == victim {
+			continue
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != exitPeerLost {
+				t.Errorf("rank %d: %v, want exit status %d (peer lost)", r, err, exitPeerLost)
+			}
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("rank %d still running 15 s after rank %d was killed", r, victim)
+		}
+	}
+	t.Logf("all ranks failed %v after the kill", time.Since(killed).Round(time.Millisecond))
+}
+
+// startWorkers starts n rank processes with their listeners inherited.
+func startWorkers(t *testing.T, n int, env []string) []*exec.Cmd {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +162,7 @@ func TestRing_MultiProcess(t *testing.T) {
 	for r := range n {
 		cmd := exec.CommandContext(t.Context(), exe, "-test.run=^$")
 		cmd.Env = append(os.Environ(), envWorker+"="+strconv.Itoa(r)+","+strconv.Itoa(n), envPeers+"="+strings.Join(peers, ","))
+		cmd.Env = append(cmd.Env, env...)
 		cmd.ExtraFiles = []*os.File{files[r]}
 		cmd.Stderr = &prefixWriter{t: t, prefix: fmt.Sprintf("rank %d: ", r)}
 		if err := cmd.Start(); err != nil {
@@ -111,11 +170,7 @@ func TestRing_MultiProcess(t *testing.T) {
 		}
 		cmds[r] = cmd
 	}
-	for r, cmd := range cmds {
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("rank %d: %v", r, err)
-		}
-	}
+	return cmds
 }
 
 type prefixWriter struct {
