@@ -51,6 +51,9 @@ func (m *Model) LoadState(w map[string]HostTensor, opt LoadOptions) (LoadReport,
 			problems = append(problems, "missing "+p.Name)
 		case !slices.Equal(t.Shape, p.Shape) && IsHead(p.Name) && opt.ReinitMismatchedHead:
 			rep.Initialised = append(rep.Initialised, p.Name)
+		case !slices.Equal(t.Shape, p.Shape) && IsHead(p.Name):
+			problems = append(problems, fmt.Sprintf("%s has shape %v in the file, the model needs %v (a different number of labels: "+
+				"re-initialise the head with --ignore-mismatched-sizes)", p.Name, t.Shape, p.Shape))
 		case !slices.Equal(t.Shape, p.Shape):
 			problems = append(problems, fmt.Sprintf("%s has shape %v in the file, the model needs %v", p.Name, t.Shape, p.Shape))
 		}

@@ -93,6 +93,9 @@ func Train(ctx context.Context, cfg Config, env Env) (*Result, error) {
 			"ranks_on_this_machine", env.ID.LocalWorldSize, "malloc_tuned", !rt.DefaultMalloc)
 	}
 	err = torchrt.Run(rt, func(th *torchrt.Thread) error {
+		if n := torchrt.CUDADevices(); n > 0 && env.ID.Rank == 0 {
+			env.Log.Warn("CUDA devices are visible, but the trainer runs on the CPU: its GPU path is not built yet", "devices", n)
+		}
 		t, err := newTrainer(ctx, &cfg, env, tok, data, th)
 		if err != nil {
 			return err
