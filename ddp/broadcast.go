@@ -20,7 +20,7 @@ func broadcastString(ctx context.Context, c collective.Comm, s string) (string, 
 	if err := c.Broadcast(ctx, collective.Int64s(n), 0); err != nil {
 		return "", fmt.Errorf("ddp: broadcast: %w", err)
 	}
-	if n[0] < 0 || n[0] > 1<<20 {
+	if n[0] < 0 || n[0] > 64<<20 {
 		return "", fmt.Errorf("ddp: broadcast of %d bytes refused", n[0])
 	}
 	words := make([]int32, (n[0]+3)/4)

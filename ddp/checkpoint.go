@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/ddp/optim"
@@ -211,8 +212,13 @@ type loadedCheckpoint struct {
 	State     TrainerState
 }
 
+// checkpointReads counts readCheckpoint calls (tests check that only
+// rank 0 touches the disk).
+var checkpointReads atomic.Int64
+
 // readCheckpoint verifies and reads a checkpoint folder.
 func readCheckpoint(dir string) (*loadedCheckpoint, error) {
+	checkpointReads.Add(1)
 	if err := verifyCheckpoint(dir); err != nil {
 		return nil, err
 	}

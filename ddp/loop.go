@@ -2,73 +2,85 @@ package ddp
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/collective"
 	"github.com/ddprun/ddprun/ddp/metrics"
+	"github.com/ddprun/ddprun/ddp/optim"
 	"github.com/ddprun/ddprun/internal/control"
 	"github.com/ddprun/ddprun/shard"
 )
 
-// findResume picks the checkpoint to resume from: rank 0 chooses (the
-// newest that verifies, for --resume auto) and every rank reads the same
-// folder, so --output must be shared by the ranks (one machine, or a
-// shared file system).
+// findResume picks the checkpoint to resume from. Only rank 0 reads the
+// disk (the newest checkpoint that verifies, for --resume auto); the other
+// ranks get its trainer state here, the weights through the parameter
+// broadcast and the optimizer state in restore, so --output need not be
+// shared between machines.
 func (t *trainer) findResume(ctx context.Context) (*loadedCheckpoint, error) {
-	dir := ""
+	var ck *loadedCheckpoint
+	var err error
 	if t.rank() == 0 {
-		var err error
-		if dir, err = t.chooseResume(); err != nil {
-			return nil, err
-		}
+		ck, err = t.chooseResume()
 	}
-	dir, err := broadcastString(ctx, t.env.Comm, dir)
-	if err != nil || dir == "" {
+	if err := t.agree(ctx, err); err != nil {
 		return nil, err
 	}
-	ck, err := readCheckpoint(dir)
-	if err != nil {
-		return nil, fmt.Errorf("ddp: rank %d: resuming from %s: %w (ranks on several machines need a shared --output)", t.rank(), dir, err)
+	state := ""
+	if ck != nil {
+		b, err := json.Marshal(ck.State)
+		if err != nil {
+			return nil, err
+		}
+		state = ck.Dir + "\n" + string(b)
+	}
+	if state, err = broadcastString(ctx, t.env.Comm, state); err != nil || state == "" {
+		return nil, err
+	}
+	if ck == nil {
+		dir, js, _ := strings.Cut(state, "\n")
+		ck = &loadedCheckpoint{Dir: dir}
+		if err := json.Unmarshal([]byte(js), &ck.State); err != nil {
+			return nil, fmt.Errorf("ddp: rank %d: the trainer state rank 0 sent: %w", t.rank(), err)
+		}
 	}
 	if ck.State.ConfigHash != t.cfg.hash() {
-		return nil, fmt.Errorf("%w: %s was written with other data, model, batch size, max length or seed; use --resume no or another --output", ErrCheckpoint, dir)
+		return nil, fmt.Errorf("%w: %s was written with other data, model, batch size, max length or seed; use --resume no or another --output", ErrCheckpoint, ck.Dir)
 	}
-	t.resume = dir
+	t.resume = ck.Dir
 	return ck, nil
 }
 
-func (t *trainer) chooseResume() (string, error) {
+func (t *trainer) chooseResume() (*loadedCheckpoint, error) {
 	switch t.cfg.Resume {
 	case "no", "":
-		return "", nil
+		return nil, nil
 	case "auto":
-		ck, err := latestCheckpoint(t.cfg.Output, func(dir string, err error) {
+		return latestCheckpoint(t.cfg.Output, func(dir string, err error) {
 			t.env.Log.Warn("skipping a damaged checkpoint", "dir", dir, "err", err)
 		})
-		if ck == nil || err != nil {
-			return "", err
-		}
-		return ck.Dir, nil
 	}
-	if err := verifyCheckpoint(t.cfg.Resume); err != nil {
-		return "", err
-	}
-	return t.cfg.Resume, nil
+	return readCheckpoint(t.cfg.Resume)
 }
 
 // restore sets the optimizer, data position and counters from a checkpoint
 // (the weights came through LoadState and the broadcast).
-func (t *trainer) restore(ck *loadedCheckpoint) error {
+func (t *trainer) restore(ctx context.Context, ck *loadedCheckpoint) error {
 	t.state = TrainerState{WorldSize: t.world(), MetricForBest: t.cfg.MetricForBest, PatienceLeft: t.cfg.Patience,
 		Labels: t.data.Labels.Names(), ConfigHash: t.cfg.hash(), Optimizer: t.eng.opt.Config().Kind, Schedule: t.eng.sched}
 	if ck == nil {
 		return nil
 	}
 	s := ck.State
+	if err := t.shareOptimizerState(ctx, ck); err != nil {
+		return err
+	}
 	if err := t.eng.opt.SetState(ck.Optimizer); err != nil {
 		return fmt.Errorf("ddp: resuming from %s: %w", ck.Dir, err)
 	}
@@ -82,6 +94,49 @@ func (t *trainer) restore(ck *loadedCheckpoint) error {
 	if s.WorldSize != t.world() {
 		t.env.Log.Warn("resuming with a different world size: the data position re-shards exactly, batches are composed differently",
 			"was", s.WorldSize, "now", t.world())
+	}
+	return nil
+}
+
+// shareOptimizerState sends rank 0's optimizer state (read from the
+// checkpoint) to the other ranks, parameter by parameter in name order.
+func (t *trainer) shareOptimizerState(ctx context.Context, ck *loadedCheckpoint) error {
+	if t.env.Comm == nil || t.world() == 1 {
+		return nil
+	}
+	if t.rank() != 0 {
+		ck.Optimizer = map[string]optim.ParamState{}
+	}
+	sizes := map[string]int{}
+	for _, p := range t.model.Params() {
+		sizes[p.Name] = int(numel(p.Shape))
+	}
+	names := make([]string, 0, len(ck.State.OptimizerSteps))
+	for n := range ck.State.OptimizerSteps {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	adam := ck.State.Optimizer != optim.SGD
+	for _, n := range names {
+		st, ok := ck.Optimizer[n]
+		if !ok {
+			st = optim.ParamState{Step: ck.State.OptimizerSteps[n], M: make([]float32, sizes[n])}
+			if adam {
+				st.V = make([]float32, sizes[n])
+			}
+		}
+		if len(st.M) != sizes[n] {
+			return fmt.Errorf("%w: %s: optimizer state of %d values for a parameter of %d", ErrCheckpoint, n, len(st.M), sizes[n])
+		}
+		for _, buf := range [][]float32{st.M, st.V} {
+			if buf == nil {
+				continue
+			}
+			if err := t.env.Comm.Broadcast(ctx, collective.Float32s(buf), 0); err != nil {
+				return fmt.Errorf("ddp: sharing the optimizer state of %s: %w", n, err)
+			}
+		}
+		ck.Optimizer[n] = st
 	}
 	return nil
 }

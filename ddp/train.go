@@ -187,7 +187,7 @@ func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokeni
 		return nil, err
 	}
 	t.eng.onBucket = func(i int) { t.heartbeat(control.PhaseAllReduce, i) }
-	if err := t.restore(ck); err != nil {
+	if err := t.restore(ctx, ck); err != nil {
 		return nil, err
 	}
 	if t.rank() == 0 {

@@ -138,7 +138,7 @@ func TestResumeIsExact(t *testing.T) {
 	if _, err := Train(t.Context(), full, Env{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, at := range []int{3, 4, 7} { // between checkpoints, on one, after an eval
+	for _, at := range []int{3, 4, 6, 7} { // between checkpoints, on one, after an eval
 		t.Run(fmt.Sprint("stop=", at), func(t *testing.T) {
 			part := full
 			part.Output = t.TempDir()
