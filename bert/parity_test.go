@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/sugarme/gotch"
-	"github.com/sugarme/gotch/ts"
 
 	"github.com/ddprun/ddprun/bert/torchrt"
 )
@@ -173,5 +172,3 @@ func checkGrad(t *testing.T, m *Model, name string, want []float64, rel float64)
 		t.Errorf("grad %s differs from PyTorch by %g (max |grad| %g, relative tolerance %g)", name, d, scale, rel)
 	}
 }
-
-var _ = ts.None

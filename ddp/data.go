@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/bert/wordpiece"
@@ -118,5 +117,3 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
-
-var _ = strings.TrimSpace

@@ -227,6 +227,9 @@ func (t *trainer) buildModel() error {
 			return err
 		}
 	}
+	if mp := t.model.Config.MaxPositions; cfg.MaxLength > mp {
+		return fmt.Errorf("ddp: --max-length %d exceeds the model's %d positions (max_position_embeddings)", cfg.MaxLength, mp)
+	}
 	return t.applyFreezing()
 }
 

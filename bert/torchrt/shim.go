@@ -26,7 +26,6 @@ import "C"
 import (
 	"fmt"
 	"runtime"
-	"unsafe"
 
 	"github.com/sugarme/gotch/ts"
 )
@@ -86,8 +85,6 @@ func HasGrad(t *ts.Tensor) bool {
 	runtime.KeepAlive(t)
 	return ok
 }
-
-var _ = unsafe.Pointer(nil)
 
 func cbool(b bool) C.int {
 	if b {
