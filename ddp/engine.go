@@ -39,9 +39,11 @@ type stepResult struct {
 	Loss      float64 // mean over this rank's micro-batches
 	GradNorm  float64 // global norm of the averaged gradients, before clipping
 	LR        float64
-	Samples   int // rows this rank trained on (repeated rows included)
-	Tokens    int // non-padding tokens
-	Compute   time.Duration
+	Samples   int           // rows this rank trained on (repeated rows included)
+	Tokens    int           // non-padding tokens
+	Compute   time.Duration // forward + backward
+	Forward   time.Duration // of which forward and loss
+	DataWait  time.Duration // waiting for the loader before the step (set by the trainer)
 	AllReduce time.Duration
 	Optimizer time.Duration
 	WireBytes int64 // gradient bytes this rank sent (estimated for the ring: 2(n-1)/n of each bucket)
@@ -71,7 +73,7 @@ func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResul
 		if i == len(micro)-1 && e.red.overlap != nil && e.comm != nil {
 			e.red.overlap.start(ctx, e.comm, e.onBucket)
 		}
-		loss, err := e.backward(b, 1/float64(len(micro)))
+		loss, err := e.backward(b, 1/float64(len(micro)), &res)
 		if err != nil {
 			if i == len(micro)-1 && e.red.overlap != nil && e.comm != nil {
 				e.red.overlap.finish() // the step failed anyway; let the goroutine end
@@ -116,7 +118,8 @@ func input(b *shard.Batch) bert.Input {
 // (unscaled) loss. Autocast is on only around the forward pass: leaving it
 // clears its cache of bf16 weight copies, which the optimizer step would
 // make stale.
-func (e *engine) backward(b *shard.Batch, scale float64) (float64, error) {
+func (e *engine) backward(b *shard.Batch, scale float64, res *stepResult) (float64, error) {
+	start := time.Now()
 	logits, err := e.forward(b, true)
 	if err != nil {
 		return 0, err
@@ -131,6 +134,7 @@ func (e *engine) backward(b *shard.Batch, scale float64) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	res.Forward += time.Since(start)
 	s := ts.FloatScalar(scale)
 	defer s.MustDrop()
 	scaled, err := loss.MulScalar(s, false)

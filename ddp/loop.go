@@ -193,6 +193,8 @@ func (t *trainer) step(ctx context.Context, micro []*shard.Batch) error {
 	if err != nil {
 		return err
 	}
+	wait := t.train.Stats().Wait
+	res.DataWait, t.lastWait = wait-t.lastWait, wait
 	t.state.Step = t.eng.step
 	t.state.Data = t.train.State()
 	t.seen += int64(res.Samples * t.world())

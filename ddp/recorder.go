@@ -75,7 +75,8 @@ func (r *fileRecorder) train(step int, epoch float64, s stepResult, rate float64
 	n := float64(r.nPending)
 	fields := map[string]any{
 		runlog.FieldLoss: r.pending.Loss / n, runlog.FieldLR: s.LR, runlog.FieldGradNorm: r.pending.GradNorm / n,
-		runlog.FieldSamplesPerSec: rate, "compute_s": s.Compute.Seconds(), "allreduce_s": s.AllReduce.Seconds(), "optimizer_s": s.Optimizer.Seconds(),
+		runlog.FieldSamplesPerSec: rate, "forward_s": s.Forward.Seconds(), "backward_s": (s.Compute - s.Forward).Seconds(), "data_wait_s": s.DataWait.Seconds(),
+		"compute_s": s.Compute.Seconds(), "allreduce_s": s.AllReduce.Seconds(), "optimizer_s": s.Optimizer.Seconds(),
 		"wire_mb": float64(s.WireBytes) / 1e6,
 	}
 	r.log.Log(runlog.Train, int64(step), epoch, fields)

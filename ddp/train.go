@@ -138,22 +138,23 @@ func coresOf(threads int) int {
 
 // trainer is one rank's training run.
 type trainer struct {
-	cfg    *Config
-	env    Env
-	th     *torchrt.Thread
-	tok    *wordpiece.Tokenizer
-	data   *splits
-	model  *bert.Model
-	eng    *engine
-	train  *shard.Loader
-	state  TrainerState
-	total  int // optimizer steps in the run
-	perEp  int // optimizer steps per epoch
-	rec    recorder
-	start  time.Time
-	seen   int64 // samples trained on by all ranks, this process
-	last   *metrics.Summary
-	resume string
+	cfg      *Config
+	env      Env
+	th       *torchrt.Thread
+	tok      *wordpiece.Tokenizer
+	data     *splits
+	model    *bert.Model
+	eng      *engine
+	train    *shard.Loader
+	state    TrainerState
+	total    int // optimizer steps in the run
+	perEp    int // optimizer steps per epoch
+	rec      recorder
+	start    time.Time
+	seen     int64 // samples trained on by all ranks, this process
+	last     *metrics.Summary
+	resume   string
+	lastWait time.Duration // the loader's cumulative wait at the last step
 }
 
 func (t *trainer) rank() int { return t.env.ID.Rank }
