@@ -3,6 +3,7 @@ package ddp
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -147,7 +148,7 @@ func hostFloats(t *ts.Tensor) ([]float32, error) {
 // decays says whether weight decay applies to a parameter: HF's rule, no
 // decay for biases and LayerNorm weights.
 func decays(name string) bool {
-	return !(hasSuffix(name, ".bias") || contains(name, "LayerNorm.") || contains(name, "layer_norm."))
+	return !(strings.HasSuffix(name, ".bias") || strings.Contains(name, "LayerNorm.") || strings.Contains(name, "layer_norm."))
 }
 
 // zero clears every bucket (the step's zero_grad).

@@ -1,6 +1,7 @@
 package ddp
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -189,7 +190,7 @@ func readBest(t *testing.T, out string) float64 {
 		t.Fatal(err)
 	}
 	var r Result
-	if err := jsonUnmarshal(b, &r); err != nil {
+	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
 	return *r.BestMetric
