@@ -42,6 +42,9 @@ func runTrain(ctx context.Context, o IO, args []string) error {
 	if done, err := parseFlags(fs, args, stderr); done {
 		return err
 	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
 	id, err := rankenv.FromEnv(os.Getenv)
 	if err != nil {
 		return err
