@@ -57,6 +57,7 @@ type Config struct {
 	Wire            string // fp32|bf16; "" = bf16 with several ranks
 	DenseEmbeddings bool
 	NoOverlap       bool
+	LazyEmbeddings  bool
 	BucketCapMB     float64
 	FirstBucketMB   float64
 	Threads         int
@@ -132,6 +133,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed for initialisation, data order and dropout")
 	fs.StringVar(&c.Precision, "precision", c.Precision, "fp32, or bf16 mixed precision (bf16 compute, fp32 weights and optimizer)")
 	fs.StringVar(&c.Wire, "wire", c.Wire, "gradient all-reduce precision on the wire: fp32|bf16 (default bf16 with several ranks)")
+	fs.BoolVar(&c.LazyEmbeddings, "lazy-embeddings", c.LazyEmbeddings, "update only the word-embedding rows a step touched (LazyAdam: faster, not PyTorch's AdamW)")
 	fs.BoolVar(&c.NoOverlap, "no-overlap", c.NoOverlap, "all-reduce gradient buckets after backward instead of while it runs")
 	fs.BoolVar(&c.DenseEmbeddings, "dense-embeddings", c.DenseEmbeddings, "compute and all-reduce the word-embedding gradient as a dense matrix (PyTorch's default) instead of the rows a step touched")
 	fs.Float64Var(&c.BucketCapMB, "bucket-cap-mb", c.BucketCapMB, "gradient bucket size in MiB")
@@ -184,6 +186,9 @@ func (c *Config) Validate() error {
 	if c.LoadBestAtEnd && c.EvalStrategy != "no" && c.saveStrategy() != "no" &&
 		(c.saveStrategy() != c.EvalStrategy || c.EvalStrategy == "steps" && c.SaveSteps%c.EvalSteps != 0) {
 		return bad("--load-best-at-end needs checkpoints where evaluations happen: --save-strategy equal to --eval-strategy (%s), and --save-steps a multiple of --eval-steps", c.EvalStrategy)
+	}
+	if c.LazyEmbeddings && c.DenseEmbeddings {
+		return bad("--lazy-embeddings needs the sparse word-embedding gradients (drop --dense-embeddings)")
 	}
 	if err := (optim.Schedule{Kind: optim.ScheduleKind(c.Scheduler)}).Validate(); err != nil {
 		return err

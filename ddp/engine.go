@@ -32,6 +32,7 @@ type engine struct {
 	rank     int
 	step     int // optimizer steps done
 	onBucket func(int)
+	lazy     bool // update only the touched word-embedding rows (optim's Note [Lazy rows])
 }
 
 // stepResult is what one optimizer step reports.
@@ -90,6 +91,9 @@ func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResul
 	}
 	t2 := time.Now()
 	res.WireBytes = e.red.stats.Bytes - sent
+	if e.lazy {
+		e.red.lazyRows()
+	}
 	res.GradNorm = optim.ClipGradNorm(e.red.params, e.clip)
 	if math.IsNaN(res.GradNorm) || math.IsInf(res.GradNorm, 0) {
 		return res, fmt.Errorf("ddp: step %d: the gradient norm is %v (loss %v): training diverged; lower --lr or use --max-grad-norm", e.step, res.GradNorm, res.Loss)
@@ -241,13 +245,16 @@ type engineOptions struct {
 	// instead of Note [Sparse embedding gradients] (with several ranks).
 	DenseEmbeddings bool
 	WireBytes       int // bytes per element of the dense all-reduce on the wire
+	// LazyEmbeddings updates only the word-embedding rows a step touched
+	// (optim's Note [Lazy rows]); needs the sparse path.
+	LazyEmbeddings bool
 }
 
 // newEngine builds the replica around a model: checks that every rank has
 // the same parameters, copies rank 0's values to all, and makes the
 // gradient buckets.
 func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engineOptions) (*engine, error) {
-	e := &engine{m: m, comm: comm, sched: o.Sched, lr: o.LR, clip: o.Clip, bf16: o.BF16, seed: o.Seed}
+	e := &engine{m: m, comm: comm, sched: o.Sched, lr: o.LR, clip: o.Clip, bf16: o.BF16, seed: o.Seed, lazy: o.LazyEmbeddings}
 	if comm != nil {
 		e.rank = comm.Rank()
 		if comm.Size() > 1 {

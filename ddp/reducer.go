@@ -3,6 +3,7 @@ package ddp
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unsafe"
@@ -88,9 +89,21 @@ func (r *reducer) addSparse(m *bert.Model, p ParamInfo, shape []int64) error {
 		return fmt.Errorf("ddp: %s: %w", p.Name, err)
 	}
 	m.SetSparseEmbeddingGrad(true)
-	r.sparse = &sparseGrad{name: p.Name, dim: int(shape[1]), mem: make([]float32, p.Numel)}
+	r.sparse = &sparseGrad{name: p.Name, dim: int(shape[1]), mem: make([]float32, p.Numel), param: len(r.params)}
 	r.params = append(r.params, optim.Param{Name: p.Name, Data: data, Grad: r.sparse.mem, Decay: decays(p.Name)})
 	return nil
+}
+
+// lazyRows makes the optimizer update only the word-embedding rows this
+// step touched on any rank (optim's Note [Lazy rows]).
+func (r *reducer) lazyRows() {
+	if r.sparse == nil {
+		return
+	}
+	ids := append([]int64{}, r.sparse.dirty...) // not nil: no row touched means no row updated
+	slices.Sort(ids)
+	p := &r.params[r.sparse.param]
+	p.Rows, p.RowLen = slices.Compact(ids), r.sparse.dim
 }
 
 func (r *reducer) addBucket(m *bert.Model, b Bucket, shapes map[string][]int64) error {

@@ -35,6 +35,7 @@ type sparseGrad struct {
 	dim   int       // embedding width
 	mem   []float32 // the averaged dense gradient, [vocab][dim]; zero but for dirty rows
 	dirty []int64   // rows that may be non-zero
+	param int       // its index in reducer.params
 	bytes int64     // wire bytes sent, cumulative
 }
 

@@ -305,6 +305,7 @@ func (t *trainer) engineOptions() engineOptions {
 		CapBytes:        int(c.BucketCapMB * (1 << 20)),
 		DenseEmbeddings: c.DenseEmbeddings,
 		NoOverlap:       c.NoOverlap,
+		LazyEmbeddings:  c.LazyEmbeddings,
 		WireBytes:       map[bool]int{true: 4, false: 2}[c.Wire == "fp32"],
 	}
 }

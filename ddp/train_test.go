@@ -270,3 +270,35 @@ func TestResumeSkipsDamagedCheckpoint(t *testing.T) {
 		t.Errorf("the final checkpoint does not verify: %v", err)
 	}
 }
+
+// --lazy-embeddings: embedding rows of tokens that never occur keep their
+// initial values (exact AdamW with weight decay shrinks them), and the
+// others train.
+func TestLazyEmbeddings(t *testing.T) {
+	model, data, out := tinyModelDir(t, 0), t.TempDir(), t.TempDir()
+	cfg := testTrainConfig(t, model, data, out)
+	cfg.LazyEmbeddings, cfg.MaxSteps, cfg.EvalStrategy, cfg.SaveStrategy, cfg.Test, cfg.NoReport = true, 4, "no", "no", "", true
+	if _, err := Train(t.Context(), cfg, Env{}); err != nil {
+		t.Fatal(err)
+	}
+	before, _, err := bert.ReadWeights(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _, err := bert.ReadWeights(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "bert.embeddings.word_embeddings.weight"
+	h := int(before[name].Shape[1])
+	row := func(w map[string]bert.HostTensor, id int) []float32 { return w[name].Data[id*h : (id+1)*h] }
+	// Ids 1 ([UNK]) and 4 ([MASK]) never occur in the test data; 2 ([CLS]) always does.
+	for _, id := range []int{1, 4} {
+		if !slices.Equal(row(before, id), row(after, id)) {
+			t.Errorf("row %d (never used) changed under --lazy-embeddings", id)
+		}
+	}
+	if slices.Equal(row(before, 2), row(after, 2)) {
+		t.Error("row 2 ([CLS], in every batch) did not train")
+	}
+}

@@ -22,7 +22,22 @@ type Param struct {
 	Data  []float32 // weights, updated in place
 	Grad  []float32 // gradient; nil means none this step: the parameter is skipped, as in PyTorch
 	Decay bool      // whether weight decay applies (HF: not to biases and LayerNorm weights)
+	// Rows, if not nil, makes the update lazy (Note [Lazy rows]): only these
+	// rows of RowLen values each are updated; the others keep their weights
+	// and optimizer state. nil: the whole parameter, the exact update.
+	Rows   []int64
+	RowLen int
 }
+
+// Note [Lazy rows]: an embedding's rows that a step did not touch have a
+// zero gradient, but exact Adam(W) still moves them: their moments decay,
+// the moment-driven step continues and weight decay shrinks them. The lazy
+// update (TensorFlow's LazyAdam, PyTorch's SparseAdam plus decoupled decay)
+// skips them: untouched rows keep weights and moments, and touched rows get
+// the usual update with the parameter's step count for bias correction. It
+// is cheaper (a step touches a few percent of a vocabulary) and not
+// PyTorch's AdamW; SGD without momentum and weight decay is the same either
+// way.
 
 // Config holds the hyper-parameters. Zero values take PyTorch's defaults.
 type Config struct {
@@ -90,6 +105,11 @@ func (o *Optimizer) Step(params []Param, lr float64) error {
 		if p.Grad != nil && len(p.Grad) != len(p.Data) {
 			return fmt.Errorf("optim: %s has %d values and a gradient of %d", p.Name, len(p.Data), len(p.Grad))
 		}
+		for _, r := range p.Rows {
+			if p.RowLen <= 0 || r < 0 || int(r+1)*p.RowLen > len(p.Data) {
+				return fmt.Errorf("optim: %s: row %d of %d values is outside its %d values", p.Name, r, p.RowLen, len(p.Data))
+			}
+		}
 	}
 	for _, p := range params {
 		if p.Grad == nil {
@@ -125,6 +145,13 @@ func (o *Optimizer) update(p Param, st *paramState, lr float64) {
 		k = o.adamKernel(st, lr, wd)
 	case SGD:
 		k = o.sgdKernel(st, lr, wd)
+	}
+	if p.Rows != nil {
+		for _, r := range p.Rows {
+			lo, hi := int(r)*p.RowLen, int(r+1)*p.RowLen
+			k(p.Data[lo:hi], p.Grad[lo:hi], st.M[lo:hi], sub(st.V, lo, hi))
+		}
+		return
 	}
 	parallel(len(p.Data), o.cfg.Threads, func(lo, hi int) { k(p.Data[lo:hi], p.Grad[lo:hi], st.M[lo:hi], sub(st.V, lo, hi)) })
 }

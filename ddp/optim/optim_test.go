@@ -169,3 +169,50 @@ func BenchmarkAdamW(b *testing.B) {
 		})
 	}
 }
+
+// Note [Lazy rows]: touched rows get exactly the dense update; untouched
+// rows keep weights and moments (dense AdamW would decay and move them).
+func TestLazyRows(t *testing.T) {
+	const rows, width = 4, 3
+	w0 := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	steps := []struct {
+		grad    []float32
+		touched []int64
+	}{
+		{[]float32{0, 0, 0, 1, -1, 2, 0, 0, 0, .5, .5, -3}, []int64{1, 3}},
+		{[]float32{2, 1, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0}, []int64{0}},
+	}
+	dense, _ := New(Config{WeightDecay: 0.1})
+	lazy, _ := New(Config{WeightDecay: 0.1})
+	wd, wl := slices.Clone(w0), slices.Clone(w0)
+	for i, s := range steps {
+		if err := dense.Step([]Param{{Name: "e", Data: wd, Grad: slices.Clone(s.grad), Decay: true}}, 0.01); err != nil {
+			t.Fatal(err)
+		}
+		if err := lazy.Step([]Param{{Name: "e", Data: wl, Grad: slices.Clone(s.grad), Decay: true, Rows: s.touched, RowLen: width}}, 0.01); err != nil {
+			t.Fatal(err)
+		}
+		for r := range rows {
+			row := func(x []float32) []float32 { return x[r*width : (r+1)*width] }
+			switch {
+			case i == 0 && slices.Contains(s.touched, int64(r)):
+				if !slices.Equal(row(wl), row(wd)) {
+					t.Errorf("step 0 row %d (touched): lazy %v, dense %v", r, row(wl), row(wd))
+				}
+			case i == 0 && !slices.Equal(row(wl), row(w0)):
+				t.Errorf("step 0 row %d (untouched) moved: %v", r, row(wl))
+			}
+		}
+	}
+	// After step 1, rows 1 and 3 were untouched: lazily they stay where step 0 left them.
+	if slices.Equal(wl[3:6], wd[3:6]) {
+		t.Errorf("row 1: lazy and dense agree after a step that did not touch it (%v): dense should have moved it", wl[3:6])
+	}
+	if _, err := New(Config{}); err != nil {
+		t.Fatal(err)
+	}
+	bad, _ := New(Config{})
+	if err := bad.Step([]Param{{Name: "e", Data: wl, Grad: wl, Rows: []int64{4}, RowLen: width}}, 0.1); err == nil {
+		t.Error("a row outside the parameter was accepted")
+	}
+}
