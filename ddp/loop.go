@@ -204,7 +204,7 @@ func (t *trainer) step(ctx context.Context, micro []*shard.Batch) error {
 		return err
 	}
 	res.Loss = loss
-	t.rec.train(t.state.Step, t.epochFloat(), res, t.rate())
+	t.rec.train(t.state.Step, t.epochFloat(), res)
 	t.env.Reporter.Heartbeat(control.Heartbeat{Rank: t.rank(), Step: t.state.Step, Epoch: t.state.Epoch, Phase: control.PhaseCompute,
 		Bucket: -1, Loss: res.Loss, SamplesPerSec: t.rate(), DataWait: t.train.Stats().Wait, Compute: res.Compute, AllReduce: res.AllReduce,
 		AllReduceMB: float64(t.eng.red.stats.Bytes) / 1e6, Time: time.Now()})

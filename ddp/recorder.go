@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 
 	"github.com/ddprun/ddprun/ddp/metrics"
 	"github.com/ddprun/ddprun/ddp/progress"
@@ -15,7 +16,7 @@ import (
 // recorder is where rank 0 sends what the run does: the progress bar,
 // the JSONL metrics log, TensorBoard, and at the end the HTML report.
 type recorder interface {
-	train(step int, epoch float64, r stepResult, samplesPerSec float64)
+	train(step int, epoch float64, r stepResult)
 	eval(kind string, step int, epoch float64, s metrics.Summary)
 	event(msg string, fields map[string]any)
 	report(path string, info report.RunInfo, test *metrics.Summary) error
@@ -24,7 +25,7 @@ type recorder interface {
 
 type nopRecorder struct{}
 
-func (nopRecorder) train(int, float64, stepResult, float64)               {}
+func (nopRecorder) train(int, float64, stepResult)                        {}
 func (nopRecorder) eval(string, int, float64, metrics.Summary)            {}
 func (nopRecorder) event(string, map[string]any)                          {}
 func (nopRecorder) report(string, report.RunInfo, *metrics.Summary) error { return nil }
@@ -38,6 +39,8 @@ type fileRecorder struct {
 	tb       *tblog.Writer
 	logPath  string
 	pending  stepResult // sums since the last logged step
+	world    int        // ranks: a step's samples times world is the global batch
+	logged   time.Time  // when the last train entry was logged
 	nPending int
 }
 
@@ -47,8 +50,8 @@ const (
 	tbDir       = "tensorboard"
 )
 
-func newRecorder(cfg *Config, stderr io.Writer, total, done, perEpoch int) (*fileRecorder, error) {
-	r := &fileRecorder{cfg: cfg, logPath: filepath.Join(cfg.Output, metricsFile)}
+func newRecorder(cfg *Config, stderr io.Writer, total, done, perEpoch, world int) (*fileRecorder, error) {
+	r := &fileRecorder{cfg: cfg, logPath: filepath.Join(cfg.Output, metricsFile), world: world, logged: time.Now()}
 	var err error
 	if r.log, err = runlog.Open(r.logPath); err != nil {
 		return nil, err
@@ -63,8 +66,9 @@ func newRecorder(cfg *Config, stderr io.Writer, total, done, perEpoch int) (*fil
 	return r, nil
 }
 
-func (r *fileRecorder) train(step int, epoch float64, s stepResult, rate float64) {
-	r.bar.Step(progress.Step{Done: int64(step), Epoch: epoch, Loss: s.Loss, LR: s.LR, Samples: int64(s.Samples)})
+func (r *fileRecorder) train(step int, epoch float64, s stepResult) {
+	r.bar.Step(progress.Step{Done: int64(step), Epoch: epoch, Loss: s.Loss, LR: s.LR, Samples: int64(s.Samples * r.world)})
+	r.pending.Samples += s.Samples * r.world
 	r.pending.Loss += s.Loss
 	r.pending.GradNorm += s.GradNorm
 	r.pending.Tokens += s.Tokens
@@ -73,6 +77,9 @@ func (r *fileRecorder) train(step int, epoch float64, s stepResult, rate float64
 		return
 	}
 	n := float64(r.nPending)
+	now := time.Now()
+	rate := float64(r.pending.Samples) / now.Sub(r.logged).Seconds() // throughput since the last entry
+	r.logged = now
 	fields := map[string]any{
 		runlog.FieldLoss: r.pending.Loss / n, runlog.FieldLR: s.LR, runlog.FieldGradNorm: r.pending.GradNorm / n,
 		runlog.FieldSamplesPerSec: rate, "forward_s": s.Forward.Seconds(), "backward_s": (s.Compute - s.Forward).Seconds(), "data_wait_s": s.DataWait.Seconds(),

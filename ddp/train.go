@@ -192,7 +192,7 @@ func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokeni
 		return nil, err
 	}
 	if t.rank() == 0 {
-		if t.rec, err = newRecorder(cfg, env.Stderr, t.total, t.state.Step, t.perEp); err != nil {
+		if t.rec, err = newRecorder(cfg, env.Stderr, t.total, t.state.Step, t.perEp, t.world()); err != nil {
 			return nil, err
 		}
 	} else {
