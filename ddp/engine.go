@@ -275,6 +275,12 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 		return nil, err
 	}
 	e.red.wireSize = max(o.WireBytes, 2)
+	if e.red.sparse != nil {
+		e.red.sparse.wireSize = 4
+		if comm != nil && comm.Size() > 1 && o.WireBytes == 2 {
+			e.red.sparse.wireSize = 2
+		}
+	}
 	if comm != nil && comm.Size() > 1 && !o.NoOverlap && len(e.red.buckets) > 0 {
 		if e.red.overlap, err = newOverlapper(e.red, m); err != nil {
 			e.red.drop()

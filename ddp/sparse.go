@@ -18,11 +18,12 @@ import (
 // the gradient as the touched rows (nn.Embedding(sparse=True)); after
 // backward every rank all-gathers its row ids and rows, and every rank
 // adds all ranks' rows in rank order and divides by the world size, into a
-// dense buffer of which only those rows are non-zero. That
-// is the same average as the dense all-reduce (rows nobody touched are zero
+// dense buffer of which only those rows are non-zero. That is the same
+// average as the dense all-reduce (rows nobody touched are zero
 // everywhere), computed in the same order on every rank, so the replicas
-// stay bit-identical; the rows travel in fp32 whatever --wire says, so the
-// sparse path is also more precise than a bf16 dense all-reduce. The
+// stay bit-identical. The rows travel in the wire dtype (bf16 by default
+// with several ranks), each rounded once by its sender, where the dense
+// ring rounds partial sums; every rank adds the same rounded values. The
 // optimizer still updates every row (AdamW's moments decay and weight decay
 // applies to untouched rows too): this changes communication only, not the
 // optimisation, which stays exactly PyTorch's dense AdamW.
@@ -31,12 +32,13 @@ import (
 // touched rows, bert.Model.SetSparseEmbeddingGrad), and it is synchronised
 // sparsely, into a dense Go buffer that the optimizer reads.
 type sparseGrad struct {
-	name  string
-	dim   int       // embedding width
-	mem   []float32 // the averaged dense gradient, [vocab][dim]; zero but for dirty rows
-	dirty []int64   // rows that may be non-zero
-	param int       // its index in reducer.params
-	bytes int64     // wire bytes sent, cumulative
+	name     string
+	dim      int       // embedding width
+	mem      []float32 // the averaged dense gradient, [vocab][dim]; zero but for dirty rows
+	dirty    []int64   // rows that may be non-zero
+	param    int       // its index in reducer.params
+	wireSize int       // bytes per gathered value: 4 (fp32) or 2 (bf16, with --wire bf16)
+	bytes    int64     // wire bytes sent, cumulative
 }
 
 // isWordEmbedding reports the parameter the sparse path handles.
@@ -83,19 +85,42 @@ func (s *sparseGrad) allReduce(ctx context.Context, c collective.Comm, mine []in
 	if err := collective.AllGatherV(ctx, c, collective.Int64s(mine), collective.Int64s(ids), counts); err != nil {
 		return fmt.Errorf("ddp: sparse %s ids: %w", s.name, err)
 	}
-	rows := make([]float32, total*s.dim)
-	rowCounts := make([]int, len(counts))
-	for r, n := range counts {
-		rowCounts[r] = n * s.dim
-	}
-	if err := collective.AllGatherV(ctx, c, collective.Float32s(mineRows), collective.Float32s(rows), rowCounts); err != nil {
+	rows, err := s.gatherRows(ctx, c, mineRows, counts, total)
+	if err != nil {
 		return fmt.Errorf("ddp: sparse %s rows: %w", s.name, err)
 	}
 	s.accumulate(ids, rows, c.Size())
 	s.dirty = append(s.dirty, ids...)
 	n := int64(c.Size())
-	s.bytes += int64(total) * int64(8+4*s.dim) * (n - 1) / n
+	s.bytes += int64(total) * int64(8+s.wireSize*s.dim) * (n - 1) / n
 	return nil
+}
+
+// gatherRows all-gathers every rank's gradient rows, in fp32 or, with a
+// bf16 wire, rounded to bf16 by their sender (every rank then adds the same
+// rounded values, so the replicas stay identical).
+func (s *sparseGrad) gatherRows(ctx context.Context, c collective.Comm, mine []float32, counts []int, total int) ([]float32, error) {
+	rowCounts := make([]int, len(counts))
+	for r, n := range counts {
+		rowCounts[r] = n * s.dim
+	}
+	rows := make([]float32, total*s.dim)
+	if s.wireSize != 2 {
+		err := collective.AllGatherV(ctx, c, collective.Float32s(mine), collective.Float32s(rows), rowCounts)
+		return rows, err
+	}
+	send := make([]uint16, len(mine))
+	for i, v := range mine {
+		send[i] = collective.BFloat16FromFloat32(v)
+	}
+	recv := make([]uint16, len(rows))
+	if err := collective.AllGatherV(ctx, c, collective.BFloat16s(send), collective.BFloat16s(recv), rowCounts); err != nil {
+		return nil, err
+	}
+	for i, h := range recv {
+		rows[i] = collective.Float32FromBFloat16(h)
+	}
+	return rows, nil
 }
 
 // accumulate replaces the touched rows by the sum of the given rows (in
