@@ -6,14 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 	"unsafe"
 
 	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/internal/leakcheck"
 )
 
 // fakeDir holds the fake libraries, built once per test binary from
@@ -207,32 +206,4 @@ func mustCUDA(t *testing.T) *CUDA {
 
 // checkNoLeaks fails the test if goroutines running this package's code
 // outlive it.
-func checkNoLeaks(t *testing.T) {
-	t.Helper()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			leaked := ncclGoroutines()
-			if leaked == "" {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("leaked goroutines:\n%s", leaked)
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
-
-func ncclGoroutines() string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "collective/nccl.(*Comm)") {
-			out = append(out, g)
-		}
-	}
-	return strings.Join(out, "\n\n")
-}
+func checkNoLeaks(t *testing.T) { leakcheck.Check(t, "collective/nccl.(*Comm)") }

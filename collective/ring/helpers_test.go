@@ -3,14 +3,13 @@ package ring_test
 import (
 	"context"
 	"net"
-	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ddprun/ddprun/collective/ring"
 	"github.com/ddprun/ddprun/collective/ring/ringtest"
+	"github.com/ddprun/ddprun/internal/leakcheck"
 )
 
 // loopbackConfigs opens n listeners on 127.0.0.1:0 and returns LocalConfig
@@ -76,34 +75,6 @@ func mustRun(t *testing.T, cfgs []ring.Config, f func(ctx context.Context, c *ri
 	}
 }
 
-// checkNoLeaks fails the test if goroutines running ring code outlive it
-// (a ResourceCheck in the style of raft's tests).
-func checkNoLeaks(t *testing.T) {
-	t.Helper()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			leaked := ringGoroutines()
-			if leaked == "" {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("leaked goroutines:\n%s", leaked)
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
-
-func ringGoroutines() string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "collective/ring.") && !strings.Contains(g, "ringGoroutines") {
-			out = append(out, g)
-		}
-	}
-	return strings.Join(out, "\n\n")
-}
+// checkNoLeaks fails the test if goroutines running this package's code
+// outlive it.
+func checkNoLeaks(t *testing.T) { leakcheck.Check(t, "collective/ring.") }
