@@ -35,12 +35,7 @@ func TestAutocastBF16(t *testing.T) {
 		t.Run(c, func(t *testing.T) {
 			dir := filepath.Join("testdata", c)
 			ref := loadReference(t, dir)
-			runTorch(t, func(*torchrt.Thread) error {
-				m, _, err := LoadPretrained(dir, gotch.CPU, nil, LoadOptions{})
-				if err != nil {
-					return err
-				}
-				defer m.Drop()
+			withFixture(t, dir, func(_ *torchrt.Thread, m *Model) error {
 				fp32 := logitsOf(t, m, ref.input())
 				if err := torchrt.Autocast(true, false); err != nil {
 					return err
@@ -130,12 +125,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			dir := filepath.Join("testdata", c)
 			ref := loadReference(t, dir)
 			out := t.TempDir()
-			runTorch(t, func(*torchrt.Thread) error {
-				m, _, err := LoadPretrained(dir, gotch.CPU, nil, LoadOptions{})
-				if err != nil {
-					return err
-				}
-				defer m.Drop()
+			withFixture(t, dir, func(_ *torchrt.Thread, m *Model) error {
 				want := logitsOf(t, m, ref.input())
 				if err := m.Save(out, false); err != nil {
 					return err
@@ -253,12 +243,7 @@ func TestFreezeBase(t *testing.T) {
 		t.Run(c, func(t *testing.T) {
 			dir := filepath.Join("testdata", c)
 			ref := loadReference(t, dir)
-			runTorch(t, func(*torchrt.Thread) error {
-				m, _, err := LoadPretrained(dir, gotch.CPU, nil, LoadOptions{})
-				if err != nil {
-					return err
-				}
-				defer m.Drop()
+			withFixture(t, dir, func(_ *torchrt.Thread, m *Model) error {
 				if err := m.FreezeBase(); err != nil {
 					return err
 				}
@@ -338,12 +323,7 @@ func TestStressUnderGCPressure(t *testing.T) {
 		})
 	}
 	defer func() { close(stop); wg.Wait() }()
-	runTorch(t, func(th *torchrt.Thread) error {
-		m, _, err := LoadPretrained(filepath.Join("testdata", "bert_cls"), gotch.CPU, nil, LoadOptions{})
-		if err != nil {
-			return err
-		}
-		defer m.Drop()
+	withFixture(t, filepath.Join("testdata", "bert_cls"), func(th *torchrt.Thread, m *Model) error {
 		for i := range steps {
 			if err := trainStep(m, ref.input(), ref.Labels); err != nil {
 				return err
@@ -361,12 +341,7 @@ func TestStressUnderGCPressure(t *testing.T) {
 
 func TestLiveTensorsFlat(t *testing.T) {
 	ref := loadReference(t, filepath.Join("testdata", "distilbert_cls"))
-	runTorch(t, func(th *torchrt.Thread) error {
-		m, _, err := LoadPretrained(filepath.Join("testdata", "distilbert_cls"), gotch.CPU, nil, LoadOptions{})
-		if err != nil {
-			return err
-		}
-		defer m.Drop()
+	withFixture(t, filepath.Join("testdata", "distilbert_cls"), func(th *torchrt.Thread, m *Model) error {
 		var counts []int
 		for range 50 {
 			if err := trainStep(m, ref.input(), ref.Labels); err != nil {

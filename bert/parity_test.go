@@ -89,6 +89,20 @@ func runTorch(t *testing.T, f func(th *torchrt.Thread) error) {
 	}
 }
 
+// withFixture loads a fixture model folder on a compute thread and runs f
+// with it.
+func withFixture(t *testing.T, dir string, f func(th *torchrt.Thread, m *Model) error) {
+	t.Helper()
+	runTorch(t, func(th *torchrt.Thread) error {
+		m, _, err := LoadPretrained(dir, gotch.CPU, nil, LoadOptions{})
+		if err != nil {
+			return err
+		}
+		defer m.Drop()
+		return f(th, m)
+	})
+}
+
 func maxAbsDiff(got []float32, want []float64) (d, scale float64) {
 	for i := range want {
 		d = math.Max(d, math.Abs(float64(got[i])-want[i]))
@@ -102,12 +116,7 @@ func TestParity(t *testing.T) {
 		t.Run(c, func(t *testing.T) {
 			dir := filepath.Join("testdata", c)
 			ref := loadReference(t, dir)
-			runTorch(t, func(*torchrt.Thread) error {
-				m, _, err := LoadPretrained(dir, gotch.CPU, nil, LoadOptions{})
-				if err != nil {
-					return err
-				}
-				defer m.Drop()
+			withFixture(t, dir, func(_ *torchrt.Thread, m *Model) error {
 				checkParity(t, m, ref)
 				return nil
 			})

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/sugarme/gotch"
-
 	"github.com/ddprun/ddprun/bert/torchrt"
 )
 
@@ -17,12 +15,7 @@ func TestSparseEmbeddingGrad(t *testing.T) {
 		t.Run(c, func(t *testing.T) {
 			dir := filepath.Join("testdata", c)
 			ref := loadReference(t, dir)
-			runTorch(t, func(*torchrt.Thread) error {
-				m, _, err := LoadPretrained(dir, gotch.CPU, nil, LoadOptions{})
-				if err != nil {
-					return err
-				}
-				defer m.Drop()
+			withFixture(t, dir, func(_ *torchrt.Thread, m *Model) error {
 				m.SetSparseEmbeddingGrad(true)
 				if err := backwardPass(m, ref.input(), ref.Labels, false); err != nil {
 					return err
