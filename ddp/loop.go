@@ -405,7 +405,7 @@ func (t *trainer) finish(ctx context.Context, stop string) (*Result, error) {
 		ResumedFrom: t.resume, BestMetric: t.state.BestMetric, Val: t.last}
 	if stop == "interrupted" {
 		res.Wall, res.SamplesPerSec = time.Since(t.start), t.rate()
-		return res, errStop
+		return res, ErrStopped
 	}
 	if err := t.loadBest(ctx, res); err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 	"unsafe"
 
 	"github.com/sugarme/gotch"
@@ -34,7 +33,6 @@ type reducer struct {
 }
 
 type reduceStats struct {
-	Time  time.Duration
 	Bytes int64 // wire bytes this rank sent, estimated as 2(n-1)/n of the buffer
 }
 
@@ -179,7 +177,6 @@ func (r *reducer) zero(m *bert.Model) error {
 // bucket order, then the sparse word embeddings (which need reading out of
 // libtorch even alone).
 func (r *reducer) sync(ctx context.Context, m *bert.Model, c collective.Comm, onBucket func(i int)) error {
-	start := time.Now()
 	if r.overlap != nil && c != nil && c.Size() > 1 {
 		if err := r.overlap.finish(); err != nil {
 			return err
@@ -194,7 +191,6 @@ func (r *reducer) sync(ctx context.Context, m *bert.Model, c collective.Comm, on
 		}
 		r.stats.Bytes += r.sparse.bytes - before
 	}
-	r.stats.Time += time.Since(start)
 	return nil
 }
 

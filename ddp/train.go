@@ -51,7 +51,7 @@ type Env struct {
 	Stderr   io.Writer        // progress bar and human-readable logs (rank 0)
 	Log      *slog.Logger
 	// Stop, when closed, asks for a clean stop: the ranks agree on the
-	// step, write a checkpoint and return errStop (ErrStopped). Cancelling
+	// step, write a checkpoint and return ErrStopped. Cancelling
 	// the context passed to Train aborts at once instead.
 	Stop <-chan struct{}
 	// OnStep, if set, is called on the compute thread after every
@@ -332,8 +332,6 @@ func (t *trainer) heartbeat(p control.Phase, bucket int) {
 // ErrStopped is returned (with the result so far) after a clean stop
 // requested through Env.Stop or by the launcher: a checkpoint was written.
 var ErrStopped = errors.New("ddp: stopped on request; a checkpoint was written")
-
-var errStop = ErrStopped
 
 func (t *trainer) checkpointPath(step int) string {
 	return filepath.Join(t.cfg.Output, fmt.Sprintf("%s%d", checkpointPrefix, step))

@@ -149,7 +149,7 @@ func TestResumeIsExact(t *testing.T) {
 					close(stop)
 				}
 			}})
-			if !errors.Is(err, errStop) || res == nil || res.Stop != "interrupted" || res.Steps != at {
+			if !errors.Is(err, ErrStopped) || res == nil || res.Stop != "interrupted" || res.Steps != at {
 				t.Fatalf("interrupted run: %+v, %v", res, err)
 			}
 			res, err = Train(t.Context(), part, Env{})
