@@ -90,3 +90,49 @@ func TestOnGradReady(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// SetData: after p.data = view of a flat buffer, the parameter reads and
+// writes the buffer, autograd still treats p as the same leaf, and a
+// shape mismatch is refused.
+func TestSetData(t *testing.T) {
+	err := Run(Config{Threads: 1}, func(*Thread) error {
+		p := ts.MustOnes([]int64{2, 2}, gotch.Float, gotch.CPU)
+		defer p.MustDrop()
+		if err := p.RequiresGrad_(true); err != nil {
+			return err
+		}
+		flat := ts.MustArange(ts.FloatScalar(6), gotch.Float, gotch.CPU) // 0..5
+		defer flat.MustDrop()
+		view := flat.MustNarrow(0, 1, 4, false).MustView([]int64{2, 2}, true)
+		defer view.MustDrop()
+		if err := SetData(p, view); err != nil {
+			return err
+		}
+		s := p.MustSum(gotch.Float, false)
+		if got := s.Float64Values()[0]; got != 1+2+3+4 {
+			t.Errorf("sum of the parameter %v, want 10 (the buffer's elements 1..4)", got)
+		}
+		if err := s.Backward(); err != nil {
+			return err
+		}
+		s.MustDrop()
+		if !HasGrad(p) || !p.MustRequiresGrad() {
+			t.Error("the parameter lost its gradient or requires_grad")
+		}
+		_ = NoGrad(func() error { return flat.Fill_(ts.FloatScalar(2)) })
+		s = p.MustSum(gotch.Float, false)
+		defer s.MustDrop()
+		if got := s.Float64Values()[0]; got != 8 {
+			t.Errorf("after filling the buffer with 2 the parameter sums to %v, want 8", got)
+		}
+		wrong := ts.MustOnes([]int64{3}, gotch.Float, gotch.CPU)
+		defer wrong.MustDrop()
+		if err := SetData(p, wrong); err == nil {
+			t.Error("data of another shape was accepted")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

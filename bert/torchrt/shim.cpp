@@ -110,6 +110,18 @@ int ddprun_grad_set(void* t, void* g) {
   }
 }
 
+// p.data = src: src (same shape and dtype, any storage, e.g. a view of a
+// flat buffer) becomes the parameter's memory; p keeps its autograd
+// identity, so its grad, hooks and requires_grad are untouched.
+int ddprun_set_data(void* p, void* src) {
+  try {
+    static_cast<at::Tensor*>(p)->set_data(*static_cast<at::Tensor*>(src));
+    return 1;
+  } catch (...) {
+    return 0;
+  }
+}
+
 int ddprun_grad_defined(void* t) {
   try {
     return static_cast<at::Tensor*>(t)->grad().defined() ? 1 : 0;

@@ -18,13 +18,16 @@ int  ddprun_cuda_device_count(void);
 int  ddprun_grad_reset(void* t);
 int  ddprun_grad_set(void* t, void* g);
 int  ddprun_grad_defined(void* t);
+int  ddprun_set_data(void* p, void* src);
 int  ddprun_set_grad_enabled(int enabled);
 int  ddprun_register_grad_hook(void* t, int64_t token);
 */
 import "C"
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"runtime"
 
 	"github.com/sugarme/gotch/ts"
@@ -62,6 +65,27 @@ func SetGrad(t, g *ts.Tensor) error {
 	runtime.KeepAlive(g)
 	if !ok {
 		return fmt.Errorf("torchrt: setting a gradient failed")
+	}
+	return nil
+}
+
+// SetData makes src the memory of parameter p (PyTorch's `p.data = src`):
+// src must have p's shape and dtype and may be a view of a larger buffer.
+// p keeps its autograd identity (grad, hooks, requires_grad).
+func SetData(p, src *ts.Tensor) error {
+	ps, err1 := p.Size()
+	ss, err2 := src.Size()
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("torchrt: replacing a parameter's data: %w", err)
+	}
+	if !slices.Equal(ps, ss) || p.DType() != src.DType() {
+		return fmt.Errorf("torchrt: replacing a %v %v parameter's data with a %v %v tensor", ps, p.DType(), ss, src.DType())
+	}
+	ok := C.ddprun_set_data(p.Ctensor(), src.Ctensor()) == 1
+	runtime.KeepAlive(p)
+	runtime.KeepAlive(src)
+	if !ok {
+		return fmt.Errorf("torchrt: replacing a parameter's data failed")
 	}
 	return nil
 }
