@@ -27,8 +27,8 @@ import "C"
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"runtime"
+	"slices"
 
 	"github.com/sugarme/gotch/ts"
 )
