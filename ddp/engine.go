@@ -11,6 +11,7 @@ import (
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/ddp/devopt"
 	"github.com/ddprun/ddprun/ddp/metrics"
 	"github.com/ddprun/ddprun/ddp/optim"
 	"github.com/ddprun/ddprun/shard"
@@ -22,7 +23,8 @@ import (
 type engine struct {
 	m        *bert.Model
 	red      *reducer
-	opt      *optim.Optimizer
+	opt      *optim.Optimizer  // the host optimizer (Note [Optimizer implementations]); nil with flat
+	flat     *devopt.Optimizer // the flat optimizer; nil with host
 	comm     collective.Comm // nil: one rank
 	sched    optim.Schedule
 	lr       float64
@@ -94,11 +96,24 @@ func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResul
 	if e.lazy {
 		e.red.lazyRows()
 	}
-	res.GradNorm = optim.ClipGradNorm(e.red.params, e.clip)
+	var err error
+	if e.flat != nil {
+		res.GradNorm, err = devopt.ClipGradNorm(e.red.flat, e.clip)
+	} else {
+		res.GradNorm = optim.ClipGradNorm(e.red.params, e.clip)
+	}
+	if err != nil {
+		return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
+	}
 	if math.IsNaN(res.GradNorm) || math.IsInf(res.GradNorm, 0) {
 		return res, fmt.Errorf("ddp: step %d: the gradient norm is %v (loss %v): training diverged; lower --lr or use --max-grad-norm", e.step, res.GradNorm, res.Loss)
 	}
-	if err := e.opt.Step(e.red.params, res.LR); err != nil {
+	if e.flat != nil {
+		err = e.flat.Step(res.LR)
+	} else {
+		err = e.opt.Step(e.red.params, res.LR)
+	}
+	if err != nil {
 		return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
 	}
 	e.step++
@@ -154,10 +169,11 @@ func (e *engine) backward(b *shard.Batch, scale float64, res *stepResult) (float
 
 func (e *engine) forward(b *shard.Batch, train bool) (*ts.Tensor, error) {
 	if e.bf16 {
-		if err := torchrt.Autocast(true, false); err != nil {
+		cuda := e.m.Device().IsCuda()
+		if err := torchrt.Autocast(true, cuda); err != nil {
 			return nil, err
 		}
-		defer torchrt.Autocast(false, false)
+		defer torchrt.Autocast(false, cuda)
 	}
 	return e.m.Forward(input(b), train)
 }
@@ -248,7 +264,22 @@ type engineOptions struct {
 	// LazyEmbeddings updates only the word-embedding rows a step touched
 	// (optim's Note [Lazy rows]); needs the sparse path.
 	LazyEmbeddings bool
+	// Flat selects the flat optimizer (Note [Optimizer implementations]);
+	// models off the CPU always use it. It implies dense embeddings.
+	Flat bool
+	// Wire16 converts buckets to bf16 before the all-reduce (Note [Wire
+	// conversion]), for backends that do not convert themselves.
+	Wire16 bool
 }
+
+// Note [Optimizer implementations]: two optimizers implement the same
+// update. The host one (package optim) is a fused C kernel per parameter
+// over host memory: one pass, vectorised, the CPU default. The flat one
+// (package devopt) keeps each bucket's parameters as views of one weight
+// buffer (Note [Flat parameters]) and steps a bucket with a few libtorch
+// ops on whatever device it lives on: the only choice on CUDA, optional on
+// the CPU (--optimizer-impl flat). Both equal PyTorch's torch.optim to
+// float rounding. The flat one needs dense word-embedding gradients.
 
 // newEngine builds the replica around a model: checks that every rank has
 // the same parameters, copies rank 0's values to all, and makes the
@@ -267,21 +298,37 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 		}
 	}
 	var err error
-	if e.opt, err = optim.New(o.Optim); err != nil {
-		return nil, err
+	flat := o.Flat || m.Device().IsCuda()
+	if flat && o.LazyEmbeddings {
+		return nil, fmt.Errorf("ddp: --lazy-embeddings needs the host optimizer on the CPU (sparse embedding gradients); it does not apply to the flat optimizer")
 	}
-	sparse := !o.DenseEmbeddings
-	if e.red, err = newReducer(m, o.FirstBytes, o.CapBytes, sparse); err != nil {
+	if !flat {
+		if e.opt, err = optim.New(o.Optim); err != nil {
+			return nil, err
+		}
+	}
+	sparse := !o.DenseEmbeddings && !flat
+	if e.red, err = newReducer(m, o.FirstBytes, o.CapBytes, sparse, flat); err != nil {
 		return nil, err
 	}
 	e.red.wireSize = max(o.WireBytes, 2)
+	e.red.wire16 = o.Wire16 && comm != nil && comm.Size() > 1
+	if flat {
+		if e.flat, err = devopt.New(o.Optim, e.red.groups()); err != nil {
+			e.red.drop()
+			return nil, err
+		}
+	}
 	if e.red.sparse != nil {
 		e.red.sparse.wireSize = 4
 		if comm != nil && comm.Size() > 1 && o.WireBytes == 2 {
 			e.red.sparse.wireSize = 2
 		}
 	}
-	if comm != nil && comm.Size() > 1 && !o.NoOverlap && len(e.red.buckets) > 0 {
+	// Overlap runs all-reduces on another goroutine: not with conversions
+	// that call libtorch, and not on CUDA, where the collectives are ordered
+	// on the compute stream anyway.
+	if comm != nil && comm.Size() > 1 && !o.NoOverlap && len(e.red.buckets) > 0 && !e.red.wire16 && !m.Device().IsCuda() {
 		if e.red.overlap, err = newOverlapper(e.red, m); err != nil {
 			e.red.drop()
 			return nil, err
@@ -290,7 +337,35 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 	return e, nil
 }
 
-func (e *engine) close() { e.red.drop() }
+func (e *engine) close() {
+	if e.flat != nil {
+		e.flat.Close()
+	}
+	e.red.drop()
+}
+
+// optimizerConfig, optimizerState and setOptimizerState hide which
+// optimizer implementation runs (Note [Optimizer implementations]).
+func (e *engine) optimizerConfig() optim.Config {
+	if e.flat != nil {
+		return e.flat.Config()
+	}
+	return e.opt.Config()
+}
+
+func (e *engine) optimizerState() (map[string]optim.ParamState, error) {
+	if e.flat != nil {
+		return e.flat.State()
+	}
+	return e.opt.State(), nil
+}
+
+func (e *engine) setOptimizerState(st map[string]optim.ParamState) error {
+	if e.flat != nil {
+		return e.flat.SetState(st)
+	}
+	return e.opt.SetState(st)
+}
 
 // scalarValue reads a one-element tensor. (gotch's Float64Values leaks the
 // float64 copy it makes.)

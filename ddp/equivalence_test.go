@@ -14,6 +14,8 @@ import (
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/collective/nccl"
+	"github.com/ddprun/ddprun/collective/nccl/nccltest"
 	"github.com/ddprun/ddprun/collective/ring"
 	"github.com/ddprun/ddprun/ddp/optim"
 	"github.com/ddprun/ddprun/shard"
@@ -165,6 +167,40 @@ func loopbackRing(t *testing.T, ctx context.Context, n int, wire collective.DTyp
 	return comms
 }
 
+// fakeNCCL opens n NCCL comms in this process on the fake libraries of
+// package nccltest (host memory stands in for the device's), exchanging
+// the unique id over a loopback ring.
+func fakeNCCL(t *testing.T, ctx context.Context, n int) []collective.Comm {
+	t.Helper()
+	libs := nccltest.Build(t)
+	t.Setenv(nccl.EnvNCCLLib, libs.NCCL)
+	t.Setenv(nccl.EnvCUDARTLib, libs.CUDART)
+	boot := loopbackRing(t, ctx, n, collective.Float32)
+	comms := make([]collective.Comm, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for r := range n {
+		wg.Go(func() {
+			cfg := nccl.DefaultConfig()
+			cfg.Rank, cfg.Size, cfg.Bootstrap = r, n, nccl.CommBootstrap(boot[r])
+			cfg.Timeout, cfg.InitTimeout = time.Minute, 10*time.Second
+			comms[r], errs[r] = nccl.New(ctx, cfg)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, c := range comms {
+			c.Close()
+		}
+	})
+	return comms
+}
+
 // split gives rank r of n its contiguous share of every step's global
 // batch, cut into accum micro-batches.
 func split(global []*shard.Batch, r, n, accum int) []*shard.Batch {
@@ -202,19 +238,27 @@ func TestEquivalence(t *testing.T) {
 		wire         collective.DType
 		tol          float64
 		dense        bool
+		flat         bool   // Note [Optimizer implementations]
+		backend      string // "" ring, "nccl" the fake NCCL (package nccltest) on host memory
 	}{
-		{2, 1, bert.PoolCLS, collective.Float32, 1e-5, true},
-		{2, 1, bert.PoolCLS, collective.Float32, 1e-5, false},
-		{3, 1, bert.PoolMean, collective.Float32, 1e-5, false},
-		{3, 2, bert.PoolCLS, collective.Float32, 1e-5, false},
+		{2, 1, bert.PoolCLS, collective.Float32, 1e-5, true, false, ""},
+		{2, 1, bert.PoolCLS, collective.Float32, 1e-5, false, false, ""},
+		{3, 1, bert.PoolMean, collective.Float32, 1e-5, false, false, ""},
+		{3, 2, bert.PoolCLS, collective.Float32, 1e-5, false, false, ""},
 		// bf16 on the wire: a gradient component that nearly cancels across
 		// ranks keeps little relative precision, and Adam's normalised step
 		// can then differ by up to 2 x lr per step (lr 3e-3, 3 steps). The
 		// replicas must still agree bit for bit.
-		{2, 1, bert.PoolCLS, collective.BFloat16, 2e-2, false},
-		{3, 1, bert.PoolCLS, collective.BFloat16, 2e-2, true},
+		{2, 1, bert.PoolCLS, collective.BFloat16, 2e-2, false, false, ""},
+		{3, 1, bert.PoolCLS, collective.BFloat16, 2e-2, true, false, ""},
+		// The flat optimizer, over the ring and over NCCL (the CUDA path's
+		// backend, whose bf16 wire is ddp's own conversion).
+		{2, 1, bert.PoolCLS, collective.Float32, 1e-5, true, true, ""},
+		{3, 2, bert.PoolMean, collective.Float32, 1e-5, true, true, "nccl"},
+		{2, 1, bert.PoolCLS, collective.BFloat16, 2e-2, true, true, "nccl"},
 	} {
-		t.Run(fmt.Sprintf("ranks=%d/accum=%d/pool=%s/wire=%v/dense=%v", tc.ranks, tc.accum, tc.pooling, tc.wire, tc.dense), func(t *testing.T) {
+		name := fmt.Sprintf("ranks=%d/accum=%d/pool=%s/wire=%v/dense=%v/flat=%v/backend=%s", tc.ranks, tc.accum, tc.pooling, tc.wire, tc.dense, tc.flat, tc.backend)
+		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
 			cfg := tinyConfig(t, tc.pooling)
@@ -234,7 +278,12 @@ func TestEquivalence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			comms := loopbackRing(t, ctx, tc.ranks, tc.wire)
+			var comms []collective.Comm
+			if tc.backend == "nccl" {
+				comms = fakeNCCL(t, ctx, tc.ranks)
+			} else {
+				comms = loopbackRing(t, ctx, tc.ranks, tc.wire)
+			}
 			got := make([][]map[string]bert.HostTensor, tc.ranks)
 			errs := make([]error, tc.ranks)
 			var wg sync.WaitGroup
@@ -245,7 +294,8 @@ func TestEquivalence(t *testing.T) {
 						mine = append(mine, split(gb, r, tc.ranks, tc.accum))
 					}
 					o := testOptions()
-					o.DenseEmbeddings = tc.dense
+					o.DenseEmbeddings, o.Flat = tc.dense, tc.flat
+					o.Wire16 = tc.backend == "nccl" && tc.wire == collective.BFloat16
 					got[r], errs[r] = trainReplica(ctx, cfg, init, comms[r], o, mine)
 				})
 			}

@@ -73,7 +73,7 @@ func (t *trainer) chooseResume() (*loadedCheckpoint, error) {
 // (the weights came through LoadState and the broadcast).
 func (t *trainer) restore(ctx context.Context, ck *loadedCheckpoint) error {
 	t.state = TrainerState{WorldSize: t.world(), MetricForBest: t.cfg.MetricForBest, PatienceLeft: t.cfg.Patience,
-		Labels: t.data.Labels.Names(), ConfigHash: t.cfg.hash(), Optimizer: t.eng.opt.Config().Kind, Schedule: t.eng.sched}
+		Labels: t.data.Labels.Names(), ConfigHash: t.cfg.hash(), Optimizer: t.eng.optimizerConfig().Kind, Schedule: t.eng.sched}
 	if ck == nil {
 		return nil
 	}
@@ -81,7 +81,7 @@ func (t *trainer) restore(ctx context.Context, ck *loadedCheckpoint) error {
 	if err := t.shareOptimizerState(ctx, ck); err != nil {
 		return err
 	}
-	if err := t.eng.opt.SetState(ck.Optimizer); err != nil {
+	if err := t.eng.setOptimizerState(ck.Optimizer); err != nil {
 		return fmt.Errorf("ddp: resuming from %s: %w", ck.Dir, err)
 	}
 	if err := t.train.Resume(s.Data); err != nil {
@@ -371,7 +371,11 @@ func (t *trainer) save(ctx context.Context) error {
 
 func (t *trainer) writeCheckpoint() error {
 	st := t.state
-	dir, err := saveCheckpoint(t.cfg.Output, checkpointContent{Model: t.model, Tokenizer: t.tok, Optimizer: t.eng.opt.State(), State: st})
+	opt, err := t.eng.optimizerState()
+	if err != nil {
+		return err
+	}
+	dir, err := saveCheckpoint(t.cfg.Output, checkpointContent{Model: t.model, Tokenizer: t.tok, Optimizer: opt, State: st})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/ddp/devopt"
 	"github.com/ddprun/ddprun/ddp/optim"
 )
 
@@ -22,10 +23,13 @@ import (
 // all-reduce sends, and the optimizer reads them there.
 type reducer struct {
 	buckets  []Bucket
+	nDecay   []int         // per bucket: the leading elements that get weight decay (decaying parameters come first)
 	flat     []*ts.Tensor  // one per bucket
-	views    []*ts.Tensor  // the .grad views, kept alive with the model
-	mem      [][]float32   // flat buffers as Go slices over the tensors' memory
-	params   []optim.Param // trainable parameters, bucket order; Grad slices into mem
+	weights  []*ts.Tensor  // with flat parameters: one per bucket, the parameters' memory (Note [Flat parameters])
+	views    []*ts.Tensor  // the .grad (and parameter) views, kept alive with the model
+	mem      [][]float32   // flat buffers as Go slices over the tensors' memory; nil off the CPU
+	params   []optim.Param // host optimizer only: trainable parameters, bucket order; Grad slices into mem
+	wire16   bool          // convert buckets to bf16 for the all-reduce here (Note [Wire conversion])
 	sparse   *sparseGrad   // the word embeddings, when synchronised sparsely
 	wireSize int           // bytes per gradient element on the wire (4 fp32, 2 bf16)
 	overlap  *overlapper   // reduces buckets behind backward (Note [Overlap]); nil: after it
@@ -43,10 +47,26 @@ type reduceStats struct {
 // bucket replaces zero_grad. The parameters themselves stay separate tensors
 // so that autocast may cache their bf16 copies.
 
+// Note [Flat parameters]: for the flat optimizer (package devopt) the
+// parameters of a bucket become views of one flat weight buffer laid out
+// like the bucket's gradient buffer (PyTorch's `p.data = flat[a:b]`, via
+// torchrt.SetData), so that a step is a few libtorch ops per bucket. Within
+// a bucket the parameters that get weight decay come first, so that decay
+// applies to one prefix of the buffer.
+
+// Note [Wire conversion]: the ring converts float32 buffers to its wire
+// dtype itself; NCCL reduces every buffer in its own dtype. For such
+// backends the reducer converts a bucket to a bf16 tensor with libtorch
+// (on the bucket's device), all-reduces that, and copies the average back
+// (PyTorch's bf16_compress_hook). All ranks get the same bits from the
+// backend, so the replicas stay identical.
+
 // newReducer plans and allocates the gradient buckets. With sparse, the
 // word embeddings get a buffer of their own, synchronised as Note [Sparse
-// embedding gradients] says.
-func newReducer(m *bert.Model, firstBytes, capBytes int, sparse bool) (_ *reducer, err error) {
+// embedding gradients] says. With flat, the parameters become views of
+// per-bucket weight buffers (Note [Flat parameters]); host optimizer
+// parameters (reducer.params) are made only without it.
+func newReducer(m *bert.Model, firstBytes, capBytes int, sparse, flat bool) (_ *reducer, err error) {
 	var infos []ParamInfo
 	var emb *ParamInfo
 	shapes := map[string][]int64{}
@@ -68,8 +88,9 @@ func newReducer(m *bert.Model, firstBytes, capBytes int, sparse bool) (_ *reduce
 			r.drop()
 		}
 	}()
-	for _, b := range r.buckets {
-		if err := r.addBucket(m, b, shapes); err != nil {
+	for i := range r.buckets {
+		r.nDecay = append(r.nDecay, decayFirst(&r.buckets[i]))
+		if err := r.addBucket(m, r.buckets[i], shapes, flat); err != nil {
 			return nil, err
 		}
 	}
@@ -104,20 +125,75 @@ func (r *reducer) lazyRows() {
 	p.Rows, p.RowLen = slices.Compact(ids), r.sparse.dim
 }
 
-func (r *reducer) addBucket(m *bert.Model, b Bucket, shapes map[string][]int64) error {
-	flat, err := ts.Zeros([]int64{int64(max(b.Numel, 1))}, gotch.Float, m.Device())
+// groups describes the buckets for the flat optimizer.
+func (r *reducer) groups() []devopt.Group {
+	gs := make([]devopt.Group, len(r.buckets))
+	for i, b := range r.buckets {
+		gs[i] = devopt.Group{W: r.weights[i], G: r.flat[i], NDecay: r.nDecay[i]}
+		for j, p := range b.Params {
+			gs[i].Slots = append(gs[i].Slots, devopt.Slot{Name: p.Name, Offset: b.Offsets[j], Numel: p.Numel})
+		}
+	}
+	return gs
+}
+
+// decayFirst reorders a bucket's parameters so that those with weight
+// decay come first, and returns how many elements they span.
+func decayFirst(b *Bucket) int {
+	slices.SortStableFunc(b.Params, func(x, y ParamInfo) int {
+		switch dx, dy := decays(x.Name), decays(y.Name); {
+		case dx == dy:
+			return 0
+		case dx:
+			return -1
+		}
+		return 1
+	})
+	n := 0
+	for i, p := range b.Params {
+		b.Offsets[i] = n
+		n += p.Numel
+	}
+	d := 0
+	for _, p := range b.Params {
+		if decays(p.Name) {
+			d += p.Numel
+		}
+	}
+	return d
+}
+
+// bucketView is elements [off, off+numel) of a flat buffer, shaped.
+func bucketView(flat *ts.Tensor, off, numel int, shape []int64) (*ts.Tensor, error) {
+	v, err := flat.Narrow(0, int64(off), int64(numel), false)
+	if err == nil {
+		v, err = v.View(shape, true)
+	}
+	return v, err
+}
+
+func (r *reducer) addBucket(m *bert.Model, b Bucket, shapes map[string][]int64, flatParams bool) error {
+	n := int64(max(b.Numel, 1))
+	flat, err := ts.Zeros([]int64{n}, gotch.Float, m.Device())
 	if err != nil {
 		return fmt.Errorf("ddp: allocating a gradient bucket of %d floats: %w", b.Numel, err)
 	}
 	r.flat = append(r.flat, flat)
-	mem := unsafe.Slice((*float32)(flat.MustDataPtr()), max(b.Numel, 1))[:b.Numel]
+	var mem []float32
+	if !m.Device().IsCuda() {
+		mem = unsafe.Slice((*float32)(flat.MustDataPtr()), n)[:b.Numel]
+	}
 	r.mem = append(r.mem, mem)
+	var weights *ts.Tensor
+	if flatParams {
+		if weights, err = ts.Zeros([]int64{n}, gotch.Float, m.Device()); err != nil {
+			return fmt.Errorf("ddp: allocating a weight bucket of %d floats: %w", b.Numel, err)
+		}
+		r.weights = append(r.weights, weights)
+	}
 	for i, p := range b.Params {
 		off := b.Offsets[i]
-		v, err := flat.Narrow(0, int64(off), int64(p.Numel), false)
-		if err == nil {
-			v, err = v.View(shapes[p.Name], true)
-		}
+		v, err := bucketView(flat, off, p.Numel, shapes[p.Name])
 		if err == nil {
 			err = torchrt.SetGrad(m.Tensor(p.Name), v)
 		}
@@ -125,6 +201,20 @@ func (r *reducer) addBucket(m *bert.Model, b Bucket, shapes map[string][]int64) 
 			return fmt.Errorf("ddp: making %s's gradient a bucket view: %w", p.Name, err)
 		}
 		r.views = append(r.views, v)
+		if flatParams {
+			w, err := bucketView(weights, off, p.Numel, shapes[p.Name])
+			if err == nil {
+				r.views = append(r.views, w)
+				err = torchrt.NoGrad(func() error {
+					w.Copy_(m.Tensor(p.Name))
+					return torchrt.SetData(m.Tensor(p.Name), w)
+				})
+			}
+			if err != nil {
+				return fmt.Errorf("ddp: making %s a view of its weight bucket: %w", p.Name, err)
+			}
+			continue
+		}
 		data, err := hostFloats(m.Tensor(p.Name))
 		if err != nil {
 			return fmt.Errorf("ddp: %s: %w", p.Name, err)
@@ -164,8 +254,12 @@ func decays(name string) bool {
 
 // zero clears every bucket (the step's zero_grad).
 func (r *reducer) zero(m *bert.Model) error {
-	for _, b := range r.mem {
-		clear(b)
+	for i, b := range r.mem {
+		if b != nil {
+			clear(b)
+		} else if err := r.flat[i].Zero_(); err != nil {
+			return fmt.Errorf("ddp: zeroing gradient bucket %d: %w", i, err)
+		}
 	}
 	if r.sparse != nil {
 		return r.sparse.zero(m)
@@ -211,12 +305,78 @@ func (r *reducer) allReduceBucket(ctx context.Context, c collective.Comm, i int,
 	if onBucket != nil {
 		onBucket(i)
 	}
-	m, n := r.mem[i], c.Size()
-	if err := c.AllReduce(ctx, collective.Float32s(m), collective.Avg); err != nil {
-		return fmt.Errorf("ddp: all-reduce of gradient bucket %d (%d floats): %w", i, len(m), err)
+	count, n := r.buckets[i].Numel, c.Size()
+	var err error
+	if r.wire16 {
+		err = r.allReduceBF16(ctx, c, i)
+	} else {
+		var buf collective.Buffer
+		if buf, err = tensorBuffer(r.flat[i]); err == nil {
+			err = c.AllReduce(ctx, buf.Slice(0, count), collective.Avg)
+		}
 	}
-	r.stats.Bytes += int64(len(m)) * int64(r.wireSize) * int64(2*(n-1)) / int64(n)
+	if err != nil {
+		return fmt.Errorf("ddp: all-reduce of gradient bucket %d (%d floats): %w", i, count, err)
+	}
+	r.stats.Bytes += int64(count) * int64(r.wireSize) * int64(2*(n-1)) / int64(n)
 	return nil
+}
+
+// allReduceBF16 is Note [Wire conversion]. It calls libtorch: compute
+// thread only (no overlap).
+func (r *reducer) allReduceBF16(ctx context.Context, c collective.Comm, i int) error {
+	b16, err := r.flat[i].Totype(gotch.BFloat16, false)
+	if err != nil {
+		return err
+	}
+	defer b16.MustDrop()
+	buf, err := tensorBuffer(b16)
+	if err != nil {
+		return err
+	}
+	if err := c.AllReduce(ctx, buf.Slice(0, r.buckets[i].Numel), collective.Avg); err != nil {
+		return err
+	}
+	return torchrt.NoGrad(func() error {
+		r.flat[i].Copy_(b16)
+		return nil
+	})
+}
+
+// tensorBuffer describes a contiguous tensor's memory for a collective:
+// host memory on the CPU, device memory on CUDA.
+func tensorBuffer(t *ts.Tensor) (collective.Buffer, error) {
+	var dt collective.DType
+	switch t.DType() {
+	case gotch.Float:
+		dt = collective.Float32
+	case gotch.BFloat16:
+		dt = collective.BFloat16
+	case gotch.Int64:
+		dt = collective.Int64
+	default:
+		return collective.Buffer{}, fmt.Errorf("no collective dtype for a %v tensor", t.DType())
+	}
+	dev, err := t.Device()
+	if err != nil {
+		return collective.Buffer{}, err
+	}
+	if !t.MustIsContiguous() {
+		return collective.Buffer{}, fmt.Errorf("tensor is not contiguous")
+	}
+	p, err := t.DataPtr()
+	if err != nil {
+		return collective.Buffer{}, err
+	}
+	buf := collective.NewBuffer(p, int(t.Numel()), dt)
+	switch dev.Name {
+	case gotch.CPU.Name:
+	case "CUDA":
+		buf.Device = collective.CUDA
+	default:
+		return collective.Buffer{}, fmt.Errorf("tensor on %v: collectives take CPU or CUDA memory", dev)
+	}
+	return buf, nil
 }
 
 func (r *reducer) drop() {
@@ -226,7 +386,10 @@ func (r *reducer) drop() {
 	for _, f := range r.flat {
 		f.MustDrop()
 	}
-	r.views, r.flat, r.mem = nil, nil, nil
+	for _, w := range r.weights {
+		w.MustDrop()
+	}
+	r.views, r.flat, r.mem, r.weights = nil, nil, nil, nil
 }
 
 func numel(shape []int64) int64 {

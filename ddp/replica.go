@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"unsafe"
 
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/collective"
@@ -63,11 +62,10 @@ func checkReplicas(ctx context.Context, c collective.Comm, m *bert.Model) error 
 // broadcastParams copies rank 0's parameters to every rank, by name order.
 func broadcastParams(ctx context.Context, c collective.Comm, m *bert.Model) error {
 	for _, p := range sortedParams(m) {
-		data, err := hostFloats(m.Tensor(p.Name))
+		buf, err := tensorBuffer(m.Tensor(p.Name))
 		if err != nil {
 			return fmt.Errorf("ddp: %s: %w", p.Name, err)
 		}
-		buf := collective.NewBuffer(unsafe.Pointer(unsafe.SliceData(data)), len(data), collective.Float32)
 		if err := c.Broadcast(ctx, buf, 0); err != nil {
 			return fmt.Errorf("ddp: broadcasting %s from rank 0: %w", p.Name, err)
 		}

@@ -60,5 +60,5 @@
 // searched like dlopen does, or a path); the defaults are libnccl.so.2 and
 // libcudart.so.12 (then .11.0). pip's PyTorch ships both under
 // site-packages/nvidia/{nccl,cuda_runtime}/lib. The tests build stand-ins
-// for both from testdata/*.c and check the binding against them.
+// for both (package nccltest) and check the binding against them.
 package nccl

@@ -2,84 +2,39 @@ package nccl
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 	"unsafe"
 
 	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/collective/nccl/nccltest"
 	"github.com/ddprun/ddprun/internal/leakcheck"
 )
 
-// fakeDir holds the fake libraries, built once per test binary from
-// testdata/*.c (see the comments there).
-var fakeDir struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if fakeDir.dir != "" {
-		os.RemoveAll(fakeDir.dir)
-	}
+	nccltest.Cleanup()
 	os.Exit(code)
 }
 
-// buildFakes compiles the fake libraries, or skips the test when this
-// build cannot load them.
-func buildFakes(t *testing.T) string {
+// fakes builds the fake libraries (package nccltest), or skips the test
+// when this build cannot load them.
+func fakes(t *testing.T) nccltest.Libs {
 	t.Helper()
 	if !haveCgo {
 		t.Skip("built without cgo: nothing can be loaded")
 	}
-	fakeDir.once.Do(func() {
-		fakeDir.dir, fakeDir.err = os.MkdirTemp("", "fakenccl")
-		if fakeDir.err != nil {
-			return
-		}
-		for _, b := range []struct{ out, src, def string }{
-			{"libnccl.so.2", "fakenccl.c", ""},
-			{"libnccl-noasync.so.2", "fakenccl.c", "-DFAKE_OMIT_ASYNC"},
-			{"libcudart.so.12", "fakecudart.c", ""},
-		} {
-			args := []string{"-shared", "-fPIC", "-O1", "-Wall", "-o", filepath.Join(fakeDir.dir, b.out), filepath.Join("testdata", b.src), "-lpthread"}
-			if b.def != "" {
-				args = append(args, b.def)
-			}
-			if out, err := exec.Command(cc(), args...).CombinedOutput(); err != nil {
-				fakeDir.err = fmt.Errorf("%s %v: %v\n%s", cc(), args, err, out)
-				return
-			}
-		}
-	})
-	if fakeDir.err != nil {
-		if _, err := exec.LookPath(cc()); err != nil {
-			t.Skipf("no C compiler (%s) to build the fake NCCL: %v", cc(), err)
-		}
-		t.Fatal(fakeDir.err)
-	}
-	return fakeDir.dir
-}
-
-func cc() string {
-	if c := os.Getenv("CC"); c != "" {
-		return c
-	}
-	return "gcc"
+	return nccltest.Build(t)
 }
 
 // useFakes points the loader at the fake libraries.
 func useFakes(t *testing.T) {
 	t.Helper()
-	dir := buildFakes(t)
-	t.Setenv(EnvNCCLLib, filepath.Join(dir, "libnccl.so.2"))
-	t.Setenv(EnvCUDARTLib, filepath.Join(dir, "libcudart.so.12"))
+	libs := fakes(t)
+	t.Setenv(EnvNCCLLib, libs.NCCL)
+	t.Setenv(EnvCUDARTLib, libs.CUDART)
 }
 
 // memBootstrap is a Bootstrap over channels for ranks in one process.

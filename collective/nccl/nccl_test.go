@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,8 +35,7 @@ func TestLoad_MissingLibrary(t *testing.T) {
 }
 
 func TestLoad_MissingSymbol(t *testing.T) {
-	dir := buildFakes(t)
-	t.Setenv(EnvNCCLLib, filepath.Join(dir, "libnccl-noasync.so.2"))
+	t.Setenv(EnvNCCLLib, fakes(t).NCCLNoAsync)
 	_, err := LibraryVersion()
 	if !errors.Is(err, ErrNoLibrary) || !strings.Contains(err.Error(), "missing symbol ncclCommGetAsyncError") {
 		t.Fatalf("err = %v, want a missing-symbol ErrNoLibrary", err)
