@@ -12,6 +12,7 @@ import (
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/ddp/optim"
+	"github.com/ddprun/ddprun/internal/rankenv"
 	"github.com/ddprun/ddprun/shard"
 )
 
@@ -25,7 +26,9 @@ type StepBench struct {
 	Threads         int
 	BLASThreads     int  // 0: as Threads
 	DefaultMalloc   bool // leave glibc malloc alone (torchrt Note [Allocator])
-	DenseEmbeddings bool // PyTorch's dense word-embedding gradient (Note [Sparse embedding gradients])
+	DenseEmbeddings bool   // PyTorch's dense word-embedding gradient (Note [Sparse embedding gradients])
+	Flat            bool   // the flat optimizer (Note [Optimizer implementations])
+	Device          string // --device: auto|cpu|cuda|cuda:N; "" = cpu
 }
 
 // StepBenchResult is what a StepBench measured.
@@ -39,20 +42,28 @@ type StepBenchResult struct {
 	Optimizer     time.Duration `json:"optimizer_ns"` // clipping + optimizer step, per step
 	Threads       int           `json:"threads"`
 	Libtorch      string        `json:"libtorch"`
+	Device        string        `json:"device"`
 }
 
 // RunStepBench runs the benchmark on a compute thread.
 func RunStepBench(b StepBench) (StepBenchResult, error) {
 	var res StepBenchResult
 	err := torchrt.Run(torchrt.Config{Threads: b.Threads, BLASThreads: b.BLASThreads, Seed: 1, DefaultMalloc: b.DefaultMalloc}, func(th *torchrt.Thread) error {
-		m, err := bert.New(b.Model, gotch.CPU)
+		dev := gotch.CPU
+		if b.Device != "" {
+			var err error
+			if dev, err = ResolveDevice(b.Device, rankenv.Single(), torchrt.CUDADevices()); err != nil {
+				return err
+			}
+		}
+		m, err := bert.New(b.Model, dev)
 		if err != nil {
 			return err
 		}
 		defer m.Drop()
 		opts := engineOptions{Optim: optim.Config{Kind: optim.AdamW, WeightDecay: 0.01, Threads: torchrt.NumThreads()},
 			Sched: optim.Schedule{Kind: optim.Constant}, LR: 1e-4, Clip: 1, BF16: b.BF16, CapBytes: 25 << 20, FirstBytes: 1 << 20,
-			DenseEmbeddings: b.DenseEmbeddings}
+			DenseEmbeddings: b.DenseEmbeddings, Flat: b.Flat}
 		e, err := newEngine(context.Background(), m, nil, opts)
 		if err != nil {
 			return err
@@ -80,7 +91,8 @@ func RunStepBench(b StepBench) (StepBenchResult, error) {
 		el := time.Since(start)
 		res.SamplesPerSec, res.StepTime = 0, 0
 		res2 := StepBenchResult{SamplesPerSec: float64(b.Batch*b.Steps) / el.Seconds(), StepTime: el / time.Duration(b.Steps),
-			MinorFaults: float64(minorFaults()-faults0) / float64(b.Steps), PeakRSSMB: peakRSSMB(), Threads: torchrt.NumThreads(), Libtorch: torchrt.Version()}
+			MinorFaults: float64(minorFaults()-faults0) / float64(b.Steps), PeakRSSMB: peakRSSMB(), Threads: torchrt.NumThreads(), Libtorch: torchrt.Version(),
+			Device: deviceName(dev)}
 		res2.Compute, res2.Sync, res2.Optimizer = res.Compute, res.Sync, res.Optimizer
 		res = res2
 		return nil
@@ -120,7 +132,7 @@ func peakRSSMB() float64 {
 
 // String formats the result for humans.
 func (r StepBenchResult) String() string {
-	return fmt.Sprintf("%.1f samples/s, %v/step (compute %v, sync %v, optimizer %v), peak RSS %.0f MB, %.0f minor faults/step",
-		r.SamplesPerSec, r.StepTime.Round(time.Millisecond), r.Compute.Round(time.Millisecond), r.Sync.Round(time.Millisecond),
+	return fmt.Sprintf("%s: %.1f samples/s, %v/step (compute %v, sync %v, optimizer %v), peak RSS %.0f MB, %.0f minor faults/step",
+		r.Device, r.SamplesPerSec, r.StepTime.Round(time.Millisecond), r.Compute.Round(time.Millisecond), r.Sync.Round(time.Millisecond),
 		r.Optimizer.Round(time.Millisecond), r.PeakRSSMB, r.MinorFaults)
 }

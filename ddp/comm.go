@@ -13,24 +13,17 @@ import (
 	"github.com/ddprun/ddprun/internal/rankenv"
 )
 
-// OpenComm connects this rank to its peers over the TCP ring, listening on
-// the socket the launcher passed (DDPRUN_LISTEN_FD) or on its own address
-// in DDPRUN_PEERS. wire is "fp32" or "bf16" ("" = bf16 with several ranks).
-// A single rank gets nil: no network at all.
-func OpenComm(ctx context.Context, id rankenv.Identity, wire string, timeout time.Duration, log *slog.Logger) (collective.Comm, error) {
-	if !id.Distributed() {
-		return nil, nil
-	}
+// openRing joins the TCP ring of the job's ranks, listening on the socket
+// the launcher passed (DDPRUN_LISTEN_FD) or on its own address in
+// DDPRUN_PEERS; Float32 buffers travel as wire.
+func openRing(ctx context.Context, id rankenv.Identity, wire collective.DType, timeout time.Duration, log *slog.Logger) (*ring.Comm, error) {
 	cfg := ring.DefaultConfig()
 	cfg.Rank, cfg.Size, cfg.Peers = id.Rank, id.WorldSize, id.Peers
 	cfg.JobID, cfg.Secret, cfg.Logger = id.JobID, id.Secret, log
 	if timeout > 0 {
 		cfg.Timeout = timeout
 	}
-	cfg.WireDType = collective.BFloat16
-	if wire == "fp32" {
-		cfg.WireDType = collective.Float32
-	}
+	cfg.WireDType = wire
 	if id.ListenFD > 0 {
 		f := os.NewFile(uintptr(id.ListenFD), "ring-listener")
 		ln, err := net.FileListener(f)

@@ -61,6 +61,9 @@ type Config struct {
 	BucketCapMB     float64
 	FirstBucketMB   float64
 	Threads         int
+	Device          string // auto|cpu|cuda|cuda:N (Note [Devices and backends])
+	Backend         string // auto|ring|nccl|hccl
+	OptimizerImpl   string // auto|host|flat (Note [Optimizer implementations])
 
 	// Evaluation, checkpoints, outputs.
 	EvalStrategy   string // no|steps|epoch
@@ -87,7 +90,7 @@ func DefaultConfig() Config {
 		Preset: "", ModelType: bert.TypeBERT, Pooling: bert.PoolCLS,
 		Epochs: 3, MaxSteps: -1, BatchSize: 16, GradAccum: 1, LR: 5e-5, Optimizer: "adamw",
 		AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEps: 1e-8, Scheduler: "linear", MaxGradNorm: 1.0, Seed: 42,
-		Precision: "fp32", BucketCapMB: 25, FirstBucketMB: 1,
+		Precision: "fp32", Device: "auto", Backend: "auto", OptimizerImpl: "auto", BucketCapMB: 25, FirstBucketMB: 1,
 		EvalStrategy: "epoch", EvalSteps: 500, SaveSteps: 500, SaveTotalLimit: 2, MetricForBest: "accuracy",
 		LoadBestAtEnd: true, Resume: "auto", Output: "runs/ddprun", LogEvery: 10, Timeout: 5 * time.Minute,
 	}
@@ -139,6 +142,9 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.BucketCapMB, "bucket-cap-mb", c.BucketCapMB, "gradient bucket size in MiB")
 	fs.Float64Var(&c.FirstBucketMB, "first-bucket-mb", c.FirstBucketMB, "first gradient bucket size in MiB")
 	fs.IntVar(&c.Threads, "threads", c.Threads, "libtorch threads per rank (0: cores / ranks on this machine)")
+	fs.StringVar(&c.Device, "device", c.Device, "where the model trains: auto|cpu|cuda|cuda:N (auto: the launcher's GPU, else cuda:LOCAL_RANK when CUDA is visible, else cpu)")
+	fs.StringVar(&c.Backend, "backend", c.Backend, "gradient all-reduce: auto|ring|nccl (auto: nccl on CUDA, the TCP ring on the CPU)")
+	fs.StringVar(&c.OptimizerImpl, "optimizer-impl", c.OptimizerImpl, "auto|host|flat: fused C kernel per parameter on host memory, or libtorch ops per flat bucket on any device (auto: host on the CPU, flat on CUDA)")
 	fs.StringVar(&c.EvalStrategy, "eval-strategy", c.EvalStrategy, "evaluate on --val: no|steps|epoch")
 	fs.IntVar(&c.EvalSteps, "eval-steps", c.EvalSteps, "with --eval-strategy steps: every this many steps")
 	fs.StringVar(&c.SaveStrategy, "save-strategy", c.SaveStrategy, "checkpoint: no|steps|epoch (default: as --eval-strategy)")
@@ -172,6 +178,10 @@ func (c *Config) Validate() error {
 		return bad("--precision %q: fp32 or bf16", c.Precision)
 	case c.Wire != "" && c.Wire != "fp32" && c.Wire != "bf16":
 		return bad("--wire %q: fp32 or bf16", c.Wire)
+	case !oneOf(c.OptimizerImpl, "", "auto", "host", "flat"):
+		return bad("--optimizer-impl %q: auto, host or flat", c.OptimizerImpl)
+	case c.OptimizerImpl == "flat" && c.LazyEmbeddings:
+		return bad("--lazy-embeddings needs --optimizer-impl host (sparse word-embedding gradients)")
 	case !oneOf(c.EvalStrategy, "no", "steps", "epoch") || (c.SaveStrategy != "" && !oneOf(c.SaveStrategy, "no", "steps", "epoch")):
 		return bad("--eval-strategy and --save-strategy take no, steps or epoch")
 	case c.EvalStrategy != "no" && c.Val == "":

@@ -4,17 +4,18 @@
 // A run, as `ddprun train` drives it:
 //
 //	id, _ := rankenv.FromEnv(os.Getenv)             // who am I; single rank if unset
-//	comm, _ := ddp.OpenComm(ctx, id, "", 0, log)     // TCP ring to the peers (nil alone)
 //	cfg := ddp.DefaultConfig()
 //	cfg.Train, cfg.Val, cfg.Test = "train.csv", "val.csv", "test.csv"
 //	cfg.Preset = "mini"                              // or cfg.Model = "./bert-base-uncased"
+//	comm, _ := ddp.OpenComm(ctx, id, cfg, log)       // ring or NCCL to the peers (nil alone)
 //	res, err := ddp.Train(ctx, cfg, ddp.Env{ID: id, Comm: comm, Stderr: os.Stderr})
 //
 // Inside, every step:
 //
 //  1. each rank takes its share of the global batch (package shard's
 //     DistributedSampler contract: same seed, same epoch order everywhere);
-//  2. forward and backward on libtorch (package bert), gradients written
+//  2. forward and backward on libtorch (package bert), on the CPU or a
+//     CUDA device (Note [Devices and backends]), gradients written
 //     straight into flat bucket buffers (Note [Gradient views]);
 //  3. the buckets are averaged over the ranks (package collective; bf16 on
 //     the wire by default with several ranks), in the order of Note

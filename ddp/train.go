@@ -93,9 +93,6 @@ func Train(ctx context.Context, cfg Config, env Env) (*Result, error) {
 			"ranks_on_this_machine", env.ID.LocalWorldSize, "malloc_tuned", !rt.DefaultMalloc)
 	}
 	err = torchrt.Run(rt, func(th *torchrt.Thread) error {
-		if n := torchrt.CUDADevices(); n > 0 && env.ID.Rank == 0 {
-			env.Log.Warn("CUDA devices are visible, but the trainer runs on the CPU: its GPU path is not built yet", "devices", n)
-		}
 		t, err := newTrainer(ctx, &cfg, env, tok, data, th)
 		if err != nil {
 			return err
@@ -155,6 +152,7 @@ type trainer struct {
 	last     *metrics.Summary
 	resume   string
 	lastWait time.Duration // the loader's cumulative wait at the last step
+	device   gotch.Device  // Note [Devices and backends]
 }
 
 func (t *trainer) rank() int { return t.env.ID.Rank }
@@ -169,6 +167,17 @@ func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokeni
 			t.close()
 		}
 	}()
+	var err error
+	if t.device, err = ResolveDevice(cfg.Device, env.ID, torchrt.CUDADevices()); err != nil {
+		return nil, err
+	}
+	if t.rank() == 0 {
+		impl := "host"
+		if cfg.OptimizerImpl == "flat" || t.device.IsCuda() {
+			impl = "flat"
+		}
+		env.Log.Info("device", "device", deviceName(t.device), "cuda_devices", torchrt.CUDADevices(), "libtorch", torchrt.Version(), "optimizer", impl)
+	}
 	if err := t.buildModel(); err != nil {
 		return nil, err
 	}
@@ -212,7 +221,7 @@ func (t *trainer) buildModel() error {
 	var err error
 	if cfg.Model != "" {
 		var rep bert.LoadReport
-		t.model, rep, err = bert.LoadPretrained(cfg.Model, gotch.CPU, adjust, bert.LoadOptions{ReinitMismatchedHead: cfg.IgnoreMismatchedSizes})
+		t.model, rep, err = bert.LoadPretrained(cfg.Model, t.device, adjust, bert.LoadOptions{ReinitMismatchedHead: cfg.IgnoreMismatchedSizes})
 		if err != nil {
 			return err
 		}
@@ -224,7 +233,7 @@ func (t *trainer) buildModel() error {
 		}
 		c.ModelType = cfg.ModelType
 		adjust(&c)
-		if t.model, err = bert.New(c, gotch.CPU); err != nil {
+		if t.model, err = bert.New(c, t.device); err != nil {
 			return err
 		}
 	}
@@ -304,6 +313,8 @@ func (t *trainer) engineOptions() engineOptions {
 		FirstBytes:      int(c.FirstBucketMB * (1 << 20)),
 		CapBytes:        int(c.BucketCapMB * (1 << 20)),
 		DenseEmbeddings: c.DenseEmbeddings,
+		Flat:            c.OptimizerImpl == "flat",
+		Wire16:          c.Wire != "fp32" && t.env.Comm != nil && !convertsTo(t.env.Comm, collective.BFloat16),
 		NoOverlap:       c.NoOverlap,
 		LazyEmbeddings:  c.LazyEmbeddings,
 		WireBytes:       map[bool]int{true: 4, false: 2}[c.Wire == "fp32"],

@@ -25,6 +25,8 @@ func main() {
 	blas := flag.Int("blas-threads", 0, "OpenBLAS threads (0: as --threads)")
 	defaultMalloc := flag.Bool("default-malloc", false, "leave glibc malloc at its defaults")
 	dense := flag.Bool("dense-embeddings", false, "dense word-embedding gradient, as PyTorch")
+	impl := flag.String("optimizer-impl", "host", "host|flat (ddp Note [Optimizer implementations])")
+	device := flag.String("device", "cpu", "cpu|cuda|cuda:N")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -42,12 +44,14 @@ func main() {
 		os.Exit(2)
 	}
 	res, err := ddp.RunStepBench(ddp.StepBench{Model: cfg, BF16: *precision == "bf16", Batch: *batch, Seq: *seq,
-		Warmup: *warmup, Steps: *steps, Threads: *threads, BLASThreads: *blas, DefaultMalloc: *defaultMalloc, DenseEmbeddings: *dense})
+		Warmup: *warmup, Steps: *steps, Threads: *threads, BLASThreads: *blas, DefaultMalloc: *defaultMalloc, DenseEmbeddings: *dense,
+		Flat: *impl == "flat", Device: *device})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 	json.NewEncoder(os.Stdout).Encode(map[string]any{"impl": "ddprun", "preset": *preset, "precision": *precision,
-		"samples_per_sec": res.SamplesPerSec, "compute_ms": res.Compute.Seconds() * 1e3, "sync_ms": res.Sync.Seconds() * 1e3, "optimizer_ms": res.Optimizer.Seconds() * 1e3, "peak_rss_mb": res.PeakRSSMB, "minor_faults_per_step": res.MinorFaults, "threads": res.Threads})
+		"samples_per_sec": res.SamplesPerSec, "compute_ms": res.Compute.Seconds() * 1e3, "sync_ms": res.Sync.Seconds() * 1e3, "optimizer_ms": res.Optimizer.Seconds() * 1e3, "peak_rss_mb": res.PeakRSSMB, "minor_faults_per_step": res.MinorFaults, "threads": res.Threads,
+		"optimizer_impl": *impl, "device": res.Device})
 }

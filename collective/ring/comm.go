@@ -134,6 +134,9 @@ func (c *Comm) Rank() int { return c.rank }
 // Size is the world size.
 func (c *Comm) Size() int { return c.size }
 
+// WireDType is the dtype Float32 buffers travel as during AllReduce.
+func (c *Comm) WireDType() collective.DType { return c.cfg.WireDType }
+
 // Close closes both links (peers see their calls fail with ErrPeerLost)
 // and waits for the Comm's goroutines. Calls after Close return
 // collective.ErrClosed. Close is idempotent.

@@ -57,7 +57,7 @@ func runTrain(ctx context.Context, o IO, args []string) error {
 	defer abort()
 	stop, cleanup := stopOnSignal(abort)
 	defer cleanup()
-	comm, err := ddp.OpenComm(ctx, id, cfg.Wire, cfg.Timeout, log)
+	comm, err := ddp.OpenComm(ctx, id, cfg, log)
 	if err != nil {
 		return err
 	}

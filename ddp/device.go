@@ -1,0 +1,153 @@
+package ddp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/ddprun/ddprun/bert/torchrt"
+	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/collective/nccl"
+	"github.com/ddprun/ddprun/internal/rankenv"
+)
+
+// Note [Devices and backends]: --device picks where a rank's model lives
+// and --backend how its gradients travel. auto means: the launcher's
+// DDPRUN_DEVICE if it set one (it gives each rank one GPU through
+// CUDA_VISIBLE_DEVICES and says cuda:0), else cuda:LOCAL_RANK when libtorch
+// sees CUDA devices (torchrun's convention), else the CPU; and NCCL for
+// CUDA models, the TCP ring otherwise. On CUDA the trainer keeps buckets,
+// weights and optimizer state on the device (Note [Optimizer
+// implementations]) and NCCL reduces them there; bf16 on the wire is a
+// libtorch conversion of each bucket (Note [Wire conversion]). NCCL over
+// CPU tensors works (host buffers are staged through device memory) but is
+// for testing. HCCL (Gaudi) is a library probe only: asking for it fails.
+
+// ResolveDevice turns --device (auto, cpu, cuda, cuda:N) into a device,
+// given this rank's identity and the CUDA devices libtorch sees.
+func ResolveDevice(spec string, id rankenv.Identity, cudaDevices int) (gotch.Device, error) {
+	if spec == "" || spec == "auto" {
+		switch {
+		case id.Device != "":
+			spec = id.Device
+		case cudaDevices > 0:
+			spec = "cuda"
+		default:
+			return gotch.CPU, nil
+		}
+	}
+	if spec == "cpu" {
+		return gotch.CPU, nil
+	}
+	rest, ok := strings.CutPrefix(spec, "cuda")
+	if !ok {
+		return gotch.CPU, fmt.Errorf("ddp: --device %q: want auto, cpu, cuda or cuda:N", spec)
+	}
+	n := id.LocalRank
+	switch {
+	case rest == "" && strings.HasPrefix(id.Device, "cuda:"):
+		return ResolveDevice(id.Device, id, cudaDevices)
+	case rest != "":
+		v, err := strconv.Atoi(strings.TrimPrefix(rest, ":"))
+		if err != nil || !strings.HasPrefix(rest, ":") || v < 0 {
+			return gotch.CPU, fmt.Errorf("ddp: --device %q: want cuda:N", spec)
+		}
+		n = v
+	}
+	switch {
+	case cudaDevices == 0:
+		return gotch.CPU, fmt.Errorf("ddp: --device %s: libtorch %s sees no CUDA device (a CPU-only libtorch, no driver, or CUDA_VISIBLE_DEVICES empty); "+
+			"build against a CUDA libtorch with LIBTORCH=... (build/libtorch/env.sh) or use --device cpu", spec, torchrt.Version())
+	case n >= cudaDevices:
+		return gotch.CPU, fmt.Errorf("ddp: --device %s: rank %d (local rank %d) wants CUDA device %d, but only %d are visible; start at most %d ranks per machine",
+			spec, id.Rank, id.LocalRank, n, cudaDevices, cudaDevices)
+	}
+	return gotch.CudaBuilder(uint(n)), nil
+}
+
+// BackendFor resolves --backend (auto, ring, nccl, hccl) for a device.
+func BackendFor(spec string, dev gotch.Device) (string, error) {
+	switch spec {
+	case "", "auto":
+		if dev.IsCuda() {
+			return "nccl", nil
+		}
+		return "ring", nil
+	case "ring":
+		if dev.IsCuda() {
+			return "", fmt.Errorf("ddp: --backend ring reduces host memory; a model on %s needs --backend nccl (or --device cpu)", deviceName(dev))
+		}
+		return "ring", nil
+	case "nccl":
+		return "nccl", nil
+	case "hccl":
+		return "", fmt.Errorf("%w: ddp: --backend hccl: only the library probe exists (collective/hccl); gotch has no HPU device, so Gaudi training is not built", collective.ErrUnsupported)
+	}
+	return "", fmt.Errorf("ddp: --backend %q: want auto, ring, nccl or hccl", spec)
+}
+
+func deviceName(d gotch.Device) string {
+	if d.IsCuda() {
+		return fmt.Sprintf("cuda:%d", d.Value)
+	}
+	return "cpu"
+}
+
+// OpenComm connects this rank to its peers with the backend that --device
+// and --backend (cfg) choose (Note [Devices and backends]): the TCP ring,
+// listening on the socket the launcher passed (DDPRUN_LISTEN_FD) or on its
+// own address in DDPRUN_PEERS, or NCCL, whose unique id travels over such
+// a ring, closed again once NCCL is up. cfg.Wire is "fp32" or "bf16" (""
+// = bf16 with several ranks). A single rank gets nil: no network at all.
+func OpenComm(ctx context.Context, id rankenv.Identity, cfg Config, log *slog.Logger) (collective.Comm, error) {
+	if !id.Distributed() {
+		return nil, nil
+	}
+	dev, err := ResolveDevice(cfg.Device, id, torchrt.CUDADevices())
+	if err != nil {
+		return nil, err
+	}
+	backend, err := BackendFor(cfg.Backend, dev)
+	if err != nil {
+		return nil, err
+	}
+	wire := collective.BFloat16
+	if cfg.Wire == "fp32" || backend == "nccl" { // NCCL: ddp converts (Note [Wire conversion])
+		wire = collective.Float32
+	}
+	r, err := openRing(ctx, id, wire, cfg.Timeout, log)
+	if err != nil {
+		return nil, err
+	}
+	if backend == "ring" {
+		return r, nil
+	}
+	defer r.Close()
+	nc := nccl.DefaultConfig()
+	nc.Rank, nc.Size, nc.Bootstrap, nc.Logger = id.Rank, id.WorldSize, nccl.CommBootstrap(r), log
+	if dev.IsCuda() {
+		nc.Device = dev.Value
+	} else {
+		log.Warn("--backend nccl with a CPU model: every all-reduce is staged through GPU memory; meant for testing")
+	}
+	if cfg.Timeout > 0 {
+		nc.Timeout = cfg.Timeout
+	}
+	c, err := nccl.New(ctx, nc)
+	if err != nil {
+		return nil, fmt.Errorf("ddp: rank %d: starting NCCL: %w", id.Rank, err)
+	}
+	return c, nil
+}
+
+// convertsTo reports whether c turns Float32 buffers into wire on its own
+// (the ring does; NCCL reduces each buffer in its own dtype).
+func convertsTo(c collective.Comm, wire collective.DType) bool {
+	w, ok := c.(interface{ WireDType() collective.DType })
+	return ok && w.WireDType() == wire
+}
+

@@ -1,0 +1,72 @@
+package ddp
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/internal/rankenv"
+)
+
+func TestResolveDevice(t *testing.T) {
+	launched := rankenv.Identity{Rank: 5, LocalRank: 1, Device: "cuda:0"} // one GPU per rank via CUDA_VISIBLE_DEVICES
+	torchrun := rankenv.Identity{Rank: 3, LocalRank: 3}
+	for _, tc := range []struct {
+		spec string
+		id   rankenv.Identity
+		cuda int
+		want gotch.Device
+		err  string
+	}{
+		{"auto", torchrun, 0, gotch.CPU, ""},
+		{"", torchrun, 4, gotch.CudaBuilder(3), ""},
+		{"auto", launched, 1, gotch.CudaBuilder(0), ""},
+		{"cuda", launched, 1, gotch.CudaBuilder(0), ""},
+		{"cpu", launched, 1, gotch.CPU, ""},
+		{"cuda:2", torchrun, 4, gotch.CudaBuilder(2), ""},
+		{"cuda", torchrun, 2, gotch.CPU, "wants CUDA device 3, but only 2 are visible"},
+		{"auto", torchrun, 2, gotch.CPU, "only 2 are visible"},
+		{"cuda", torchrun, 0, gotch.CPU, "sees no CUDA device"},
+		{"cuda:x", torchrun, 4, gotch.CPU, "want cuda:N"},
+		{"tpu", torchrun, 4, gotch.CPU, "want auto, cpu, cuda or cuda:N"},
+	} {
+		got, err := ResolveDevice(tc.spec, tc.id, tc.cuda)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ResolveDevice(%q, local rank %d, %d GPUs) = %v, %v; want an error with %q", tc.spec, tc.id.LocalRank, tc.cuda, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ResolveDevice(%q, local rank %d, %d GPUs) = %v, %v; want %v", tc.spec, tc.id.LocalRank, tc.cuda, got, err, tc.want)
+		}
+	}
+}
+
+func TestBackendFor(t *testing.T) {
+	gpu := gotch.CudaBuilder(0)
+	for _, tc := range []struct {
+		spec string
+		dev  gotch.Device
+		want string
+	}{
+		{"auto", gotch.CPU, "ring"}, {"auto", gpu, "nccl"}, {"", gpu, "nccl"},
+		{"nccl", gotch.CPU, "nccl"}, {"ring", gotch.CPU, "ring"},
+	} {
+		if got, err := BackendFor(tc.spec, tc.dev); err != nil || got != tc.want {
+			t.Errorf("BackendFor(%q, %v) = %q, %v; want %q", tc.spec, tc.dev, got, err, tc.want)
+		}
+	}
+	if _, err := BackendFor("ring", gpu); err == nil || !strings.Contains(err.Error(), "needs --backend nccl") {
+		t.Errorf("ring on CUDA: %v", err)
+	}
+	if _, err := BackendFor("hccl", gotch.CPU); !errors.Is(err, collective.ErrUnsupported) {
+		t.Errorf("hccl: %v, want ErrUnsupported", err)
+	}
+	if _, err := BackendFor("gloo", gotch.CPU); err == nil {
+		t.Error("an unknown backend was accepted")
+	}
+}
