@@ -24,8 +24,8 @@ type StepBench struct {
 	Batch, Seq      int
 	Warmup, Steps   int
 	Threads         int
-	BLASThreads     int  // 0: as Threads
-	DefaultMalloc   bool // leave glibc malloc alone (torchrt Note [Allocator])
+	BLASThreads     int    // 0: as Threads
+	DefaultMalloc   bool   // leave glibc malloc alone (torchrt Note [Allocator])
 	DenseEmbeddings bool   // PyTorch's dense word-embedding gradient (Note [Sparse embedding gradients])
 	Flat            bool   // the flat optimizer (Note [Optimizer implementations])
 	Device          string // --device: auto|cpu|cuda|cuda:N; "" = cpu

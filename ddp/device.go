@@ -150,4 +150,3 @@ func convertsTo(c collective.Comm, wire collective.DType) bool {
 	w, ok := c.(interface{ WireDType() collective.DType })
 	return ok && w.WireDType() == wire
 }
-

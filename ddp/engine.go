@@ -25,7 +25,7 @@ type engine struct {
 	red      *reducer
 	opt      *optim.Optimizer  // the host optimizer (Note [Optimizer implementations]); nil with flat
 	flat     *devopt.Optimizer // the flat optimizer; nil with host
-	comm     collective.Comm // nil: one rank
+	comm     collective.Comm   // nil: one rank
 	sched    optim.Schedule
 	lr       float64
 	clip     float64
