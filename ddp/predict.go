@@ -12,11 +12,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sugarme/gotch"
-
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/ddp/metrics"
+	"github.com/ddprun/ddprun/internal/rankenv"
 	"github.com/ddprun/ddprun/shard"
 )
 
@@ -33,6 +32,7 @@ type InferConfig struct {
 	BatchSize   int
 	Threads     int
 	Precision   string
+	Device      string // auto|cpu|cuda|cuda:N
 	SkipEmpty   bool
 	JSON        bool
 }
@@ -52,6 +52,7 @@ func (c *InferConfig) Register(fs interface {
 	fs.IntVar(&c.BatchSize, "batch-size", 64, "rows per batch")
 	fs.IntVar(&c.Threads, "threads", 0, "libtorch threads (0: all cores)")
 	fs.StringVar(&c.Precision, "precision", "fp32", "fp32 or bf16")
+	fs.StringVar(&c.Device, "device", "auto", "auto|cpu|cuda|cuda:N (auto: cuda:0 when CUDA is visible, else cpu)")
 	fs.BoolVar(&c.SkipEmpty, "skip-empty", false, "skip rows with an empty text instead of failing")
 	fs.BoolVar(&c.JSON, "json", false, "machine-readable output")
 }
@@ -110,7 +111,11 @@ func inference(ctx context.Context, c InferConfig, withLabels bool, log *slog.Lo
 		}
 	}
 	return torchrt.Run(torchrt.Config{Threads: c.Threads}, func(*torchrt.Thread) error {
-		m, _, err := bert.LoadPretrained(c.Model, gotch.CPU, nil, bert.LoadOptions{})
+		dev, err := ResolveDevice(c.Device, rankenv.Single(), torchrt.CUDADevices())
+		if err != nil {
+			return err
+		}
+		m, _, err := bert.LoadPretrained(c.Model, dev, nil, bert.LoadOptions{})
 		if err != nil {
 			return err
 		}

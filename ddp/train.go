@@ -74,6 +74,9 @@ func Train(ctx context.Context, cfg Config, env Env) (*Result, error) {
 	if env.Stderr == nil {
 		env.Stderr = io.Discard
 	}
+	if _, err := ResolveDevice(cfg.Device, env.ID, torchrt.CUDADevices()); err != nil {
+		return nil, err // before minutes of tokenising
+	}
 	if err := os.MkdirAll(cfg.Output, 0o755); err != nil {
 		return nil, fmt.Errorf("ddp: %w", err)
 	}
