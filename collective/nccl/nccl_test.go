@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -581,4 +582,34 @@ func TestRegistry(t *testing.T) {
 	if _, err := collective.Open(t.Context(), "nccl", collective.Options{Size: 1}); !errors.Is(err, collective.ErrUnsupported) {
 		t.Errorf("DDPRUN_DEVICE=cpu: err = %v", err)
 	}
+}
+
+// The legacy default stream is per device and the current device per OS
+// thread: a Comm on device 1 must wait for device 1's stream whichever
+// thread (and device) the caller is on. The fake runtime fails stream calls
+// made while another device is current.
+func TestStreamWaitedOnCommDevice(t *testing.T) {
+	useFakes(t)
+	t.Setenv("FAKE_CUDA_DEVICES", "2")
+	t.Setenv("FAKE_CUDA_STREAM_DEVICE", "1")
+	cfgs := testConfigs(2, 10*time.Second)
+	for i := range cfgs {
+		cfgs[i].Device = 1
+	}
+	cu := mustCUDA(t)
+	mustRun(t, cfgs, func(ctx context.Context, c *Comm) error {
+		d := toDevice(t, cu, []float32{float32(c.Rank() + 1), 2}, collective.Float32)
+		runtime.LockOSThread() // a caller whose thread is on device 0
+		defer runtime.UnlockOSThread()
+		if err := cu.SetDevice(0); err != nil {
+			return err
+		}
+		if err := c.AllReduce(ctx, d.buf, collective.Sum); err != nil {
+			return err
+		}
+		if got := d.host(t); got[0] != 3 || got[1] != 4 {
+			t.Errorf("rank %d: %v, want [3 4]", c.Rank(), got)
+		}
+		return nil
+	})
 }

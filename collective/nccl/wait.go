@@ -74,7 +74,17 @@ func (c *Comm) waitCall(ctx context.Context, res chan result, fn string, deadlin
 	}
 }
 
+// waitStream polls the stream until its work is done. The legacy default
+// stream is per device, and the current device is per OS thread, so the
+// polling thread is locked and set to the Comm's device (which leaves a
+// locked caller, such as libtorch's compute thread, on that device: what
+// torch.cuda.set_device(local_rank) does in PyTorch).
 func (c *Comm) waitStream(ctx context.Context, stream uintptr, deadline time.Time) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if r := c.cuda.setDevice(c.cfg.Device); r != cudaSuccess {
+		return c.abort(nil, cudaErr(c.cuda, "cudaSetDevice", r))
+	}
 	sleep := 10 * time.Microsecond
 	for i := 0; ; i++ {
 		switch r := c.cuda.streamQuery(stream); r {
