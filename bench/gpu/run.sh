@@ -12,7 +12,9 @@
 #   4 two-on-one    (optional) 2 ranks on device 0; NCCL usually refuses: "Duplicate GPU"
 #   5 sweep         fp32 and bf16 all-reduce, 8 B .. 256 MiB, nccl-tests columns
 #   6 torch         (optional) the same sizes through torch.distributed (world 1), for comparison
-#   7 fake          (optional) the fake-library tests, if gcc is there
+#   7 torch-bert-*  (optional) PyTorch eager BERT-base training steps, bf16 and fp32:
+#                   the peer figure for ddprun's step on this card
+#   8 fake          (optional) the fake-library tests, if gcc is there
 # Everything goes to $OUT: run.log, one file per step, summary.txt.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -141,6 +143,13 @@ dist.destroy_process_group()
 PY
 }
 step torch 90 1 torch_ref
+# The peer of a ddprun BERT-base step on this card (PyTorch eager, HF's
+# AdamW groups, batch 32 x 128). ddprun's own side needs a gotch build
+# against this machine's libtorch, which has no Go toolchain: see
+# collective/nccl/README-notes.md "GPU run".
+for prec in bf16 fp32; do
+	step "torch-bert-$prec" 120 1 $PY bench/bert_step.py --device cuda --preset base --batch 32 --seq 128 --precision $prec --warmup 5 --steps 30 --fused
+done
 STEP_DIR=collective/nccl step fake 90 1 "$BIN/nccl_test.bin" -test.count=1 -test.skip 'TestReal'
 
 
