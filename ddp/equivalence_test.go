@@ -129,6 +129,32 @@ func trainReplica(ctx context.Context, cfg bert.Config, init map[string]bert.Hos
 	return out, err
 }
 
+// openComms opens rank 0..n-1's comms concurrently (joining waits for
+// every rank) and closes them when the test ends.
+func openComms(t *testing.T, n int, open func(r int) (collective.Comm, error)) []collective.Comm {
+	t.Helper()
+	comms := make([]collective.Comm, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for r := range n {
+		wg.Go(func() { comms[r], errs[r] = open(r) })
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, c := range comms {
+			if c != nil {
+				c.Close()
+			}
+		}
+	})
+	for r, err := range errs {
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
+	}
+	return comms
+}
+
 // loopbackRing opens n ring comms on 127.0.0.1 in this process.
 func loopbackRing(t *testing.T, ctx context.Context, n int, wire collective.DType) []collective.Comm {
 	t.Helper()
@@ -141,30 +167,16 @@ func loopbackRing(t *testing.T, ctx context.Context, n int, wire collective.DTyp
 		}
 		lns[i], peers[i] = ln, ln.Addr().String()
 	}
-	comms := make([]collective.Comm, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for r := range n {
-		wg.Go(func() {
-			cfg := ring.LocalConfig()
-			cfg.Rank, cfg.Size, cfg.Peers, cfg.Listener = r, n, peers, lns[r]
-			cfg.JobID, cfg.Secret, cfg.WireDType = "equivalence", []byte("0123456789abcdef0123"), wire
-			c, err := ring.New(ctx, cfg)
-			comms[r], errs[r] = c, err
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
+	return openComms(t, n, func(r int) (collective.Comm, error) {
+		cfg := ring.LocalConfig()
+		cfg.Rank, cfg.Size, cfg.Peers, cfg.Listener = r, n, peers, lns[r]
+		cfg.JobID, cfg.Secret, cfg.WireDType = "equivalence", []byte("0123456789abcdef0123"), wire
+		c, err := ring.New(ctx, cfg)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err // not a nil *ring.Comm in an interface
 		}
-	}
-	t.Cleanup(func() {
-		for _, c := range comms {
-			c.Close()
-		}
+		return c, nil
 	})
-	return comms
 }
 
 // fakeNCCL opens n NCCL comms in this process on the fake libraries of
@@ -176,29 +188,16 @@ func fakeNCCL(t *testing.T, ctx context.Context, n int) []collective.Comm {
 	t.Setenv(nccl.EnvNCCLLib, libs.NCCL)
 	t.Setenv(nccl.EnvCUDARTLib, libs.CUDART)
 	boot := loopbackRing(t, ctx, n, collective.Float32)
-	comms := make([]collective.Comm, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for r := range n {
-		wg.Go(func() {
-			cfg := nccl.DefaultConfig()
-			cfg.Rank, cfg.Size, cfg.Bootstrap = r, n, nccl.CommBootstrap(boot[r])
-			cfg.Timeout, cfg.InitTimeout = time.Minute, 10*time.Second
-			comms[r], errs[r] = nccl.New(ctx, cfg)
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
+	return openComms(t, n, func(r int) (collective.Comm, error) {
+		cfg := nccl.DefaultConfig()
+		cfg.Rank, cfg.Size, cfg.Bootstrap = r, n, nccl.CommBootstrap(boot[r])
+		cfg.Timeout, cfg.InitTimeout = time.Minute, 10*time.Second
+		c, err := nccl.New(ctx, cfg)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-	}
-	t.Cleanup(func() {
-		for _, c := range comms {
-			c.Close()
-		}
+		return c, nil
 	})
-	return comms
 }
 
 // split gives rank r of n its contiguous share of every step's global

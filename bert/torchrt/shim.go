@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"unsafe"
 
 	"github.com/sugarme/gotch/ts"
 )
@@ -60,11 +61,16 @@ func ResetGrad(t *ts.Tensor) error {
 // SetGrad makes g (same shape and dtype as t) t's gradient: backward then
 // accumulates into g's memory, which may be a view of a larger buffer.
 func SetGrad(t, g *ts.Tensor) error {
-	ok := C.ddprun_grad_set(t.Ctensor(), g.Ctensor()) == 1
-	runtime.KeepAlive(t)
-	runtime.KeepAlive(g)
+	return pairCall(func(a, b unsafe.Pointer) C.int { return C.ddprun_grad_set(a, b) }, t, g, "setting a gradient")
+}
+
+// pairCall calls a shim taking two tensor handles, keeping both alive.
+func pairCall(f func(a, b unsafe.Pointer) C.int, a, b *ts.Tensor, what string) error {
+	ok := f(a.Ctensor(), b.Ctensor()) == 1
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
 	if !ok {
-		return fmt.Errorf("torchrt: setting a gradient failed")
+		return fmt.Errorf("torchrt: %s failed", what)
 	}
 	return nil
 }
@@ -81,13 +87,7 @@ func SetData(p, src *ts.Tensor) error {
 	if !slices.Equal(ps, ss) || p.DType() != src.DType() {
 		return fmt.Errorf("torchrt: replacing a %v %v parameter's data with a %v %v tensor", ps, p.DType(), ss, src.DType())
 	}
-	ok := C.ddprun_set_data(p.Ctensor(), src.Ctensor()) == 1
-	runtime.KeepAlive(p)
-	runtime.KeepAlive(src)
-	if !ok {
-		return fmt.Errorf("torchrt: replacing a parameter's data failed")
-	}
-	return nil
+	return pairCall(func(a, b unsafe.Pointer) C.int { return C.ddprun_set_data(a, b) }, p, src, "replacing a parameter's data")
 }
 
 // SetGradEnabled turns autograd recording on or off for the calling thread
