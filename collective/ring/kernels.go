@@ -157,11 +157,34 @@ func reduceFinalF32(dst unsafe.Pointer, src []byte, n int, op collective.Op, siz
 	}
 }
 
-// bfloat16 wire for float32 buffers: the hot path of gradient sync.
+// bfloat16 wire for float32 buffers: the hot path of gradient sync. Each
+// kernel hands the longest prefix it can to a vector version (the *Vec
+// functions: AVX2 on amd64, see kernels_amd64.go; none elsewhere), which
+// says how many elements it did, and finishes the tail with the scalar Go
+// loop. See Note [Vector kernels].
+
+// Note [Vector kernels]: the vector kernels give the scalar loops' results
+// bit for bit, for every input: the same integer rounding (round to
+// nearest even, NaN kept NaN with bit 6 set, as
+// collective.BFloat16FromFloat32 does) and IEEE single adds and divides
+// (a multiply where that is exact). One choice is not in the source: when
+// both addends are NaN, IEEE 754 and the Go spec let the sum be either.
+// The vector adds keep dst's, as gc's scalar code does in a plain build
+// (under -race gc swaps the operands). The *Go functions are the reference;
+// kernels_simd_test.go compares the two on every float32 bit pattern for
+// the rounding, and on random and special values, lengths 0..67 and every
+// alignment for the rest.
 
 func encodeBF16(dst []byte, src unsafe.Pointer, n int) {
 	s := view[float32](src, n)
 	d := bytesView[uint16](dst)[:len(s)]
+	i := encodeBF16Vec(d, s)
+	encodeBF16Go(d[i:], s[i:])
+}
+
+// encodeBF16Go rounds s to bfloat16 in d, unrolled by 4.
+func encodeBF16Go(d []uint16, s []float32) {
+	d = d[:len(s)]
 	i := 0
 	for ; i+4 <= len(s); i += 4 {
 		ss, dd := s[i:i+4:i+4], d[i:i+4:i+4]
@@ -180,6 +203,12 @@ func encodeBF16(dst []byte, src unsafe.Pointer, n int) {
 func truncateBF16(dst []byte, src unsafe.Pointer, n int) {
 	s := view[uint32](src, n)
 	d := bytesView[uint16](dst)[:len(s)]
+	i := truncateBF16Vec(d, s)
+	truncateBF16Go(d[i:], s[i:])
+}
+
+func truncateBF16Go(d []uint16, s []uint32) {
+	d = d[:len(s)]
 	i := 0
 	for ; i+4 <= len(s); i += 4 {
 		ss, dd := s[i:i+4:i+4], d[i:i+4:i+4]
@@ -203,8 +232,15 @@ func reduceFinalBF16(dst unsafe.Pointer, src []byte, n int, op collective.Op, si
 	}
 	d := view[float32](dst, n)
 	s := bytesView[uint16](src)[:len(d)]
-	k := float32(size)
 	avg := op == collective.Avg
+	i := reduceFinalBF16Vec(d, s, avg, size)
+	reduceFinalBF16Go(d[i:], s[i:], avg, size)
+}
+
+// reduceFinalBF16Go sets d to bfloat16(d+s), or bfloat16((d+s)/size) if avg.
+func reduceFinalBF16Go(d []float32, s []uint16, avg bool, size int) {
+	s = s[:len(d)]
+	k := float32(size)
 	for i, h := range s {
 		f := d[i] + bf16f(h)
 		if avg {
@@ -217,6 +253,12 @@ func reduceFinalBF16(dst unsafe.Pointer, src []byte, n int, op collective.Op, si
 func decodeBF16(dst unsafe.Pointer, src []byte, n int) {
 	s := bytesView[uint16](src)[:n]
 	d := view[uint32](dst, n)[:len(s)]
+	i := decodeBF16Vec(d, s)
+	decodeBF16Go(d[i:], s[i:])
+}
+
+func decodeBF16Go(d []uint32, s []uint16) {
+	d = d[:len(s)]
 	for i, h := range s {
 		d[i] = uint32(h) << 16
 	}
@@ -233,8 +275,14 @@ func reduceBF16(dst unsafe.Pointer, src []byte, n int, op collective.Op) {
 	}
 }
 
-// addBF16 is dst += float32(src), unrolled by 8.
+// addBF16 is dst += float32(src).
 func addBF16(dst []float32, src []uint16) {
+	i := addBF16Vec(dst, src)
+	addBF16Go(dst[i:], src[i:])
+}
+
+// addBF16Go is addBF16's scalar loop, unrolled by 8.
+func addBF16Go(dst []float32, src []uint16) {
 	src = src[:len(dst)]
 	i := 0
 	for ; i+8 <= len(dst); i += 8 {
