@@ -56,7 +56,7 @@ type Config struct {
 	Precision       string // fp32|bf16
 	Wire            string // fp32|bf16; "" = bf16 with several ranks
 	DenseEmbeddings bool
-	NoOverlap       bool
+	Overlap         string // auto|on|off (Note [Overlap policy])
 	LazyEmbeddings  bool
 	BucketCapMB     float64
 	FirstBucketMB   float64
@@ -90,7 +90,7 @@ func DefaultConfig() Config {
 		Preset: "", ModelType: bert.TypeBERT, Pooling: bert.PoolCLS,
 		Epochs: 3, MaxSteps: -1, BatchSize: 16, GradAccum: 1, LR: 5e-5, Optimizer: "adamw",
 		AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEps: 1e-8, Scheduler: "linear", MaxGradNorm: 1.0, Seed: 42,
-		Precision: "fp32", Device: "auto", Backend: "auto", OptimizerImpl: "auto", BucketCapMB: 25, FirstBucketMB: 1,
+		Precision: "fp32", Device: "auto", Backend: "auto", OptimizerImpl: "auto", Overlap: "auto", BucketCapMB: 25, FirstBucketMB: 1,
 		EvalStrategy: "epoch", EvalSteps: 500, SaveSteps: 500, SaveTotalLimit: 2, MetricForBest: "accuracy",
 		LoadBestAtEnd: true, Resume: "auto", Output: "runs/ddprun", LogEvery: 10, Timeout: 5 * time.Minute,
 	}
@@ -137,7 +137,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Precision, "precision", c.Precision, "fp32, or bf16 mixed precision (bf16 compute, fp32 weights and optimizer)")
 	fs.StringVar(&c.Wire, "wire", c.Wire, "gradient all-reduce precision on the wire: fp32|bf16 (default bf16 with several ranks)")
 	fs.BoolVar(&c.LazyEmbeddings, "lazy-embeddings", c.LazyEmbeddings, "update only the word-embedding rows a step touched (LazyAdam: faster, not PyTorch's AdamW)")
-	fs.BoolVar(&c.NoOverlap, "no-overlap", c.NoOverlap, "all-reduce gradient buckets after backward instead of while it runs")
+	fs.StringVar(&c.Overlap, "overlap", c.Overlap, "all-reduce gradient buckets while backward runs: auto|on|off (auto: on when the job spans several machines)")
 	fs.BoolVar(&c.DenseEmbeddings, "dense-embeddings", c.DenseEmbeddings, "compute and all-reduce the word-embedding gradient as a dense matrix (PyTorch's default) instead of the rows a step touched")
 	fs.Float64Var(&c.BucketCapMB, "bucket-cap-mb", c.BucketCapMB, "gradient bucket size in MiB")
 	fs.Float64Var(&c.FirstBucketMB, "first-bucket-mb", c.FirstBucketMB, "first gradient bucket size in MiB")
@@ -178,6 +178,8 @@ func (c *Config) Validate() error {
 		return bad("--precision %q: fp32 or bf16", c.Precision)
 	case c.Wire != "" && c.Wire != "fp32" && c.Wire != "bf16":
 		return bad("--wire %q: fp32 or bf16", c.Wire)
+	case !oneOf(c.Overlap, "", "auto", "on", "off"):
+		return bad("--overlap %q: auto, on or off", c.Overlap)
 	case !oneOf(c.OptimizerImpl, "", "auto", "host", "flat"):
 		return bad("--optimizer-impl %q: auto, host or flat", c.OptimizerImpl)
 	case c.OptimizerImpl == "flat" && c.LazyEmbeddings:

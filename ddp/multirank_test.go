@@ -68,6 +68,7 @@ func testResumeWithoutSharedOutput(t *testing.T, impl string, open commMaker) {
 	cfg := testTrainConfig(t, model, data, "")
 	cfg.Test, cfg.NoReport, cfg.LoadBestAtEnd = "", true, false
 	cfg.OptimizerImpl = impl
+	cfg.Overlap = "on" // one machine would default to off (Note [Overlap policy]); keep it covered
 	full := []string{t.TempDir(), t.TempDir()}
 	_, errs := trainRanks(t, cfg, full, 0, open)
 	for r, err := range errs {
