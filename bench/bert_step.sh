@@ -14,8 +14,8 @@ STEPS=${STEPS:-20}
 PRESETS=${PRESETS:-"tiny mini"}
 PRECISIONS=${PRECISIONS:-"fp32 bf16"}
 PY=/usr/bin/python3
-bin=$(mktemp -d)/bertstep
-go build -o "$bin" ./bench/bertstep
+bin=$(mktemp -d)/ddprun
+go build -o "$bin" ./cmd/ddprun
 export OPENBLAS_NUM_THREADS=1
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 field() { $PY -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }
@@ -24,7 +24,7 @@ for preset in $PRESETS; do
   for prec in $PRECISIONS; do
     d=(); t=(); tm=(); rd=(); rt=()
     for _ in $(seq "$RUNS"); do
-      out=$("$bin" -preset "$preset" -precision "$prec" -steps "$STEPS" -threads 1)
+      out=$("$bin" bench step --json --preset "$preset" --precision "$prec" --steps "$STEPS" --threads 1)
       d+=("$(echo "$out" | field samples_per_sec)"); rd+=("$(echo "$out" | field peak_rss_mb)")
       out=$($PY bench/bert_step.py --preset "$preset" --precision "$prec" --steps "$STEPS" --threads 1)
       t+=("$(echo "$out" | field samples_per_sec)"); rt+=("$(echo "$out" | field peak_rss_mb)")

@@ -146,7 +146,9 @@ step torch 90 1 torch_ref
 # The peer of a ddprun BERT-base step on this card (PyTorch eager, HF's
 # AdamW groups, batch 32 x 128). ddprun's own side needs a gotch build
 # against this machine's libtorch, which has no Go toolchain: see
-# collective/nccl/README-notes.md "GPU run".
+# collective/nccl/README-notes.md "GPU run". With such a build, the same
+# step is: ddprun bench step --device cuda --preset base --batch-size 32
+#   --precision bf16 --optimizer-impl flat --dense-embeddings --json
 for prec in bf16 fp32; do
 	step "torch-bert-$prec" 120 1 $PY bench/bert_step.py --device cuda --preset base --batch 32 --seq 128 --precision $prec --warmup 5 --steps 30 --fused
 done

@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	Register(Command{Name: "bench", Summary: "benchmarks: bench allreduce", Run: runBench})
+	Register(Command{Name: "bench", Summary: "benchmarks: bench allreduce, bench step", Run: runBench})
 }
 
 var benchmarks = map[string]func(ctx context.Context, o IO, args []string) error{
@@ -24,11 +24,11 @@ var benchmarks = map[string]func(ctx context.Context, o IO, args []string) error
 
 func runBench(ctx context.Context, o IO, args []string) error {
 	if len(args) == 0 || benchmarks[args[0]] == nil {
-		fmt.Fprintln(o.Stderr, "Usage: ddprun bench allreduce [flags]")
+		fmt.Fprintln(o.Stderr, "Usage: ddprun bench allreduce|step [flags]")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return nil
 		}
-		return fmt.Errorf("%w: bench: want a benchmark name: allreduce", ErrUsage)
+		return fmt.Errorf("%w: bench: want a benchmark name: allreduce or step", ErrUsage)
 	}
 	return benchmarks[args[0]](ctx, o, args[1:])
 }

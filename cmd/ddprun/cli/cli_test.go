@@ -69,6 +69,40 @@ func TestBenchAllReduce(t *testing.T) {
 	}
 }
 
+// bench step: a micro model's steps on both optimizer implementations,
+// JSON with a positive throughput and the device; bad input is a usage
+// error, and CUDA on a CPU-only libtorch a clear one.
+func TestBenchStep(t *testing.T) {
+	for _, impl := range []string{"host", "flat"} {
+		out, errOut, err := run(t, "bench", "step", "--preset", "micro", "--batch-size", "2", "--max-length", "16",
+			"--steps", "2", "--warmup", "1", "--optimizer-impl", impl, "--json")
+		if err != nil {
+			t.Fatalf("%s: %v\nstderr:\n%s", impl, err, errOut)
+		}
+		var row struct {
+			Rate   float64 `json:"samples_per_sec"`
+			Impl   string  `json:"optimizer_impl"`
+			Device string  `json:"device"`
+		}
+		if err := json.Unmarshal([]byte(out), &row); err != nil {
+			t.Fatalf("%s: %q: %v", impl, out, err)
+		}
+		if row.Rate <= 0 || row.Impl != impl || row.Device != "cpu" {
+			t.Errorf("%s: %+v", impl, row)
+		}
+	}
+	if _, _, err := run(t, "bench", "step", "--optimizer-impl", "gpu"); !errors.Is(err, ErrUsage) {
+		t.Errorf("bad --optimizer-impl: %v, want a usage error", err)
+	}
+	if _, _, err := run(t, "bench", "step", "--preset", "huge"); !errors.Is(err, ErrUsage) {
+		t.Errorf("bad --preset: %v, want a usage error", err)
+	}
+	_, _, err := run(t, "bench", "step", "--preset", "micro", "--device", "cuda")
+	if err == nil || !strings.Contains(err.Error(), "no CUDA device") {
+		t.Errorf("--device cuda without CUDA: %v", err)
+	}
+}
+
 func TestByteSize(t *testing.T) {
 	for in, want := range map[string]int64{"4096": 4096, "4K": 4096, "256M": 256 << 20, "1G": 1 << 30, "2kb": 2048} {
 		var b byteSize

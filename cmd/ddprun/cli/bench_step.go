@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"runtime/pprof"
+
+	"github.com/ddprun/ddprun/bert"
+	"github.com/ddprun/ddprun/ddp"
+)
+
+func init() { benchmarks["step"] = runBenchStep }
+
+// runBenchStep is `ddprun bench step`: one rank's training step (forward,
+// backward, clipping, optimizer) on random tokens, as the trainer runs it.
+// bench/bert_step.sh runs it beside PyTorch eager (bench/bert_step.py).
+func runBenchStep(ctx context.Context, o IO, args []string) error {
+	fs := flag.NewFlagSet("bench step", flag.ContinueOnError)
+	fs.SetOutput(o.Stderr)
+	preset := fs.String("preset", "tiny", "model size: micro|tiny|mini|small|base (bert-base-uncased vocabulary, 2 labels)")
+	precision := fs.String("precision", "fp32", "fp32|bf16")
+	batch := fs.Int("batch-size", 16, "rows per step")
+	seq := fs.Int("max-length", 128, "tokens per row (every row full)")
+	warmup := fs.Int("warmup", 3, "untimed steps")
+	steps := fs.Int("steps", 20, "timed steps")
+	threads := fs.Int("threads", 1, "intra-op threads")
+	blas := fs.Int("blas-threads", 0, "OpenBLAS threads (0: as --threads)")
+	defaultMalloc := fs.Bool("default-malloc", false, "leave glibc malloc at its defaults (torchrt Note [Allocator])")
+	dense := fs.Bool("dense-embeddings", false, "dense word-embedding gradient, as PyTorch")
+	impl := fs.String("optimizer-impl", "host", "host|flat (ddp Note [Optimizer implementations]; flat implies --dense-embeddings)")
+	device := fs.String("device", "cpu", "cpu|cuda|cuda:N")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	fs.Usage = func() {
+		fmt.Fprintf(o.Stderr, "Usage: ddprun bench step [flags]\n\nTime one rank's training step on random tokens.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if done, err := parseFlags(fs, args, o.Stderr); done {
+		return err
+	}
+	if *impl != "host" && *impl != "flat" {
+		return fmt.Errorf("%w: --optimizer-impl %q: host or flat", ErrUsage, *impl)
+	}
+	cfg, err := bert.Preset(*preset, 30522, []string{"a", "b"})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	res, err := ddp.RunStepBench(ddp.StepBench{Model: cfg, BF16: *precision == "bf16", Batch: *batch, Seq: *seq,
+		Warmup: *warmup, Steps: *steps, Threads: *threads, BLASThreads: *blas, DefaultMalloc: *defaultMalloc,
+		DenseEmbeddings: *dense, Flat: *impl == "flat", Device: *device})
+	if err != nil {
+		return err
+	}
+	if !*asJSON {
+		fmt.Fprintf(o.Stdout, "%s %s, batch %d x %d, %s optimizer: %v\n", *preset, *precision, *batch, *seq, *impl, res)
+		return nil
+	}
+	return json.NewEncoder(o.Stdout).Encode(map[string]any{"impl": "ddprun", "preset": *preset, "precision": *precision,
+		"samples_per_sec": res.SamplesPerSec, "compute_ms": ms(res.Compute.Seconds()), "sync_ms": ms(res.Sync.Seconds()),
+		"optimizer_ms": ms(res.Optimizer.Seconds()), "peak_rss_mb": res.PeakRSSMB, "minor_faults_per_step": res.MinorFaults,
+		"threads": res.Threads, "optimizer_impl": *impl, "device": res.Device, "libtorch": res.Libtorch})
+}
+
+func ms(s float64) float64 { return s * 1e3 }
