@@ -55,6 +55,9 @@ func RunStepBench(b StepBench) (StepBenchResult, error) {
 			if dev, err = ResolveDevice(b.Device, rankenv.Single(), torchrt.CUDADevices()); err != nil {
 				return err
 			}
+			if err := useDevice(dev); err != nil {
+				return err
+			}
 		}
 		m, err := bert.New(b.Model, dev)
 		if err != nil {

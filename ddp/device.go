@@ -69,6 +69,15 @@ func ResolveDevice(spec string, id rankenv.Identity, cudaDevices int) (gotch.Dev
 	return gotch.CudaBuilder(uint(n)), nil
 }
 
+// useDevice makes a CUDA device the compute thread's current device
+// (torch.cuda.set_device(local_rank)); call it on the compute thread.
+func useDevice(d gotch.Device) error {
+	if !d.IsCuda() {
+		return nil
+	}
+	return torchrt.SetCUDADevice(d.Value)
+}
+
 // BackendFor resolves --backend (auto, ring, nccl, hccl) for a device.
 func BackendFor(spec string, dev gotch.Device) (string, error) {
 	switch spec {

@@ -112,6 +112,9 @@ func inference(ctx context.Context, c InferConfig, withLabels bool, log *slog.Lo
 	}
 	return torchrt.Run(torchrt.Config{Threads: c.Threads}, func(*torchrt.Thread) error {
 		dev, err := ResolveDevice(c.Device, rankenv.Single(), torchrt.CUDADevices())
+		if err == nil {
+			err = useDevice(dev)
+		}
 		if err != nil {
 			return err
 		}

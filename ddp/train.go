@@ -194,6 +194,9 @@ func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokeni
 	if t.device, err = ResolveDevice(cfg.Device, env.ID, torchrt.CUDADevices()); err != nil {
 		return nil, err
 	}
+	if err := useDevice(t.device); err != nil {
+		return nil, err
+	}
 	if t.rank() == 0 {
 		impl := "host"
 		if cfg.OptimizerImpl == "flat" || t.device.IsCuda() {

@@ -181,6 +181,22 @@ func Version() string { return cTorchVersion() }
 // CUDADevices reports how many CUDA devices libtorch sees (0 on a CPU build).
 func CUDADevices() int { return cCUDADevices() }
 
+// SetCUDADevice makes CUDA device n the calling thread's current device
+// (torch.cuda.set_device): call it on the compute thread before touching
+// the device, so that a rank creates no context on another GPU (each costs
+// hundreds of MiB; the classic "every rank on GPU 0" OOM) and library calls
+// that use the current device (NCCL's stream waits) agree with the model.
+func SetCUDADevice(n int) error {
+	switch r := cCUDASetDevice(n); r {
+	case 0:
+		return nil
+	case -1:
+		return fmt.Errorf("torchrt: setting CUDA device %d: no CUDA runtime is loaded (libtorch %s has no CUDA)", n, Version())
+	default:
+		return fmt.Errorf("torchrt: cudaSetDevice(%d) failed: cudaError_t %d", n, r)
+	}
+}
+
 // MallocTuned reports whether the malloc policy of Note [Allocator] is set.
 func MallocTuned() bool { return mallocOK }
 

@@ -2,6 +2,7 @@ package torchrt
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/sugarme/gotch"
@@ -134,5 +135,18 @@ func TestSetData(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Without a CUDA device SetCUDADevice fails and says why: no CUDA runtime
+// loaded (a CPU-only libtorch, as here) or cudaSetDevice's error (a CUDA
+// libtorch on a machine without GPUs). With one it is cudaSetDevice.
+func TestSetCUDADeviceWithoutCUDA(t *testing.T) {
+	if CUDADevices() > 0 {
+		t.Skip("CUDA devices are visible: this checks machines without")
+	}
+	err := SetCUDADevice(0)
+	if err == nil || !(strings.Contains(err.Error(), "no CUDA runtime is loaded") || strings.Contains(err.Error(), "cudaSetDevice(0) failed")) {
+		t.Errorf("SetCUDADevice(0) without a GPU: %v", err)
 	}
 }

@@ -82,6 +82,15 @@ int ddprun_autocast(int enabled, int cuda, int dtype) {
 
 const char* ddprun_torch_version(void) { return TORCH_VERSION; }
 
+// cudaSetDevice, found at run time in the CUDA runtime that a CUDA libtorch
+// loaded (no CUDA headers or libraries at build time). -1: none loaded.
+int ddprun_cuda_set_device(int d) {
+  typedef int (*setter)(int);
+  setter f = (setter)dlsym(RTLD_DEFAULT, "cudaSetDevice");
+  if (f == nullptr) return -1;
+  return f(d);
+}
+
 int ddprun_cuda_device_count(void) {
   try {
     return (int)at::detail::getCUDAHooks().getNumGPUs();

@@ -15,6 +15,7 @@ int  ddprun_set_malloc_policy(long mmap_threshold, long trim_threshold);
 int  ddprun_autocast(int enabled, int cuda, int dtype);
 const char* ddprun_torch_version(void);
 int  ddprun_cuda_device_count(void);
+int  ddprun_cuda_set_device(int d);
 int  ddprun_grad_reset(void* t);
 int  ddprun_grad_set(void* t, void* g);
 int  ddprun_grad_defined(void* t);
@@ -46,6 +47,9 @@ func cAutocast(enabled, cuda bool, dtype int) bool {
 }
 func cTorchVersion() string { return C.GoString(C.ddprun_torch_version()) }
 func cCUDADevices() int     { return int(C.ddprun_cuda_device_count()) }
+func cCUDASetDevice(n int) int {
+	return int(C.ddprun_cuda_set_device(C.int(n)))
+}
 
 // ResetGrad sets t's gradient to none (PyTorch's zero_grad(set_to_none=True)):
 // the next backward writes a fresh gradient instead of adding to the old.
