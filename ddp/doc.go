@@ -17,17 +17,18 @@
 //  2. forward and backward on libtorch (package bert), on the CPU or a
 //     CUDA device (Note [Devices and backends]), gradients written
 //     straight into flat bucket buffers (Note [Gradient views]);
-//  3. the buckets are averaged over the ranks (package collective; bf16 on
-//     the wire by default with several ranks), in the order of Note
-//     [Bucket order];
+//  3. the buckets are averaged over the ranks (package collective: the TCP
+//     ring, or NCCL on CUDA; bf16 on the wire by default with several
+//     ranks), in the order of Note [Bucket order];
 //  4. the averaged gradients are clipped by their global norm and the
-//     optimizer (package ddp/optim) updates the weights, the same way on
-//     every rank, so the replicas stay identical without ever sending
-//     weights again.
+//     optimizer updates the weights (package ddp/optim on host memory, or
+//     package ddp/devopt over flat buffers on any device: Note [Optimizer
+//     implementations]), the same way on every rank, so the replicas stay
+//     identical without ever sending weights again.
 //
 // Evaluation reduces exact counts over the ranks; rank 0 writes atomic,
 // checksummed checkpoints; a resumed run continues bit for bit (Note
 // [Dropout seeds]); the final model is an HF model folder. The test that
-// defines correctness is TestEquivalence: N ranks over the ring equal one
-// process on the whole batch, step by step.
+// defines correctness is TestEquivalence: N ranks over the ring (or NCCL)
+// equal one process on the whole batch, step by step.
 package ddp

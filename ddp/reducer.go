@@ -234,7 +234,7 @@ func hostFloats(t *ts.Tensor) ([]float32, error) {
 		return nil, err
 	}
 	if dev.Name != gotch.CPU.Name {
-		return nil, fmt.Errorf("the ring trainer keeps parameters on the CPU, found %v", dev)
+		return nil, fmt.Errorf("the host optimizer and sparse embedding gradients need parameters on the CPU, found %v", dev)
 	}
 	if !t.MustIsContiguous() {
 		return nil, fmt.Errorf("tensor is not contiguous")
