@@ -3,6 +3,7 @@ package ddp
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sugarme/gotch"
@@ -85,5 +86,40 @@ func TestOverlapPolicy(t *testing.T) {
 		if got := overlapOn(tc.spec, tc.id); got != tc.want {
 			t.Errorf("overlapOn(%q, %d ranks on %d per machine) = %v", tc.spec, tc.id.WorldSize, tc.id.LocalWorldSize, got)
 		}
+	}
+}
+
+// Two ranks on one host that name the same GPU are refused, on every rank;
+// distinct GPUs (through CUDA_VISIBLE_DEVICES' physical indices) are not.
+func TestCheckPlacement(t *testing.T) {
+	t.Setenv("CUDA_VISIBLE_DEVICES", "3,5")
+	for _, tc := range []struct {
+		name string
+		dev  func(r int) gotch.Device
+		dup  bool
+		want []string
+	}{
+		{"shared", func(int) gotch.Device { return gotch.CudaBuilder(1) }, true, []string{"cuda:5", "cuda:5"}},
+		{"own", func(r int) gotch.Device { return gotch.CudaBuilder(uint(r)) }, false, []string{"cuda:3", "cuda:5"}},
+		{"cpu", func(int) gotch.Device { return gotch.CPU }, false, []string{"cpu", "cpu"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			comms := loopbackRing(t, t.Context(), 2, collective.Float32)
+			var wg sync.WaitGroup
+			res := make([][]Placement, 2)
+			errs := make([]error, 2)
+			for r := range 2 {
+				wg.Go(func() { res[r], errs[r] = CheckPlacement(t.Context(), comms[r], tc.dev(r)) })
+			}
+			wg.Wait()
+			for r := range 2 {
+				if (errs[r] != nil) != tc.dup {
+					t.Errorf("rank %d: error %v, want a duplicate: %v", r, errs[r], tc.dup)
+				}
+				if len(res[r]) != 2 || res[r][0].Device != tc.want[0] || res[r][1].Device != tc.want[1] || res[r][1].Host == "" {
+					t.Errorf("rank %d: %+v, want devices %v", r, res[r], tc.want)
+				}
+			}
+		})
 	}
 }

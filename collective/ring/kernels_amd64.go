@@ -91,3 +91,12 @@ func reduceFinalBF16Vec(d []float32, s []uint16, avg bool, size int) int {
 	}
 	return n
 }
+
+// VectorKernels names the instruction set of the bf16 wire kernels ("avx2"),
+// or "" where they run as scalar Go (Note [Vector kernels]).
+func VectorKernels() string {
+	if useAVX2 {
+		return "avx2"
+	}
+	return ""
+}

@@ -10,3 +10,7 @@ func truncateBF16Vec(d []uint16, s []uint32) int                         { retur
 func decodeBF16Vec(d []uint32, s []uint16) int                           { return 0 }
 func addBF16Vec(d []float32, s []uint16) int                             { return 0 }
 func reduceFinalBF16Vec(d []float32, s []uint16, avg bool, size int) int { return 0 }
+
+// VectorKernels names the instruction set of the bf16 wire kernels: none
+// here (Note [Vector kernels]).
+func VectorKernels() string { return "" }

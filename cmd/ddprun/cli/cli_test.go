@@ -121,3 +121,65 @@ func TestByteSize(t *testing.T) {
 		t.Errorf("parsed %+v, %v", f, err)
 	}
 }
+
+// doctor alone: the machine's checks as JSON; a device that cannot be had
+// is a failed check and exit code 1.
+func TestDoctor(t *testing.T) {
+	out, errOut, err := run(t, "doctor", "--json", "--output", t.TempDir())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	var rep doctorReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%q: %v", out, err)
+	}
+	got := map[string]string{}
+	for _, c := range rep.Checks {
+		got[c.Name] = c.Status
+	}
+	for name, want := range map[string]string{"libtorch": "ok", "device": "info", "output": "ok"} {
+		if got[name] != want {
+			t.Errorf("check %s: %q, want %q (report %+v)", name, got[name], want, rep.Checks)
+		}
+	}
+	if got["nccl"] == "" || got["cpu"] == "" {
+		t.Errorf("checks missing: %+v", rep.Checks)
+	}
+	_, _, err = run(t, "doctor", "--device", "cuda")
+	if ExitCode(err) != 1 || !strings.Contains(err.Error(), "device") {
+		t.Errorf("doctor --device cuda without CUDA: %v (exit %d), want exit 1 naming the device check", err, ExitCode(err))
+	}
+}
+
+// doctor under the launcher: every rank joins the ring, agrees on the
+// placement and checks and times all-reduces.
+func TestDoctorJob(t *testing.T) {
+	t.Setenv(envTestMain, "1")
+	out, errOut, err := run(t, "--nproc", "2", "doctor", "--json", "--max-bytes", "1M", "--iters", "2")
+	if err != nil {
+		t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	ranks := 0
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		_, js, ok := strings.Cut(line, "] ")
+		if !ok {
+			continue
+		}
+		var rep doctorReport
+		if err := json.Unmarshal([]byte(js), &rep); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		ranks++
+		if rep.WorldSize != 2 || len(rep.Placement) != 2 || len(rep.Links) != 1 || rep.Links[0].BusBW <= 0 {
+			t.Errorf("rank %d: %+v", rep.Rank, rep)
+		}
+		for _, c := range rep.Checks {
+			if c.Status == "fail" {
+				t.Errorf("rank %d: %s failed: %s", rep.Rank, c.Name, c.Detail)
+			}
+		}
+	}
+	if ranks != 2 {
+		t.Fatalf("%d rank reports in:\n%s", ranks, out)
+	}
+}
