@@ -2,13 +2,15 @@
 """PyTorch DDP over Gloo, the peer of bench/ddp_scaling.sh: the same BERT
 classifier as ddprun (bert/testdata/gen_fixtures.py's HF-equivalent modules),
 random tokens, AdamW with HF's no-decay groups, clipping at 1.0. Prints one
-JSON line with the steady-state samples/s across all ranks.
+JSON line with the steady-state samples/s across all ranks, and rank 0's
+minor page faults per timed step and peak RSS.
 
   /usr/bin/python3 bench/ddp_gloo.py --nproc 2 --threads 1 --preset mini --precision fp32
 """
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 
@@ -54,13 +56,15 @@ def worker(rank, a, port, q):
     for _ in range(a.warmup):
         step()
     dist.barrier()
+    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     t0 = time.perf_counter()
     for _ in range(a.steps):
         step()
     dist.barrier()
     el = time.perf_counter() - t0
+    ru = resource.getrusage(resource.RUSAGE_SELF)
     if rank == 0:
-        q.put(a.batch * a.nproc * a.steps / el)
+        q.put((a.batch * a.nproc * a.steps / el, (ru.ru_minflt - f0) / a.steps, ru.ru_maxrss / 1024))
     dist.destroy_process_group()
 
 
@@ -79,8 +83,10 @@ def main():
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     mp.start_processes(worker, args=(a, a.port, q), nprocs=a.nproc, start_method="spawn")
+    rate, faults, rss = q.get()
     print(json.dumps({"impl": "pytorch-ddp-gloo", "nproc": a.nproc, "threads": a.threads, "preset": a.preset,
-                      "precision": a.precision, "samples_per_sec": q.get(),
+                      "precision": a.precision, "samples_per_sec": rate,
+                      "minor_faults_per_step": faults, "peak_rss_mb": rss,
                       "malloc_tuned": "MALLOC_MMAP_THRESHOLD_" in os.environ}))
 
 

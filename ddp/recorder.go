@@ -41,6 +41,7 @@ type fileRecorder struct {
 	pending  stepResult // sums since the last logged step
 	world    int        // ranks: a step's samples times world is the global batch
 	logged   time.Time  // when the last train entry was logged
+	faults   int64      // this process's minor page faults at the last train entry
 	nPending int
 }
 
@@ -51,7 +52,7 @@ const (
 )
 
 func newRecorder(cfg *Config, stderr io.Writer, total, done, perEpoch, world int) (*fileRecorder, error) {
-	r := &fileRecorder{cfg: cfg, logPath: filepath.Join(cfg.Output, metricsFile), world: world, logged: time.Now()}
+	r := &fileRecorder{cfg: cfg, logPath: filepath.Join(cfg.Output, metricsFile), world: world, logged: time.Now(), faults: minorFaults()}
 	var err error
 	if r.log, err = runlog.Open(r.logPath); err != nil {
 		return nil, err
@@ -80,11 +81,14 @@ func (r *fileRecorder) train(step int, epoch float64, s stepResult) {
 	now := time.Now()
 	rate := float64(r.pending.Samples) / now.Sub(r.logged).Seconds() // throughput since the last entry
 	r.logged = now
+	faults := minorFaults()
+	perStep := float64(faults-r.faults) / n // rank 0's own: torchrt Note [Allocator]
+	r.faults = faults
 	fields := map[string]any{
 		runlog.FieldLoss: r.pending.Loss / n, runlog.FieldLR: s.LR, runlog.FieldGradNorm: r.pending.GradNorm / n,
 		runlog.FieldSamplesPerSec: rate, "forward_s": s.Forward.Seconds(), "backward_s": (s.Compute - s.Forward).Seconds(), "data_wait_s": s.DataWait.Seconds(),
 		"compute_s": s.Compute.Seconds(), "allreduce_s": s.AllReduce.Seconds(), "optimizer_s": s.Optimizer.Seconds(),
-		"wire_mb": float64(s.WireBytes) / 1e6,
+		"wire_mb": float64(s.WireBytes) / 1e6, "minor_faults_per_step": perStep, "peak_rss_mb": peakRSSMB(),
 	}
 	r.log.Log(runlog.Train, int64(step), epoch, fields)
 	for _, k := range []string{runlog.FieldLoss, runlog.FieldLR, runlog.FieldGradNorm, runlog.FieldSamplesPerSec} {
