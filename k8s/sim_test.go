@@ -123,19 +123,19 @@ func simulate(t *testing.T, bin string, explicit bool) {
 	out := filepath.Join(dir, "output")
 	o := k8s.Options{Name: "sim", Nodes: 2, NProcPerNode: 1, Image: "ddprun:test", Secret: "sim-secret",
 		MetricsPort: k8s.DefaultMetricsPort, Grace: 20 * time.Second,
-		TrainArgs: []string{"--train=" + trainData(t, dir), "--preset=micro", "--batch-size=4", "--max-length=32",
+		TrainArgs: []string{"--train=" + testbin.TrainCSV(t, dir), "--preset=micro", "--batch-size=4", "--max-length=32",
 			"--threads=1", "--eval-strategy=no", "--wire=fp32", "--max-steps=6", "--seed=7", "--output=" + out}}
 	var manifest bytes.Buffer
 	if err := k8s.Render(&manifest, o); err != nil {
 		t.Fatal(err)
 	}
 	pods := simulatedPods(t, o, manifest.Bytes(), []string{"127.0.0.1", "127.0.0.1"})
-	ports := []int{freePort(t), freePort(t)}
+	ports := []int{testbin.FreePort(t), testbin.FreePort(t)}
 	resolve := make([]string, len(pods))
 	for i, p := range pods {
 		resolve[i] = p.hostname + "." + p.env[k8s.EnvService] + "=127.0.0.1"
 	}
-	procs := make([]*launcherProc, len(pods))
+	procs := make([]*testbin.Proc, len(pods))
 	var wg sync.WaitGroup
 	for _, i := range []int{1, 0} { // the worker first
 		p := pods[i]
@@ -156,7 +156,7 @@ func simulate(t *testing.T, bin string, explicit bool) {
 		if l == nil {
 			t.FailNow()
 		}
-		if code := l.wait(t, pods[i].hostname, 3*time.Minute); code != 0 {
+		if code := l.Wait(t, pods[i].hostname, 3*time.Minute); code != 0 {
 			t.Errorf("pod %s exited %d", pods[i].hostname, code)
 		}
 	}
@@ -210,86 +210,24 @@ func rewrite(args []string, set map[string]string) []string {
 	return out
 }
 
-func startPod(t *testing.T, bin string, p pod, args []string) *launcherProc {
-	l := &launcherProc{done: make(chan error, 1)}
-	l.cmd = exec.Command(bin, args...)
+func startPod(t *testing.T, bin string, p pod, args []string) *testbin.Proc {
+	cmd := exec.Command(bin, args...)
 	// The image's environment (PATH, the libtorch library path), minus
 	// anything ddprun reads, plus the pod's.
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "DDPRUN_") && !slices.Contains([]string{"RANK", "WORLD_SIZE", "LOCAL_RANK", "NODE_RANK"}, k) {
-			l.cmd.Env = append(l.cmd.Env, kv)
+			cmd.Env = append(cmd.Env, kv)
 		}
 	}
 	for k, v := range p.env {
-		l.cmd.Env = append(l.cmd.Env, k+"="+v)
+		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	l.cmd.Stdout, l.cmd.Stderr = l, l
-	if err := l.cmd.Start(); err != nil {
+	l, err := testbin.Start(t, cmd)
+	if err != nil {
 		t.Error(err)
 		return nil
 	}
-	go func() { l.done <- l.cmd.Wait() }()
-	t.Cleanup(func() { l.cmd.Process.Kill() })
 	return l
-}
-
-// launcherProc is a launcher running as a process.
-type launcherProc struct {
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan error
-}
-
-func (l *launcherProc) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.out.Write(p)
-}
-
-func (l *launcherProc) wait(t *testing.T, name string, d time.Duration) int {
-	t.Helper()
-	select {
-	case err := <-l.done:
-		l.mu.Lock()
-		t.Logf("%s: %v\n%s", name, err, l.out.String())
-		l.mu.Unlock()
-		return l.cmd.ProcessState.ExitCode()
-	case <-time.After(d):
-		l.cmd.Process.Kill()
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		t.Fatalf("%s did not finish in %v:\n%s", name, d, l.out.String())
-		return -1
-	}
-}
-
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// trainData writes a 64-row, 2-label CSV.
-func trainData(t *testing.T, dir string) string {
-	words := [][]string{{"meeting", "report", "lunch", "project", "team", "agenda"}, {"spam", "offer", "free", "win", "money", "click"}}
-	var b strings.Builder
-	b.WriteString("text,label\n")
-	for i := range 64 {
-		l := i % 2
-		for j := range 8 {
-			b.WriteString(words[l][(i*7+j*3)%6] + " ")
-		}
-		fmt.Fprintf(&b, ",%d\n", l)
-	}
-	path := filepath.Join(dir, "train.csv")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 func ddprunBinary(t *testing.T) string { return testbin.Ddprun(t) }

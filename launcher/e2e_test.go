@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,75 +21,23 @@ import (
 func ddprunBinary(t *testing.T) string { return testbin.Ddprun(t) }
 
 // trainData writes a 64-row, 2-label CSV.
-func trainData(t *testing.T) string {
-	words := [][]string{{"meeting", "report", "lunch", "project", "team", "agenda"}, {"spam", "offer", "free", "win", "money", "click"}}
-	var b strings.Builder
-	b.WriteString("text,label\n")
-	for i := range 64 {
-		l := i % 2
-		for j := range 8 {
-			b.WriteString(words[l][(i*7+j*3)%6] + " ")
-		}
-		fmt.Fprintf(&b, ",%d\n", l)
-	}
-	path := filepath.Join(t.TempDir(), "train.csv")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+func trainData(t *testing.T) string { return testbin.TrainCSV(t, t.TempDir()) }
 
-// launcherProc is a launcher running as a process.
-type launcherProc struct {
-	cmd  *exec.Cmd
-	out  bytes.Buffer
-	mu   sync.Mutex
-	done chan error
-}
-
-func (l *launcherProc) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.out.Write(p)
-}
-
-func (l *launcherProc) output() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.out.String()
-}
-
-func startLauncher(t *testing.T, bin string, args ...string) *launcherProc {
+func startLauncher(t *testing.T, bin string, args ...string) *testbin.Proc {
 	t.Helper()
-	l := &launcherProc{done: make(chan error, 1)}
-	l.cmd = exec.Command(bin, args...)
-	l.cmd.Env = append(os.Environ(), "DDPRUN_SECRET=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
-	l.cmd.Stdout, l.cmd.Stderr = l, l
-	if err := l.cmd.Start(); err != nil {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "DDPRUN_SECRET=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+	l, err := testbin.Start(t, cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { l.done <- l.cmd.Wait() }()
-	t.Cleanup(func() { l.cmd.Process.Kill() })
 	return l
-}
-
-func (l *launcherProc) wait(t *testing.T, name string, d time.Duration) int {
-	t.Helper()
-	select {
-	case err := <-l.done:
-		t.Logf("%s: %v\n%s", name, err, l.output())
-		return l.cmd.ProcessState.ExitCode()
-	case <-time.After(d):
-		l.cmd.Process.Kill()
-		t.Fatalf("%s did not finish in %v:\n%s", name, d, l.output())
-		return -1
-	}
 }
 
 // twoNodes starts two launchers x 2 ranks on loopback; nodes is the
 // --nodes value, extra are launch flags of both.
-func twoNodes(t *testing.T, bin, job, out, data, nodes string, extra ...string) (a, b *launcherProc) {
-	port := freePort(t)
+func twoNodes(t *testing.T, bin, job, out, data, nodes string, extra ...string) (a, b *testbin.Proc) {
+	port := testbin.FreePort(t)
 	train := []string{"train", "--train", data, "--preset", "micro", "--batch-size", "4", "--max-length", "32",
 		"--threads", "1", "--eval-strategy", "no", "--no-report", "--wire", "fp32", "--max-steps", "24",
 		"--save-strategy", "steps", "--save-steps", "3", "--seed", "7", "--output", out}
@@ -154,7 +101,7 @@ func TestE2E_TwoNodes(t *testing.T) {
 	// An uninterrupted run is the reference.
 	start := time.Now()
 	a, b := twoNodes(t, bin, "e2e-ref", refOut, data, "2")
-	if ca, cb := a.wait(t, "node a", 2*time.Minute), b.wait(t, "node b", 30*time.Second); ca != 0 || cb != 0 {
+	if ca, cb := a.Wait(t, "node a", 2*time.Minute), b.Wait(t, "node b", 30*time.Second); ca != 0 || cb != 0 {
 		t.Fatalf("exit codes %d, %d", ca, cb)
 	}
 	t.Logf("uninterrupted 2x2 run: %v", time.Since(start))
@@ -177,13 +124,13 @@ func TestE2E_TwoNodes(t *testing.T) {
 			t.Fatal("rank 3 not found")
 		}
 		syscall.Kill(pid, syscall.SIGKILL)
-		ca, cb := a.wait(t, "node a", 2*time.Minute), b.wait(t, "node b", 30*time.Second)
+		ca, cb := a.Wait(t, "node a", 2*time.Minute), b.Wait(t, "node b", 30*time.Second)
 		t.Logf("killed and restarted run: %v", time.Since(start))
 		if ca != 0 || cb != 0 {
 			t.Fatalf("exit codes %d, %d", ca, cb)
 		}
 		for _, want := range []string{"Root cause", "rank      : 3", "signal    : SIGKILL (9)", "restarting all ranks"} {
-			if !strings.Contains(b.output(), want) {
+			if !strings.Contains(b.Output(), want) {
 				t.Errorf("node b's output lacks %q", want)
 			}
 		}
@@ -200,11 +147,11 @@ func TestE2E_TwoNodes(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "out")
 		a, b := twoNodes(t, bin, "e2e-node", out, data, "1:2", "--max-restarts", "1", "--rdzv-timeout", "3s")
 		waitForCheckpoint(t, out, 6, time.Minute)
-		b.cmd.Process.Kill() // its ranks die with it (Pdeathsig)
-		if ca := a.wait(t, "node a", 2*time.Minute); ca != 0 {
+		b.Cmd.Process.Kill() // its ranks die with it (Pdeathsig)
+		if ca := a.Wait(t, "node a", 2*time.Minute); ca != 0 {
 			t.Fatalf("node a: exit %d", ca)
 		}
-		if !strings.Contains(a.output(), "generation 1: 1 node(s), world size 2") {
+		if !strings.Contains(a.Output(), "generation 1: 1 node(s), world size 2") {
 			t.Error("node a did not continue alone")
 		}
 	})

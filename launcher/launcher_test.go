@@ -16,6 +16,7 @@ import (
 
 	"github.com/ddprun/ddprun/internal/control"
 	"github.com/ddprun/ddprun/internal/rankenv"
+	"github.com/ddprun/ddprun/internal/testbin"
 	"github.com/ddprun/ddprun/launcher"
 )
 
@@ -197,7 +198,7 @@ func TestRun_Signal(t *testing.T) {
 // loopback with memberlist's local preset: the world has 4 ranks.
 func TestRun_MultiNode(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	port := freePort(t)
+	port := testbin.FreePort(t)
 	base := launcher.Config{Nodes: launcher.Nodes{Min: 2, Max: 2}, Secret: secret, Bind: "127.0.0.1",
 		Memberlist: memberlist.DefaultLocalConfig, JoinTimeout: 20 * time.Second}
 	first, second := base, base
@@ -220,13 +221,4 @@ func TestRun_MultiNode(t *testing.T) {
 			t.Errorf("no rank %d of 4", i)
 		}
 	}
-}
-
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
