@@ -14,28 +14,14 @@ import (
 // device memory (Device CUDA) on this rank's device, or host memory, which
 // is staged through a device buffer (for small buffers such as metrics).
 func (c *Comm) AllReduce(ctx context.Context, buf collective.Buffer, op collective.Op) error {
-	const name = "all-reduce"
-	seq, err := c.begin(name)
-	defer c.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	dt, rop, err := c.reduceArgs(buf, op)
-	if err != nil {
-		return c.fail(name, seq, err)
-	}
-	if buf.Count == 0 {
-		return nil
-	}
-	err = c.staged([]collective.Buffer{buf}, func(p []unsafe.Pointer) error {
+	var dt dataType
+	var rop redOp
+	args := func() (err error) { dt, rop, err = c.reduceArgs(buf, op); return err }
+	return c.collective("all-reduce", args, []collective.Buffer{buf}, func(p []unsafe.Pointer) error {
 		return c.run(ctx, func(h, s uintptr) result {
 			return c.lib.allReduce(p[0], p[0], buf.Count, dt, rop, h, s)
 		}, "ncclAllReduce")
 	})
-	if err != nil {
-		return c.fail(name, seq, err)
-	}
-	return nil
 }
 
 // ReduceScatter reduces buf over all ranks; afterwards only this rank's
@@ -43,89 +29,69 @@ func (c *Comm) AllReduce(ctx context.Context, buf collective.Buffer, op collecti
 // NCCL's reduce-scatter needs equal blocks: when Size() does not divide
 // buf.Count this runs an all-reduce instead (correct, twice the traffic).
 func (c *Comm) ReduceScatter(ctx context.Context, buf collective.Buffer, op collective.Op) error {
-	const name = "reduce-scatter"
-	seq, err := c.begin(name)
-	defer c.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	dt, rop, err := c.reduceArgs(buf, op)
-	if err != nil {
-		return c.fail(name, seq, err)
-	}
-	if buf.Count == 0 {
-		return nil
-	}
-	blk, es := buf.Count/c.cfg.Size, buf.DType.Size()
-	err = c.staged([]collective.Buffer{buf}, func(p []unsafe.Pointer) error {
+	var dt dataType
+	var rop redOp
+	args := func() (err error) { dt, rop, err = c.reduceArgs(buf, op); return err }
+	return c.collective("reduce-scatter", args, []collective.Buffer{buf}, func(p []unsafe.Pointer) error {
 		if buf.Count%c.cfg.Size != 0 {
 			return c.run(ctx, func(h, s uintptr) result {
 				return c.lib.allReduce(p[0], p[0], buf.Count, dt, rop, h, s)
 			}, "ncclAllReduce")
 		}
-		mine := unsafe.Add(p[0], c.cfg.Rank*blk*es) // in place, as nccl.h allows
+		blk := buf.Count / c.cfg.Size
+		mine := unsafe.Add(p[0], c.cfg.Rank*blk*buf.DType.Size()) // in place, as nccl.h allows
 		return c.run(ctx, func(h, s uintptr) result {
 			return c.lib.reduceScatter(p[0], mine, blk, dt, rop, h, s)
 		}, "ncclReduceScatter")
 	})
-	if err != nil {
-		return c.fail(name, seq, err)
-	}
-	return nil
 }
 
 // Broadcast copies root's buf into buf on every other rank, in buf's own
 // dtype.
 func (c *Comm) Broadcast(ctx context.Context, buf collective.Buffer, root int) error {
-	const name = "broadcast"
-	seq, err := c.begin(name)
-	defer c.mu.Unlock()
-	if err != nil {
+	var dt dataType
+	args := func() (err error) {
+		dt, err = c.moveArgs(buf)
+		if err == nil && (root < 0 || root >= c.cfg.Size) {
+			err = fmt.Errorf("%w: root %d of %d ranks", collective.ErrInvalid, root, c.cfg.Size)
+		}
 		return err
 	}
-	dt, err := c.moveArgs(buf)
-	if err == nil && (root < 0 || root >= c.cfg.Size) {
-		err = fmt.Errorf("%w: root %d of %d ranks", collective.ErrInvalid, root, c.cfg.Size)
-	}
-	if err != nil {
-		return c.fail(name, seq, err)
-	}
-	if buf.Count == 0 {
-		return nil
-	}
-	err = c.staged([]collective.Buffer{buf}, func(p []unsafe.Pointer) error {
+	return c.collective("broadcast", args, []collective.Buffer{buf}, func(p []unsafe.Pointer) error {
 		return c.run(ctx, func(h, s uintptr) result {
 			return c.lib.broadcast(p[0], p[0], buf.Count, dt, root, h, s)
 		}, "ncclBroadcast")
 	})
-	if err != nil {
-		return c.fail(name, seq, err)
-	}
-	return nil
 }
 
 // AllGather concatenates every rank's send, in rank order, into recv on
 // every rank (see collective.Comm).
 func (c *Comm) AllGather(ctx context.Context, send, recv collective.Buffer) error {
-	const name = "all-gather"
+	var dt dataType
+	args := func() (err error) { dt, err = c.gatherArgs(send, recv); return err }
+	return c.collective("all-gather", args, []collective.Buffer{send, recv}, func(p []unsafe.Pointer) error {
+		return c.run(ctx, func(h, s uintptr) result {
+			return c.lib.allGather(p[0], p[1], send.Count, dt, h, s)
+		}, "ncclAllGather")
+	})
+}
+
+// collective runs one call: it takes the Comm (c.begin), checks the
+// arguments, and unless bufs[0] is empty enqueues with the buffers staged
+// onto the device. A bad argument or a failed call poisons the Comm.
+func (c *Comm) collective(name string, args func() error, bufs []collective.Buffer, enqueue func(p []unsafe.Pointer) error) error {
 	seq, err := c.begin(name)
 	defer c.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	dt, err := c.gatherArgs(send, recv)
-	if err != nil {
+	if err := args(); err != nil {
 		return c.fail(name, seq, err)
 	}
-	if send.Count == 0 {
+	if bufs[0].Count == 0 {
 		return nil
 	}
-	err = c.staged([]collective.Buffer{send, recv}, func(p []unsafe.Pointer) error {
-		return c.run(ctx, func(h, s uintptr) result {
-			return c.lib.allGather(p[0], p[1], send.Count, dt, h, s)
-		}, "ncclAllGather")
-	})
-	if err != nil {
+	if err := c.staged(bufs, enqueue); err != nil {
 		return c.fail(name, seq, err)
 	}
 	return nil
