@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/ddprun/ddprun/collective/nccl"
 	"github.com/ddprun/ddprun/collective/nccl/nccltest"
 	"github.com/ddprun/ddprun/collective/ring"
+	"github.com/ddprun/ddprun/collective/ring/ringtest"
 	"github.com/ddprun/ddprun/ddp/optim"
 	"github.com/ddprun/ddprun/shard"
 )
@@ -158,20 +158,10 @@ func openComms(t *testing.T, n int, open func(r int) (collective.Comm, error)) [
 // loopbackRing opens n ring comms on 127.0.0.1 in this process.
 func loopbackRing(t *testing.T, ctx context.Context, n int, wire collective.DType) []collective.Comm {
 	t.Helper()
-	lns := make([]net.Listener, n)
-	peers := make([]string, n)
-	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns[i], peers[i] = ln, ln.Addr().String()
-	}
+	cfgs := ringtest.Loopback(t, n)
 	return openComms(t, n, func(r int) (collective.Comm, error) {
-		cfg := ring.LocalConfig()
-		cfg.Rank, cfg.Size, cfg.Peers, cfg.Listener = r, n, peers, lns[r]
-		cfg.JobID, cfg.Secret, cfg.WireDType = "equivalence", []byte("0123456789abcdef0123"), wire
-		c, err := ring.New(ctx, cfg)
+		cfgs[r].WireDType = wire
+		c, err := ring.New(ctx, cfgs[r])
 		if err != nil {
 			return nil, err // not a nil *ring.Comm in an interface
 		}

@@ -2,7 +2,6 @@ package ring_test
 
 import (
 	"context"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -12,27 +11,7 @@ import (
 	"github.com/ddprun/ddprun/internal/leakcheck"
 )
 
-// loopbackConfigs opens n listeners on 127.0.0.1:0 and returns LocalConfig
-// for each rank, wired to them.
-func loopbackConfigs(t testing.TB, n int) []ring.Config {
-	t.Helper()
-	lns := make([]net.Listener, n)
-	peers := make([]string, n)
-	for r := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns[r], peers[r] = ln, ln.Addr().String()
-	}
-	cfgs := make([]ring.Config, n)
-	for r := range n {
-		cfgs[r] = ring.LocalConfig()
-		cfgs[r].Rank, cfgs[r].Size, cfgs[r].Peers, cfgs[r].Listener = r, n, peers, lns[r]
-		cfgs[r].JobID, cfgs[r].Secret = "test", []byte("loopback secret")
-	}
-	return cfgs
-}
+func loopbackConfigs(t testing.TB, n int) []ring.Config { return ringtest.Loopback(t, n) }
 
 func memConfigs(nw *ringtest.Network) []ring.Config {
 	cfgs := make([]ring.Config, nw.Size())

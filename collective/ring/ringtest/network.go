@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/ddprun/ddprun/collective/ring"
@@ -203,3 +204,25 @@ type addr string
 
 func (a addr) Network() string { return "mem" }
 func (a addr) String() string  { return string(a) }
+
+// Loopback returns ring.LocalConfig for n ranks wired over real TCP on
+// 127.0.0.1, each with its listener already open.
+func Loopback(t testing.TB, n int) []ring.Config {
+	t.Helper()
+	lns := make([]net.Listener, n)
+	peers := make([]string, n)
+	for r := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[r], peers[r] = ln, ln.Addr().String()
+	}
+	cfgs := make([]ring.Config, n)
+	for r := range n {
+		cfgs[r] = ring.LocalConfig()
+		cfgs[r].Rank, cfgs[r].Size, cfgs[r].Peers, cfgs[r].Listener = r, n, peers, lns[r]
+		cfgs[r].JobID, cfgs[r].Secret = "test", []byte("loopback secret")
+	}
+	return cfgs
+}
