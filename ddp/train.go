@@ -74,7 +74,8 @@ func Train(ctx context.Context, cfg Config, env Env) (*Result, error) {
 	if env.Stderr == nil {
 		env.Stderr = io.Discard
 	}
-	if _, err := ResolveDevice(cfg.Device, env.ID, torchrt.CUDADevices()); err != nil {
+	dev, err := ResolveDevice(cfg.Device, env.ID, torchrt.CUDADevices())
+	if err != nil {
 		return nil, err // before minutes of tokenising
 	}
 	if err := os.MkdirAll(cfg.Output, 0o755); err != nil {
@@ -96,7 +97,7 @@ func Train(ctx context.Context, cfg Config, env Env) (*Result, error) {
 			"ranks_on_this_machine", env.ID.LocalWorldSize, "malloc_tuned", !rt.DefaultMalloc)
 	}
 	err = torchrt.Run(rt, func(th *torchrt.Thread) error {
-		t, err := newTrainer(ctx, &cfg, env, tok, data, th)
+		t, err := newTrainer(ctx, &cfg, env, tok, data, th, dev)
 		if err != nil {
 			return err
 		}
@@ -182,18 +183,14 @@ func (t *trainer) rank() int { return t.env.ID.Rank }
 
 func (t *trainer) world() int { return max(t.env.ID.WorldSize, 1) }
 
-func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokenizer, data *splits, th *torchrt.Thread) (*trainer, error) {
-	t := &trainer{cfg: cfg, env: env, tok: tok, data: data, th: th, start: time.Now()}
+func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokenizer, data *splits, th *torchrt.Thread, dev gotch.Device) (*trainer, error) {
+	t := &trainer{cfg: cfg, env: env, tok: tok, data: data, th: th, start: time.Now(), device: dev}
 	ok := false
 	defer func() {
 		if !ok {
 			t.close()
 		}
 	}()
-	var err error
-	if t.device, err = ResolveDevice(cfg.Device, env.ID, torchrt.CUDADevices()); err != nil {
-		return nil, err
-	}
 	if err := useDevice(t.device); err != nil {
 		return nil, err
 	}
