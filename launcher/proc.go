@@ -192,23 +192,17 @@ func (p *proc) exitCode() (int, string) {
 	return p.state.ExitCode(), ""
 }
 
+// signalNames are the conventional names of the signals a rank dies of;
+// Go's Signal.String gives descriptions ("killed").
+var signalNames = map[syscall.Signal]string{
+	syscall.SIGKILL: "SIGKILL", syscall.SIGTERM: "SIGTERM", syscall.SIGSEGV: "SIGSEGV", syscall.SIGABRT: "SIGABRT",
+	syscall.SIGQUIT: "SIGQUIT", syscall.SIGINT: "SIGINT", syscall.SIGBUS: "SIGBUS",
+}
+
 func sigName(s syscall.Signal) string {
-	name := strings.ToUpper(s.String())
-	switch s {
-	case syscall.SIGKILL:
-		name = "SIGKILL"
-	case syscall.SIGTERM:
-		name = "SIGTERM"
-	case syscall.SIGSEGV:
-		name = "SIGSEGV"
-	case syscall.SIGABRT:
-		name = "SIGABRT"
-	case syscall.SIGQUIT:
-		name = "SIGQUIT"
-	case syscall.SIGINT:
-		name = "SIGINT"
-	case syscall.SIGBUS:
-		name = "SIGBUS"
+	name, ok := signalNames[s]
+	if !ok {
+		name = strings.ToUpper(s.String())
 	}
 	return fmt.Sprintf("%s (%d)", name, int(s))
 }
