@@ -14,6 +14,7 @@ import (
 
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/internal/stats"
 )
 
 // LinkProbe is one buffer size of ProbeAllReduce.
@@ -82,20 +83,7 @@ func probeOne(ctx context.Context, c collective.Comm, t *ts.Tensor, want float32
 		}
 		times = append(times, time.Since(start).Seconds())
 	}
-	return LinkProbe{Seconds: median(times)}, nil
-}
-
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	for i := range s { // insertion sort: a handful of values
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	if len(s) == 0 {
-		return 0
-	}
-	return s[len(s)/2]
+	return LinkProbe{Seconds: stats.Median(times)}, nil
 }
 
 // Placement is where a rank runs, for CheckPlacement.

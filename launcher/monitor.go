@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ddprun/ddprun/internal/control"
+	"github.com/ddprun/ddprun/internal/stats"
 )
 
 // Note [Hang diagnosis]: every rank heartbeats on each phase change and
@@ -176,11 +177,7 @@ func (m *monitor) stragglers(now time.Time) []string {
 	if len(busy) < 2 {
 		return nil
 	}
-	sort.Float64s(busy)
-	med := busy[len(busy)/2]
-	if len(busy)%2 == 0 {
-		med = (busy[len(busy)/2-1] + busy[len(busy)/2]) / 2
-	}
+	med := stats.Median(busy)
 	var lines []string
 	for r, s := range m.ranks {
 		if s.steps < 3 || s.busy <= med*1.25 || s.busy-med < 0.005 {
@@ -206,24 +203,12 @@ func (m *monitor) stragglerLine(r int, s *rankState, med float64) string {
 		}
 	}
 	cause := "compute (forward+backward)"
-	if s.data-median(data) > s.compute-median(comp) {
+	if s.data-stats.Median(data) > s.compute-stats.Median(comp) {
 		cause = "data wait"
 	}
 	return fmt.Sprintf("straggler: rank %d (node %s) is %.0f%% slower per step than the median: data wait %.1f ms (others %.1f), compute %.1f ms (others %.1f), all-reduce %.1f ms (others %.1f, waiting for it); mostly %s",
-		r, m.nodes[r], (s.busy/med-1)*100, s.data*1e3, median(data)*1e3, s.compute*1e3, median(comp)*1e3,
-		s.reduce*1e3, median(red)*1e3, cause)
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	v = append([]float64(nil), v...)
-	sort.Float64s(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+		r, m.nodes[r], (s.busy/med-1)*100, s.data*1e3, stats.Median(data)*1e3, s.compute*1e3, stats.Median(comp)*1e3,
+		s.reduce*1e3, stats.Median(red)*1e3, cause)
 }
 
 // snapshot returns a copy of the per-rank states, for /metrics.
