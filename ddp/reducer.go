@@ -229,21 +229,15 @@ func hostFloats(t *ts.Tensor) ([]float32, error) {
 	if t.DType() != gotch.Float {
 		return nil, fmt.Errorf("expected a float32 tensor, found %v", t.DType())
 	}
-	dev, err := t.Device()
+	buf, err := tensorBuffer(t)
 	if err != nil {
 		return nil, err
 	}
-	if dev.Name != gotch.CPU.Name {
+	if buf.Device != collective.CPU {
+		dev, _ := t.Device()
 		return nil, fmt.Errorf("the host optimizer and sparse embedding gradients need parameters on the CPU, found %v", dev)
 	}
-	if !t.MustIsContiguous() {
-		return nil, fmt.Errorf("tensor is not contiguous")
-	}
-	p, err := t.DataPtr()
-	if err != nil {
-		return nil, err
-	}
-	return unsafe.Slice((*float32)(p), t.Numel()), nil
+	return unsafe.Slice((*float32)(buf.Ptr), buf.Count), nil
 }
 
 // decays says whether weight decay applies to a parameter: HF's rule, no
