@@ -25,6 +25,9 @@ type Options struct {
 	WireDType DType         // wire type for Float32 buffers; 0 = Float32
 	Timeout   time.Duration // how long a peer may make no progress
 	Logger    *slog.Logger
+	// Device is the accelerator this rank drives, for backends that drive
+	// one ("cuda:N" for nccl); "" leaves it to the backend's default.
+	Device string
 }
 
 // Factory opens a Comm for a backend.

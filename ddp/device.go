@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
 	"strconv"
 	"strings"
 
@@ -11,7 +13,8 @@ import (
 
 	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/collective"
-	"github.com/ddprun/ddprun/collective/nccl"
+	_ "github.com/ddprun/ddprun/collective/nccl" // registers "nccl"
+	_ "github.com/ddprun/ddprun/collective/ring" // registers "ring"
 	"github.com/ddprun/ddprun/internal/rankenv"
 )
 
@@ -107,11 +110,11 @@ func deviceName(d gotch.Device) string {
 }
 
 // OpenComm connects this rank to its peers with the backend that --device
-// and --backend (cfg) choose (Note [Devices and backends]): the TCP ring,
-// listening on the socket the launcher passed (DDPRUN_LISTEN_FD) or on its
-// own address in DDPRUN_PEERS, or NCCL, whose unique id travels over such
-// a ring, closed again once NCCL is up. cfg.Wire is "fp32" or "bf16" (""
-// = bf16 with several ranks). A single rank gets nil: no network at all.
+// and --backend (cfg) choose (Note [Devices and backends]), through the
+// collective registry: the TCP ring, listening on the socket the launcher
+// passed (DDPRUN_LISTEN_FD) or on its own address in DDPRUN_PEERS, or NCCL,
+// whose unique id travels over such a ring. cfg.Wire is "fp32" or "bf16"
+// ("" = bf16 with several ranks). A single rank gets nil: no network at all.
 func OpenComm(ctx context.Context, id rankenv.Identity, cfg Config, log *slog.Logger) (collective.Comm, error) {
 	if !id.Distributed() {
 		return nil, nil
@@ -124,31 +127,30 @@ func OpenComm(ctx context.Context, id rankenv.Identity, cfg Config, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	wire := collective.BFloat16
+	o := collective.Options{Rank: id.Rank, Size: id.WorldSize, Peers: id.Peers, JobID: id.JobID, Secret: id.Secret,
+		WireDType: collective.BFloat16, Timeout: cfg.Timeout, Logger: log}
 	if cfg.Wire == "fp32" || backend == "nccl" { // NCCL: ddp converts (Note [Wire conversion])
-		wire = collective.Float32
+		o.WireDType = collective.Float32
 	}
-	r, err := openRing(ctx, id, wire, cfg.Timeout, log)
+	if backend == "nccl" {
+		o.Device = "cuda:0"
+		if dev.IsCuda() {
+			o.Device = deviceName(dev)
+		} else {
+			log.Warn("--backend nccl with a CPU model: every all-reduce is staged through GPU memory; meant for testing")
+		}
+	}
+	if id.ListenFD > 0 {
+		f := os.NewFile(uintptr(id.ListenFD), "ring-listener")
+		o.Listener, err = net.FileListener(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("ddp: rank %d: the inherited listening socket (fd %d): %w", id.Rank, id.ListenFD, err)
+		}
+	}
+	c, err := collective.Open(ctx, backend, o)
 	if err != nil {
-		return nil, err
-	}
-	if backend == "ring" {
-		return r, nil
-	}
-	defer r.Close()
-	nc := nccl.DefaultConfig()
-	nc.Rank, nc.Size, nc.Bootstrap, nc.Logger = id.Rank, id.WorldSize, nccl.CommBootstrap(r), log
-	if dev.IsCuda() {
-		nc.Device = dev.Value
-	} else {
-		log.Warn("--backend nccl with a CPU model: every all-reduce is staged through GPU memory; meant for testing")
-	}
-	if cfg.Timeout > 0 {
-		nc.Timeout = cfg.Timeout
-	}
-	c, err := nccl.New(ctx, nc)
-	if err != nil {
-		return nil, fmt.Errorf("ddp: rank %d: starting NCCL: %w", id.Rank, err)
+		return nil, fmt.Errorf("ddp: rank %d: joining the job's %s backend: %w", id.Rank, backend, err)
 	}
 	return c, nil
 }

@@ -582,6 +582,19 @@ func TestRegistry(t *testing.T) {
 	if _, err := collective.Open(t.Context(), "nccl", collective.Options{Size: 1}); !errors.Is(err, collective.ErrUnsupported) {
 		t.Errorf("DDPRUN_DEVICE=cpu: err = %v", err)
 	}
+	// Options.Device comes before the environment.
+	t.Setenv("FAKE_CUDA_DEVICES", "2")
+	c, err = collective.Open(t.Context(), "nccl", collective.Options{Size: 1, Device: "cuda:1"})
+	if err != nil {
+		t.Fatalf("Options.Device cuda:1 with DDPRUN_DEVICE=cpu: %v", err)
+	}
+	if got := c.(*Comm).cfg.Device; got != 1 {
+		t.Errorf("device %d, want 1", got)
+	}
+	c.Close()
+	if _, err := collective.Open(t.Context(), "nccl", collective.Options{Size: 1, Device: "cuda:x"}); !errors.Is(err, collective.ErrInvalid) || !strings.Contains(err.Error(), "Options.Device") {
+		t.Errorf("Options.Device cuda:x: err = %v", err)
+	}
 }
 
 // The legacy default stream is per device and the current device per OS

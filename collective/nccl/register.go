@@ -13,15 +13,15 @@ import (
 
 func init() { collective.Register("nccl", open) }
 
-// open is the registry's factory. collective.Options has no device,
-// stream or bootstrap, so it takes the device from the environment
-// (DDPRUN_DEVICE "cuda:N", else LOCAL_RANK, else 0), uses the legacy
-// default stream, and, for more than one rank, bootstraps over a TCP ring
-// built from the same Options (peers, listener, job id, secret) that is
-// closed again once the unique id has travelled. Options.WireDType must be
-// 0 or Float32 (see Config.WireDType). Callers that need more call New.
+// open is the registry's factory. It takes the device from Options.Device
+// ("cuda:N"), else from the environment (DDPRUN_DEVICE, else LOCAL_RANK,
+// else 0), uses the legacy default stream, and, for more than one rank,
+// bootstraps over a TCP ring built from the same Options (peers, listener,
+// job id, secret) that is closed again once the unique id has travelled.
+// Options.WireDType must be 0 or Float32 (see Config.WireDType). Callers
+// that need more call New.
 func open(ctx context.Context, o collective.Options) (collective.Comm, error) {
-	dev, err := deviceFromEnv()
+	dev, err := device(o.Device)
 	if err != nil {
 		return nil, err
 	}
@@ -49,23 +49,28 @@ func open(ctx context.Context, o collective.Options) (collective.Comm, error) {
 	return New(ctx, cfg)
 }
 
-// deviceFromEnv reads DDPRUN_DEVICE ("cuda:N" or "cuda") or LOCAL_RANK.
-func deviceFromEnv() (int, error) {
-	if d := os.Getenv("DDPRUN_DEVICE"); d != "" {
-		rest, ok := strings.CutPrefix(d, "cuda")
-		if !ok {
-			return 0, fmt.Errorf("%w: nccl backend: DDPRUN_DEVICE=%q is not a CUDA device", collective.ErrUnsupported, d)
-		}
-		if rest == "" {
-			return localRank()
-		}
-		n, err := strconv.Atoi(strings.TrimPrefix(rest, ":"))
-		if err != nil || !strings.HasPrefix(rest, ":") || n < 0 {
-			return 0, fmt.Errorf("%w: nccl backend: DDPRUN_DEVICE=%q: want cuda:N", collective.ErrInvalid, d)
-		}
-		return n, nil
+// device parses spec ("cuda:N" or "cuda"), or when it is empty
+// DDPRUN_DEVICE, else LOCAL_RANK.
+func device(spec string) (int, error) {
+	from := "Options.Device"
+	if spec == "" {
+		spec, from = os.Getenv("DDPRUN_DEVICE"), "DDPRUN_DEVICE"
 	}
-	return localRank()
+	if spec == "" {
+		return localRank()
+	}
+	rest, ok := strings.CutPrefix(spec, "cuda")
+	if !ok {
+		return 0, fmt.Errorf("%w: nccl backend: %s=%q is not a CUDA device", collective.ErrUnsupported, from, spec)
+	}
+	if rest == "" {
+		return localRank()
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(rest, ":"))
+	if err != nil || !strings.HasPrefix(rest, ":") || n < 0 {
+		return 0, fmt.Errorf("%w: nccl backend: %s=%q: want cuda:N", collective.ErrInvalid, from, spec)
+	}
+	return n, nil
 }
 
 func localRank() (int, error) {
