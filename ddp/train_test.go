@@ -131,15 +131,20 @@ func TestTrainSingleRank(t *testing.T) {
 	}
 }
 
-// An interrupted and resumed run ends with exactly the weights of an
-// uninterrupted one (fp32, same world size), dropout included.
+// An interrupted and resumed run ends with exactly the weights and the
+// optimizer state of an uninterrupted one (fp32, same world size), dropout
+// included. The final checkpoints are compared, not the output folders:
+// with --load-best-at-end those hold the best checkpoint's weights, which
+// may have been written before the stop and would prove nothing.
 func TestResumeIsExact(t *testing.T) {
 	model, data := tinyModelDir(t, 0.1), t.TempDir()
 	full := testTrainConfig(t, model, data, t.TempDir())
 	if _, err := Train(t.Context(), full, Env{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, at := range []int{3, 4, 6, 7} { // between checkpoints, on one, after an eval
+	// Between checkpoints, on one, at the epoch boundary (6 steps an epoch),
+	// after it, and late in the second epoch.
+	for _, at := range []int{3, 4, 6, 7, 10} {
 		t.Run(fmt.Sprint("stop=", at), func(t *testing.T) {
 			part := full
 			part.Output = t.TempDir()
@@ -159,6 +164,7 @@ func TestResumeIsExact(t *testing.T) {
 			if res.ResumedFrom != filepath.Join(part.Output, fmt.Sprintf("checkpoint-%d", at)) || res.Steps != 12 {
 				t.Fatalf("resumed run: %+v", res)
 			}
+			compareFolders(t, filepath.Join(full.Output, "checkpoint-12"), filepath.Join(part.Output, "checkpoint-12"))
 			compareFolders(t, full.Output, part.Output)
 			if *res.BestMetric != readBest(t, full.Output) {
 				t.Errorf("best metric after resume %v, uninterrupted %v", *res.BestMetric, readBest(t, full.Output))
@@ -167,19 +173,30 @@ func TestResumeIsExact(t *testing.T) {
 	}
 }
 
+// compareFolders checks that two model folders (or checkpoints) hold
+// bit-identical weights and, where there is one, optimizer state.
 func compareFolders(t *testing.T, a, b string) {
 	t.Helper()
-	wa, _, err := bert.ReadWeights(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wb, _, err := bert.ReadWeights(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, x := range wa {
-		if !slices.Equal(x.Data, wb[name].Data) {
-			t.Fatalf("%s differs between the uninterrupted and the resumed run", name)
+	for _, file := range []string{bert.SafetensorsFile, optimizerFile} {
+		pa, pb := filepath.Join(a, file), filepath.Join(b, file)
+		if file == optimizerFile && !fileExists(pa) && !fileExists(pb) {
+			continue
+		}
+		wa, _, err := bert.ReadWeights(pa)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wb, _, err := bert.ReadWeights(pb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(wa) != len(wb) {
+			t.Fatalf("%s holds %d tensors, %s %d", pa, len(wa), pb, len(wb))
+		}
+		for name, x := range wa {
+			if !slices.Equal(x.Data, wb[name].Data) {
+				t.Fatalf("%s: %s differs between the uninterrupted and the resumed run", file, name)
+			}
 		}
 	}
 }
@@ -265,7 +282,7 @@ func TestResumeSkipsDamagedCheckpoint(t *testing.T) {
 	if res.ResumedFrom != filepath.Join(part.Output, "checkpoint-4") {
 		t.Fatalf("resumed from %q, want checkpoint-4 (checkpoint-8 is damaged)", res.ResumedFrom)
 	}
-	compareFolders(t, full.Output, part.Output)
+	compareFolders(t, filepath.Join(full.Output, "checkpoint-12"), filepath.Join(part.Output, "checkpoint-12"))
 	if err := verifyCheckpoint(filepath.Join(part.Output, "checkpoint-12")); err != nil {
 		t.Errorf("the final checkpoint does not verify: %v", err)
 	}
