@@ -223,12 +223,15 @@ func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokeni
 	if err := t.restore(ctx, ck); err != nil {
 		return nil, err
 	}
+	t.rec = nopRecorder{}
 	if t.rank() == 0 {
-		if t.rec, err = newRecorder(cfg, env.Stderr, t.total, t.state.Step, t.perEp, t.world()); err != nil {
-			return nil, err
+		var rec *fileRecorder // not t.rec: a nil *fileRecorder in the interface is not nil
+		if rec, err = newRecorder(cfg, env.Stderr, t.total, t.state.Step, t.perEp, t.world()); err == nil {
+			t.rec = rec
 		}
-	} else {
-		t.rec = nopRecorder{}
+	}
+	if err := t.agree(ctx, err); err != nil { // every rank stops with rank 0's reason
+		return nil, err
 	}
 	ok = true
 	return t, nil
