@@ -1,6 +1,7 @@
 package ddp
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -43,6 +44,7 @@ var ErrCheckpoint = errors.New("ddp: bad checkpoint")
 
 // TrainerState is the part of a checkpoint that is not tensors.
 type TrainerState struct {
+	RunID          string                     `json:"run_id"` // see Note [Runs and pruning]
 	Step           int                        `json:"global_step"`
 	Epoch          int                        `json:"epoch"`
 	Data           shard.State                `json:"data_position"`
@@ -76,7 +78,7 @@ type checkpointContent struct {
 // its path.
 func saveCheckpoint(out string, c checkpointContent) (string, error) {
 	final := filepath.Join(out, checkpointPrefix+strconv.Itoa(c.State.Step))
-	tmp, err := os.MkdirTemp(out, ".tmp-"+checkpointPrefix)
+	tmp, err := os.MkdirTemp(out, tmpCheckpointPrefix)
 	if err != nil {
 		return "", fmt.Errorf("ddp: checkpoint: %w", err)
 	}
@@ -298,9 +300,20 @@ func latestCheckpoint(out string, skipped func(dir string, err error)) (*loadedC
 	return nil, nil
 }
 
-// pruneCheckpoints keeps the newest keep checkpoints plus the protected ones
-// (the best), deleting the rest.
-func pruneCheckpoints(out string, keep int, protect ...string) error {
+// Note [Runs and pruning]: an output folder can hold checkpoints that the
+// current run did not write: a copied folder, an earlier run, damaged ones
+// skipped at resume. Pruning by step number alone once deleted a new run's
+// own checkpoints the moment they were written (an old run's higher steps
+// outranked them). So every run has a random id, kept across resumes in
+// trainer_state.json, and pruning counts and deletes only checkpoints whose
+// state names this run: another run's checkpoints, and any whose state
+// cannot be read, are never deleted and never outrank this run's. A fresh
+// run refuses an output that holds an earlier run's outputs unless
+// --overwrite-output clears them first (see startFresh).
+
+// pruneCheckpoints keeps run's newest keep checkpoints plus the protected
+// ones (the best), deleting run's others. See Note [Runs and pruning].
+func pruneCheckpoints(out string, keep int, run string, protect ...string) error {
 	if keep <= 0 {
 		return nil
 	}
@@ -310,7 +323,7 @@ func pruneCheckpoints(out string, keep int, protect ...string) error {
 	}
 	kept := 0
 	for _, d := range dirs {
-		if slices.Contains(protect, d) {
+		if slices.Contains(protect, d) || checkpointRun(d) != run {
 			continue
 		}
 		if kept < keep {
@@ -322,6 +335,72 @@ func pruneCheckpoints(out string, keep int, protect ...string) error {
 		}
 	}
 	return nil
+}
+
+// checkpointRun returns the run id in dir's trainer state, or "" when it
+// cannot be read.
+func checkpointRun(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, trainerStateFile))
+	if err != nil {
+		return ""
+	}
+	var st struct {
+		RunID string `json:"run_id"`
+	}
+	if json.Unmarshal(b, &st) != nil {
+		return ""
+	}
+	return st.RunID
+}
+
+// newRunID returns a random run id.
+func newRunID() string {
+	var b [8]byte
+	rand.Read(b[:]) // never fails (crypto/rand panics instead)
+	return hex.EncodeToString(b[:])
+}
+
+// tmpCheckpointPrefix starts the temporary folders checkpoints are
+// written into.
+const tmpCheckpointPrefix = ".tmp-" + checkpointPrefix
+
+// runOutputs lists what an earlier run left in out: checkpoints, temporary
+// checkpoint folders, logs and results. The token cache and a final model
+// folder's files are not listed: the first is reusable, the second is
+// written over at the end.
+func runOutputs(out string) ([]string, error) {
+	ents, err := os.ReadDir(out)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var found []string
+	for _, e := range ents {
+		n := e.Name()
+		if strings.HasPrefix(n, checkpointPrefix) || strings.HasPrefix(n, tmpCheckpointPrefix) ||
+			slices.Contains([]string{metricsFile, tbDir, resultsFile, reportFile}, n) {
+			found = append(found, filepath.Join(out, n))
+		}
+	}
+	return found, nil
+}
+
+// removeStaleTemps deletes the temporary folders of checkpoint writes that
+// a kill interrupted (only rank 0 writes checkpoints, and only one run
+// writes into an output at a time).
+func removeStaleTemps(out string) ([]string, error) {
+	tmps, err := filepath.Glob(filepath.Join(out, tmpCheckpointPrefix+"*"))
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range tmps {
+		if err := os.RemoveAll(d); err != nil {
+			return nil, fmt.Errorf("ddp: removing an interrupted checkpoint write: %w", err)
+		}
+	}
+	return tmps, nil
 }
 
 func syncDir(dir string) error {

@@ -75,6 +75,7 @@ type Config struct {
 	LoadBestAtEnd  bool
 	Patience       int
 	Resume         string // auto|no|PATH
+	Overwrite      bool   // --overwrite-output: a fresh run may replace an earlier run's outputs
 	Output         string
 	LogEvery       int
 	SaveBF16       bool
@@ -155,6 +156,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.Patience, "early-stopping-patience", c.Patience, "stop after this many evaluations without improvement (0: off)")
 	fs.StringVar(&c.Resume, "resume", c.Resume, "auto (newest good checkpoint in --output), no, or a checkpoint `DIR`")
 	fs.StringVar(&c.Output, "output", c.Output, "output `DIR`: checkpoints, final model, logs, report")
+	fs.BoolVar(&c.Overwrite, "overwrite-output", c.Overwrite, "start over in an --output that holds an earlier run: its checkpoints, logs and results are deleted first (HF overwrite_output_dir)")
 	fs.IntVar(&c.LogEvery, "log-every", c.LogEvery, "log training metrics every N steps")
 	fs.BoolVar(&c.SaveBF16, "save-bf16", c.SaveBF16, "write the final model's weights in bf16")
 	fs.BoolVar(&c.NoReport, "no-report", c.NoReport, "skip the HTML report")

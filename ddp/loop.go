@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -58,26 +59,88 @@ func (t *trainer) findResume(ctx context.Context) (*loadedCheckpoint, error) {
 }
 
 func (t *trainer) chooseResume() (*loadedCheckpoint, error) {
-	switch t.cfg.Resume {
-	case "no", "":
-		return nil, nil
-	case "auto":
-		return latestCheckpoint(t.cfg.Output, func(dir string, err error) {
-			t.env.Log.Warn("skipping a damaged checkpoint", "dir", dir, "err", err)
-		})
+	out := t.cfg.Output
+	if tmps, err := removeStaleTemps(out); err != nil {
+		return nil, err
+	} else if len(tmps) > 0 {
+		t.env.Log.Info("removed the temporary folders of interrupted checkpoint writes", "dirs", tmps)
 	}
-	return readCheckpoint(t.cfg.Resume)
+	switch {
+	case t.cfg.Overwrite:
+		return nil, t.startFresh(nil)
+	case t.cfg.Resume == "no" || t.cfg.Resume == "":
+		return nil, t.startFresh(nil)
+	case t.cfg.Resume != "auto":
+		return readCheckpoint(t.cfg.Resume)
+	}
+	var damaged []string
+	ck, err := latestCheckpoint(out, func(dir string, err error) {
+		t.env.Log.Warn("skipping a damaged checkpoint", "dir", dir, "err", err)
+		damaged = append(damaged, dir)
+	})
+	t.damaged = damaged
+	if err != nil || ck != nil {
+		return ck, err
+	}
+	return nil, t.startFresh(damaged)
+}
+
+// startFresh prepares the output for a run from step 0: an earlier run's
+// outputs are refused, or deleted with --overwrite-output, so that a new
+// run never mixes its logs and checkpoints with another's (see Note [Runs
+// and pruning]). damaged lists the checkpoints --resume auto skipped.
+func (t *trainer) startFresh(damaged []string) error {
+	old, err := runOutputs(t.cfg.Output)
+	if err != nil || len(old) == 0 {
+		return err
+	}
+	// A restart by the launcher that finds no checkpoint starts over on what
+	// its own first generation left: that generation passed this check (a
+	// refusal exits 2, which the launcher does not restart).
+	if restarted := t.env.ID.Restart > 0 && t.cfg.Resume == "auto" && len(damaged) == 0; t.cfg.Overwrite || restarted {
+		for _, p := range old {
+			if err := os.RemoveAll(p); err != nil {
+				return fmt.Errorf("ddp: starting over in %s: %w", t.cfg.Output, err)
+			}
+		}
+		why := "--overwrite-output"
+		if !t.cfg.Overwrite {
+			why = "restart without a checkpoint"
+		}
+		t.env.Log.Info("starting over: deleted an earlier run's outputs", "output", t.cfg.Output, "deleted", len(old), "why", why)
+		return nil
+	}
+	why := "holds an earlier run's outputs"
+	switch {
+	case len(damaged) > 0:
+		why = fmt.Sprintf("holds an earlier run whose checkpoints are all damaged (%s)", strings.Join(damaged, ", "))
+	case t.cfg.Resume == "auto":
+		why = "holds an earlier run's outputs but no checkpoint to resume from"
+	}
+	return fmt.Errorf("%w: %s %s (%s): add --overwrite-output to delete them and start over, or choose another --output",
+		ErrOutputInUse, t.cfg.Output, why, strings.Join(baseNames(old), ", "))
+}
+
+func baseNames(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = filepath.Base(p)
+	}
+	return out
 }
 
 // restore sets the optimizer, data position and counters from a checkpoint
 // (the weights came through LoadState and the broadcast).
 func (t *trainer) restore(ctx context.Context, ck *loadedCheckpoint) error {
-	t.state = TrainerState{WorldSize: t.world(), MetricForBest: t.cfg.MetricForBest, PatienceLeft: t.cfg.Patience,
+	t.state = TrainerState{RunID: newRunID(), WorldSize: t.world(), MetricForBest: t.cfg.MetricForBest, PatienceLeft: t.cfg.Patience,
 		Labels: t.data.Labels.Names(), ConfigHash: t.cfg.hash(), Optimizer: t.eng.optimizerConfig().Kind, Schedule: t.eng.sched}
 	if ck == nil {
 		return nil
 	}
 	s := ck.State
+	if s.RunID != "" { // checkpoints from before run ids start a new id
+		t.state.RunID = s.RunID
+	}
 	if err := t.shareOptimizerState(ctx, ck); err != nil {
 		return err
 	}
@@ -380,7 +443,7 @@ func (t *trainer) writeCheckpoint() error {
 		return err
 	}
 	t.rec.event("checkpoint", map[string]any{"step": st.Step, "dir": dir})
-	return pruneCheckpoints(t.cfg.Output, t.cfg.SaveTotalLimit, st.BestCheckpoint)
+	return pruneCheckpoints(t.cfg.Output, t.cfg.SaveTotalLimit, st.RunID, append([]string{st.BestCheckpoint}, t.damaged...)...)
 }
 
 // agree shares rank 0's outcome of an action with every rank: all fail
@@ -432,7 +495,7 @@ func (t *trainer) finish(ctx context.Context, stop string) (*Result, error) {
 	}
 	res.Wall, res.SamplesPerSec = time.Since(t.start), t.rate()
 	if t.rank() == 0 && !t.cfg.NoReport {
-		res.Report = filepath.Join(t.cfg.Output, "report.html")
+		res.Report = filepath.Join(t.cfg.Output, reportFile)
 		if err := t.rec.report(res.Report, t.reportInfo(res), res.Test); err != nil {
 			t.env.Log.Warn("writing the report failed", "err", err)
 			res.Report = ""
@@ -474,7 +537,7 @@ func (t *trainer) writeFinal(res *Result) error {
 	if err := t.tok.Save(t.cfg.Output); err != nil {
 		return err
 	}
-	return writeJSONFile(filepath.Join(t.cfg.Output, "train_results.json"), res)
+	return writeJSONFile(filepath.Join(t.cfg.Output, resultsFile), res)
 }
 
 func defaultWire(world int) string {

@@ -49,6 +49,8 @@ type fileRecorder struct {
 const (
 	metricsFile = "metrics.jsonl"
 	tbDir       = "tensorboard"
+	resultsFile = "train_results.json"
+	reportFile  = "report.html"
 )
 
 func newRecorder(cfg *Config, stderr io.Writer, total, done, perEpoch, world int) (*fileRecorder, error) {

@@ -175,6 +175,7 @@ type trainer struct {
 	seen     int64 // samples trained on by all ranks, this process
 	last     *metrics.Summary
 	resume   string
+	damaged  []string      // checkpoints --resume auto skipped (rank 0): never pruned, never counted
 	lastWait time.Duration // the loader's cumulative wait at the last step
 	device   gotch.Device  // Note [Devices and backends]
 }
@@ -365,6 +366,10 @@ func (t *trainer) close() {
 func (t *trainer) heartbeat(p control.Phase, bucket int) {
 	t.env.Reporter.Heartbeat(control.Heartbeat{Rank: t.rank(), Step: t.state.Step, Epoch: t.state.Epoch, Phase: p, Bucket: bucket, Time: time.Now()})
 }
+
+// ErrOutputInUse means a fresh run was pointed at an output folder that
+// holds another run's checkpoints or logs.
+var ErrOutputInUse = errors.New("ddp: output folder in use")
 
 // ErrStopped is returned (with the result so far) after a clean stop
 // requested through Env.Stop or by the launcher: a checkpoint was written.

@@ -21,6 +21,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/ddprun/ddprun/ddp"
 )
 
 // Command is one subcommand.
@@ -73,7 +75,7 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, ErrUsage):
+	case errors.Is(err, ErrUsage), errors.Is(err, ddp.ErrOutputInUse):
 		return 2
 	case errors.As(err, &ee):
 		return ee.Code
