@@ -449,20 +449,7 @@ func (t *trainer) writeCheckpoint() error {
 // agree shares rank 0's outcome of an action with every rank: all fail
 // together, naming rank 0's error.
 func (t *trainer) agree(ctx context.Context, err error) error {
-	if t.env.Comm == nil || t.world() == 1 {
-		return err
-	}
-	msg := ""
-	if err != nil {
-		msg = err.Error()
-	}
-	got, berr := broadcastString(ctx, t.env.Comm, msg)
-	if berr != nil {
-		return berr
-	}
-	if got != "" && err == nil {
-		return fmt.Errorf("ddp: rank 0 failed: %s", got)
-	}
+	_, err = t.agreeBool(ctx, false, err)
 	return err
 }
 
@@ -505,29 +492,59 @@ func (t *trainer) finish(ctx context.Context, stop string) (*Result, error) {
 }
 
 // loadBest puts the best checkpoint's weights into every replica (HF's
-// load_best_model_at_end), when there is one.
+// load_best_model_at_end), when there is one. Only rank 0 looks at the
+// disk and decides: the other ranks' --output may be another machine's
+// folder without the checkpoint, and a rank that decided alone would leave
+// the broadcast that follows.
 func (t *trainer) loadBest(ctx context.Context, res *Result) error {
 	best := t.state.BestCheckpoint
-	if !t.cfg.LoadBestAtEnd || best == "" || !fileExists(filepath.Join(best, checksumsFile)) {
+	if !t.cfg.LoadBestAtEnd || best == "" {
 		return nil
 	}
-	res.BestCheckpoint = best
-	if t.rank() == 0 {
-		ck, err := readCheckpoint(best)
-		if err == nil {
+	loaded, err := false, error(nil)
+	if t.rank() == 0 && fileExists(filepath.Join(best, checksumsFile)) {
+		var ck *loadedCheckpoint
+		if ck, err = readCheckpoint(best); err == nil {
 			_, err = t.model.LoadState(ck.Weights, bert.LoadOptions{})
 		}
 		if err != nil {
-			return t.agree(ctx, fmt.Errorf("ddp: loading the best checkpoint: %w", err))
+			err = fmt.Errorf("ddp: loading the best checkpoint: %w", err)
 		}
+		loaded = err == nil
 	}
-	if err := t.agree(ctx, nil); err != nil {
+	if loaded, err = t.agreeBool(ctx, loaded, err); err != nil || !loaded {
 		return err
 	}
+	res.BestCheckpoint = best
 	if t.env.Comm != nil && t.world() > 1 {
 		return broadcastParams(ctx, t.env.Comm, t.model)
 	}
 	return nil
+}
+
+// agreeBool shares rank 0's decision v, or its error, with every rank
+// (the other ranks pass their own errors, if any, through).
+func (t *trainer) agreeBool(ctx context.Context, v bool, err error) (bool, error) {
+	if t.env.Comm == nil || t.world() == 1 {
+		return v, err
+	}
+	msg := ""
+	switch {
+	case err != nil:
+		msg = "error: " + err.Error()
+	case v:
+		msg = "yes"
+	}
+	got, berr := broadcastString(ctx, t.env.Comm, msg)
+	switch {
+	case berr != nil:
+		return false, berr
+	case err != nil:
+		return false, err
+	case strings.HasPrefix(got, "error: "):
+		return false, fmt.Errorf("ddp: rank 0 failed: %s", strings.TrimPrefix(got, "error: "))
+	}
+	return got == "yes", nil
 }
 
 func (t *trainer) writeFinal(res *Result) error {

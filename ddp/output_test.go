@@ -161,3 +161,31 @@ func TestRestartWithoutCheckpointStartsOver(t *testing.T) {
 		t.Fatalf("restart: %+v, %v", res, err)
 	}
 }
+
+// Ranks on machines without a shared --output, default evaluation and
+// saving: only rank 0's folder has the best checkpoint, yet every rank
+// loads its weights at the end (rank 0 decides and broadcasts), and the
+// final model is the best checkpoint's.
+func TestLoadBestWithSeparateOutputs(t *testing.T) {
+	model, data := tinyModelDir(t, 0), t.TempDir()
+	cfg := testTrainConfig(t, model, data, "")
+	cfg.Test, cfg.NoReport, cfg.Wire = "", true, "fp32"
+	outs := []string{t.TempDir(), t.TempDir()}
+	res, errs := trainRanks(t, cfg, outs, 0, fp32Ring)
+	for r, err := range errs {
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
+	}
+	best := res[0].BestCheckpoint
+	if best == "" || res[1].BestCheckpoint != filepath.Join(outs[1], filepath.Base(best)) {
+		t.Fatalf("best checkpoint: rank 0 %q, rank 1 %q", best, res[1].BestCheckpoint)
+	}
+	if fileExists(res[1].BestCheckpoint) {
+		t.Fatalf("rank 1 wrote %s: the test needs it absent", res[1].BestCheckpoint)
+	}
+	if filepath.Base(best) == "checkpoint-12" {
+		t.Fatal("the best checkpoint is the last one: the test cannot tell the best weights from the last")
+	}
+	compareWeightFiles(t, filepath.Join(best, bert.SafetensorsFile), filepath.Join(outs[0], bert.SafetensorsFile))
+}
