@@ -3,6 +3,7 @@ package shard
 import (
 	"fmt"
 	"slices"
+	"strconv"
 )
 
 // Dataset is a tokenized split: for each row its token ids, token type ids,
@@ -87,7 +88,7 @@ func (d *Dataset) ApplyLabels(m *LabelMap) error {
 		id, ok := m.ID(name)
 		if !ok {
 			line := d.lines[slices.Index(d.labelIdx, int32(j))]
-			return fmt.Errorf("shard: %s:%d: label %q not in the label map %q: %w", d.name, line, name, m.Names(), ErrUnknownLabel)
+			return fmt.Errorf("shard: %s:%d: label %s not in the label map %s: %w", d.name, line, clip(strconv.Quote(name)), clip(fmt.Sprintf("%q", m.Names())), ErrUnknownLabel)
 		}
 		ids[j] = int32(id)
 	}

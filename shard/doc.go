@@ -66,5 +66,7 @@
 // can resume at a different world size; see Note [Resharding] for what
 // changes in the batches.
 //
-// Indices is the bare sampler, with PyTorch DistributedSampler's semantics.
+// Indices is the bare sampler, with PyTorch DistributedSampler's semantics
+// but its own permutation: the same seed gives another order than
+// torch.randperm (see Note [Permutation]).
 package shard

@@ -55,15 +55,21 @@ func words(s string) []int32 {
 }
 
 func Example() {
-	dir, _ := os.MkdirTemp("", "shard-example")
+	dir, err := os.MkdirTemp("", "shard-example") // an Example has no t.TempDir
+	if err != nil {
+		panic(err) // with dir "", the files would land in the package directory
+	}
 	defer os.RemoveAll(dir)
 	train := filepath.Join(dir, "train.csv")
-	os.WriteFile(train, []byte("text,label\n"+
+	err = os.WriteFile(train, []byte("text,label\n"+
 		"a short one,ham\n"+
 		"\"a longer text, with a comma\",spam\n"+
 		"hi,ham\n"+
 		"buy now buy now,spam\n"+
 		"see you at noon,ham\n"), 0o644)
+	if err != nil {
+		panic(err)
+	}
 
 	// 1. Read and tokenize a split (tokens are cached in CacheDir).
 	ctx := context.Background()

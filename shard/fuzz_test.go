@@ -5,13 +5,15 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/ddprun/ddprun/shard"
 )
 
 // fuzzScan checks what must hold for any input: no panic, rows in file
-// order with valid UTF-8 under PolicyReplace, non-empty texts and labels.
+// order with valid UTF-8 under PolicyReplace, non-empty texts and labels,
+// no control characters in labels.
 func fuzzScan(t *testing.T, name string, data []byte, lazy bool) {
 	cfg := shard.ReadConfig{InvalidUTF8: shard.PolicyReplace, EmptyText: shard.PolicySkip, LazyQuotes: lazy, Pair: "pair"}
 	// Two halves through a MultiReader, to cross buffer boundaries.
@@ -32,6 +34,9 @@ func fuzzScan(t *testing.T, name string, data []byte, lazy bool) {
 		if strings.TrimSpace(rec.Text) == "" || rec.Label == "" {
 			t.Fatalf("empty text or label in %+v", rec)
 		}
+		if strings.ContainsFunc(rec.Label, unicode.IsControl) {
+			t.Fatalf("control character in label %q", rec.Label)
+		}
 	}
 	// Strict UTF-8 must fail exactly when some kept field was repaired.
 	cfg.InvalidUTF8 = shard.PolicyError
@@ -49,6 +54,7 @@ func FuzzScanCSV(f *testing.F) {
 		"label,text\n1,\xff\xfe\n",
 		"text,label\n \t,1\n",
 		"text\tlabel\na\"b\t1\n",
+		"text,label,pair\na,sp\x00am,\nb,\"x\ny\",\n",
 	} {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
@@ -66,6 +72,7 @@ func FuzzScanJSONL(f *testing.F) {
 		"{\"text\":\"\xff\",\"label\":-3}",
 		"[]\n{}\nnull\n",
 		"{\"text\":\"a\",\"label\":1e3}\n",
+		"{\"text\":\"a\",\"label\":\"\\u0000\"}\n",
 	} {
 		f.Add([]byte(s))
 	}

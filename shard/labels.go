@@ -25,7 +25,7 @@ func NewLabelMap(names []string) (*LabelMap, error) {
 			return nil, fmt.Errorf("shard: label map: label %d is empty", i)
 		}
 		if _, dup := m.ids[n]; dup {
-			return nil, fmt.Errorf("shard: label map: label %q appears twice", n)
+			return nil, fmt.Errorf("shard: label map: label %s appears twice", clip(strconv.Quote(n)))
 		}
 		m.ids[n] = i
 	}
@@ -46,7 +46,7 @@ func BuildLabelMap(values, order []string) (*LabelMap, error) {
 		}
 		for _, v := range values {
 			if _, ok := m.ids[v]; !ok {
-				return nil, fmt.Errorf("shard: label map: training label %q not in the given order %q: %w", v, order, ErrUnknownLabel)
+				return nil, fmt.Errorf("shard: label map: training label %s not in the given order %s: %w", clip(strconv.Quote(v)), clip(fmt.Sprintf("%q", order)), ErrUnknownLabel)
 			}
 		}
 		return m, nil

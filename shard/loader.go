@@ -43,9 +43,13 @@ func DefaultLoaderConfig() LoaderConfig {
 
 // LoaderStats measures how a Loader kept up with its consumer.
 type LoaderStats struct {
-	Batches int64         // batches returned by Next
-	Stalls  int64         // Next calls that found no batch ready
-	Wait    time.Duration // total time Next waited for a batch
+	Batches int64 // batches returned by Next
+	// Stalls counts the batches that were not ready when Next asked for
+	// them, so Stalls <= Batches; Wait is the total time Next waited for
+	// them. A wait that ends in io.EOF (only the producer closing its queue
+	// after the epoch's last batch), an error or Close is not a stall.
+	Stalls int64
+	Wait   time.Duration
 }
 
 // Loader hands one rank its batches, epoch after epoch, preparing them ahead
@@ -173,7 +177,6 @@ func (l *Loader) receive(ctx context.Context) (p prepared, ok bool, err error) {
 	select {
 	case p, ok = <-l.run.out:
 	default:
-		l.stalls.Add(1)
 		start := time.Now()
 		select {
 		case p, ok = <-l.run.out:
@@ -182,7 +185,10 @@ func (l *Loader) receive(ctx context.Context) (p prepared, ok bool, err error) {
 		case <-l.closed:
 			err = ErrClosed
 		}
-		l.waitNanos.Add(int64(time.Since(start)))
+		if ok { // a batch that was not ready: a stall (see LoaderStats)
+			l.stalls.Add(1)
+			l.waitNanos.Add(int64(time.Since(start)))
+		}
 	}
 	if !ok && err == nil && l.isClosed() {
 		err = ErrClosed

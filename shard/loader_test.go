@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/ddprun/ddprun/shard"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // testDataset returns n rows; row i has 1 + (i*7)%13 words and label i%3.
@@ -385,12 +387,106 @@ func TestLoader_CloseUnblocksNext(t *testing.T) {
 	l.Close()
 }
 
+// TestLoader_Stats checks the bounds that hold whatever the scheduling: a
+// stall is a batch that was not ready, so there are at most as many stalls
+// as batches (a Next that returns io.EOF is never a stall, though it may
+// wait for the producer to close its queue), and without stalls nothing
+// was waited for. TestLoader_StatsExact counts them exactly.
 func TestLoader_Stats(t *testing.T) {
 	ds := testDataset(t, 50)
 	l := newLoader(t, ds, loaderConfig(0, 1, 5, false))
-	epoch(t, l)
-	if s := l.Stats(); s.Batches != 10 || s.Wait < 0 || s.Stalls > 11 {
-		t.Fatalf("stats %+v", s)
+	for range 3 {
+		epoch(t, l)
+	}
+	s := l.Stats()
+	if s.Batches != 30 || s.Stalls < 0 || s.Stalls > s.Batches || s.Wait < 0 || (s.Stalls == 0 && s.Wait != 0) {
+		t.Fatalf("stats %+v, want 30 batches, 0 <= stalls <= batches, no wait without stalls", s)
+	}
+}
+
+// TestLoader_EpochOrder runs a loader over several epochs: each epoch must
+// be Note [Sampler]'s stream over Permutation(n, seed+epoch) (Note
+// [Permutation]), dealt out round-robin and cut into batches, and no two
+// consecutive epochs may be in the same order.
+func TestLoader_EpochOrder(t *testing.T) {
+	const n, size, batch, epochs = 23, 3, 4, 3
+	ds := testDataset(t, n)
+	for r := range size {
+		cfg := loaderConfig(r, size, batch, false)
+		l := newLoader(t, ds, cfg)
+		var prev []int
+		for e := range uint64(epochs) {
+			got := epoch(t, l)
+			want := samplerBatches(shard.Permutation(n, cfg.Seed+e), r, size, batch)
+			if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(step{}, "State")); diff != "" {
+				t.Fatalf("rank %d epoch %d (-want +got):\n%s", r, e, diff)
+			}
+			idx := flatIndex(got)
+			if slices.Equal(prev, idx) {
+				t.Fatalf("rank %d: epochs %d and %d in the same order %v", r, e-1, e, idx)
+			}
+			prev = idx
+		}
+	}
+}
+
+// samplerBatches is Note [Sampler] written out for one rank without
+// DropLast or grouping: the stream is perm extended by repeating it from
+// its head up to a multiple of size; rank takes positions rank, rank+size,
+// ...; a position past the end of perm is a repeat; every batch rows make
+// a batch, the last one possibly short.
+func samplerBatches(perm []int, rank, size, batch int) []step {
+	n := len(perm)
+	total := (n + size - 1) / size * size
+	var out []step
+	for k, p := 0, rank; p < total; k, p = k+1, p+size {
+		if k%batch == 0 {
+			out = append(out, step{})
+		}
+		s := &out[len(out)-1]
+		s.Index = append(s.Index, perm[p%n])
+		s.Repeated = append(s.Repeated, p >= n)
+	}
+	for i := range out {
+		if !slices.Contains(out[i].Repeated, true) {
+			out[i].Repeated = nil // Batch.Repeated is nil when no row repeats
+		}
+	}
+	return out
+}
+
+func flatIndex(steps []step) []int {
+	var out []int
+	for _, s := range steps {
+		out = append(out, s.Index...)
+	}
+	return out
+}
+
+// TestLoader_EpochOrderGolden pins a tiny loader's batches over three
+// epochs, so that a change of the permutation itself (Note [Permutation])
+// is noticed too. The expectation is PyTorch 1.13's DistributedSampler
+// (seed 9, n 7, 2 ranks, set_epoch 0, 1, 2; batches of 2) with
+// torch.randperm replaced by a Python transcription of Note [Permutation],
+// which gives Permutation(7, 9) = [5 2 0 3 1 6 4], (7, 10) = [5 1 2 3 6 4
+// 0] and (7, 11) = [4 5 0 6 3 1 2].
+func TestLoader_EpochOrderGolden(t *testing.T) {
+	want := [2][3][][]int{ // [rank][epoch][batch]
+		{{{5, 0}, {1, 4}}, {{5, 2}, {6, 0}}, {{4, 0}, {3, 2}}},
+		{{{2, 3}, {6, 5}}, {{1, 3}, {4, 5}}, {{5, 6}, {1, 4}}},
+	}
+	ds := testDataset(t, 7)
+	for r := range 2 {
+		l := newLoader(t, ds, loaderConfig(r, 2, 2, false))
+		for e := range 3 {
+			var got [][]int
+			for _, s := range epoch(t, l) {
+				got = append(got, s.Index)
+			}
+			if diff := cmp.Diff(want[r][e], got); diff != "" {
+				t.Errorf("rank %d epoch %d (-want +got):\n%s", r, e, diff)
+			}
+		}
 	}
 }
 

@@ -3,7 +3,9 @@ package shard
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -133,6 +135,13 @@ func (s *scanner) emit(rec Record) error {
 	rec.Label = strings.TrimSpace(rec.Label)
 	if !s.cfg.NoLabel && rec.Label == "" {
 		return fmt.Errorf("read %s:%d: column %q: empty: %w", s.name, rec.Line, s.cfg.Label, ErrBadLabel)
+	}
+	if i := strings.IndexFunc(rec.Label, unicode.IsControl); i >= 0 {
+		// A NUL or a line break inside a label would silently make a class of
+		// its own; a line break is often a quote left open (LazyQuotes).
+		r, _ := utf8.DecodeRuneInString(rec.Label[i:])
+		return fmt.Errorf("read %s:%d: column %q: label %s holds control character %U: %w",
+			s.name, rec.Line, s.cfg.Label, clip(strconv.Quote(rec.Label)), r, ErrBadLabel)
 	}
 	s.stats.Rows++
 	return s.fn(rec)

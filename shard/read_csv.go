@@ -78,7 +78,7 @@ func (s *scanner) column(head []string, name string) (int, error) {
 		found = i
 	}
 	if found < 0 {
-		return -1, fmt.Errorf("read %s:1: column %q not in header %q: %w", s.name, name, head, ErrMissingColumn)
+		return -1, fmt.Errorf("read %s:1: column %q not in header %s: %w", s.name, name, clip(fmt.Sprintf("%q", head)), ErrMissingColumn)
 	}
 	return found, nil
 }
@@ -107,12 +107,19 @@ func (s *scanner) csvRow(cr *csv.Reader, row []string, idx csvIndex) error {
 }
 
 // csvError names the file in a csv.ParseError ("name:line:column: ...").
+// An error found on a later line than its record starts on (typically a
+// quote left open, found only at the end of the file) names the record's
+// first line, where the quote was opened, and says where it was found.
 func (s *scanner) csvError(err error) error {
 	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("read %s:%d:%d: %w", s.name, pe.Line, pe.Column, pe.Err)
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("read %s: %w", s.name, err)
 	}
-	return fmt.Errorf("read %s: %w", s.name, err)
+	if pe.StartLine != pe.Line {
+		return fmt.Errorf("read %s:%d: %w (in the record that starts on this line; found at line %d, column %d)",
+			s.name, pe.StartLine, pe.Err, pe.Line, pe.Column)
+	}
+	return fmt.Errorf("read %s:%d:%d: %w", s.name, pe.Line, pe.Column, pe.Err)
 }
 
 // skipBOM drops a leading UTF-8 byte order mark.

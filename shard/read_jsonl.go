@@ -84,7 +84,7 @@ func (s *scanner) jsonString(obj map[string]json.RawMessage, col string, line in
 	}
 	var v string
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return "", fmt.Errorf("read %s:%d: column %q: want a string, got %.20s", s.name, line, col, raw)
+		return "", fmt.Errorf("read %s:%d: column %q: want a string, got %s", s.name, line, col, clip(string(raw)))
 	}
 	return v, nil
 }
@@ -102,7 +102,7 @@ func (s *scanner) jsonLabel(obj map[string]json.RawMessage, col string, line int
 	}
 	var v string
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return "", fmt.Errorf("read %s:%d: column %q: want a string or an integer, got %.20s: %w", s.name, line, col, raw, ErrBadLabel)
+		return "", fmt.Errorf("read %s:%d: column %q: want a string or an integer, got %s: %w", s.name, line, col, clip(string(raw)), ErrBadLabel)
 	}
 	return v, nil
 }

@@ -1,6 +1,7 @@
 package shard_test
 
 import (
+	"encoding/csv"
 	"errors"
 	"strings"
 	"testing"
@@ -40,6 +41,8 @@ func TestScan_Good(t *testing.T) {
 			[]shard.Record{{Text: "ok", Label: "2", Line: 3}}},
 		{"replace utf8", "a.csv", "text,label\nbad\xff,1\n", shard.ReadConfig{InvalidUTF8: shard.PolicyReplace},
 			[]shard.Record{{Text: "bad\ufffd", Label: "1", Line: 2}}},
+		{"labels: non-ASCII, inner space, control characters only around", "a.tsv", "text\tlabel\na\t\"\tnégatif \"\r\nb\tnot spam\n", shard.ReadConfig{},
+			[]shard.Record{{Text: "a", Label: "négatif", Line: 2}, {Text: "b", Label: "not spam", Line: 3}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, r := range []func(string) *strings.Reader{strings.NewReader} {
@@ -91,6 +94,11 @@ func TestScan_Bad(t *testing.T) {
 		{"jsonl text not string", "j.jsonl", "{\"text\":3,\"label\":1}\n", shard.ReadConfig{}, nil, "want a string"},
 		{"jsonl float label", "j.jsonl", "{\"text\":\"a\",\"label\":1.5}\n", shard.ReadConfig{}, shard.ErrBadLabel, "j.jsonl:1"},
 		{"jsonl invalid utf8", "j.jsonl", "{\"text\":\"\xff\",\"label\":1}\n", shard.ReadConfig{}, shard.ErrInvalidUTF8, "j.jsonl:1"},
+		{"nul in label", "c.csv", "text,label\na,1\nb,sp\x00am\n", shard.ReadConfig{}, shard.ErrBadLabel, `c.csv:3: column "label": label "sp\x00am" holds control character U+0000`},
+		{"line break in quoted label", "c.csv", "text,label\na,\"sp\nam\"\n", shard.ReadConfig{}, shard.ErrBadLabel, "c.csv:2: column \"label\""},
+		{"open quote swallows rows into a label", "c.csv", "text,label\na,1\nb,\"oops\nc,3\nd,4\n", shard.ReadConfig{LazyQuotes: true}, shard.ErrBadLabel, "c.csv:3:"},
+		{"tsv control character in label", "c.tsv", "text\tlabel\na\tsp\x1bam\n", shard.ReadConfig{}, shard.ErrBadLabel, "c.tsv:2: column \"label\""},
+		{"jsonl nul in label", "c.jsonl", "{\"text\":\"a\",\"label\":\"sp\\u0000am\"}\n", shard.ReadConfig{}, shard.ErrBadLabel, "c.jsonl:1: column \"label\""},
 		{"bad policy", "p.csv", "text,label\na,1\n", shard.ReadConfig{EmptyText: shard.PolicyReplace}, nil, "empty-text policy"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -105,6 +113,69 @@ func TestScan_Bad(t *testing.T) {
 				t.Errorf("error %q does not contain %q", err, c.msg)
 			}
 		})
+	}
+}
+
+// TestScan_OpenQuoteNamesItsLine checks that a quote left open is
+// reported at the line where its record starts, not at the end of the
+// file where encoding/csv finds it.
+func TestScan_OpenQuoteNamesItsLine(t *testing.T) {
+	for _, c := range []struct{ name, file, data, want string }{
+		{"first row", "q.csv", "text,label\n\"open,1\nmore\n", "read q.csv:2: "},
+		{"after a good multi-line row", "q.csv", "text,label\na,1\n\"x\ny\",2\nb,\"oops\nc,3\nd,4\n", "read q.csv:5: "},
+		{"tsv", "q.tsv", "text\tlabel\na\t1\n\"open\t2\nb\t3\nc\t4\n", "read q.tsv:3: "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := shard.ReadAll(strings.NewReader(c.data), c.file, shard.ReadConfig{})
+			if !errors.Is(err, csv.ErrQuote) || !strings.HasPrefix(err.Error(), c.want) {
+				t.Fatalf("error %q: want csv.ErrQuote, starting %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestScan_ErrorsClipInput checks that errors quote at most a short piece
+// of the input, with its length, however long the input is.
+func TestScan_ErrorsClipInput(t *testing.T) {
+	huge := strings.Repeat("x", 10<<20)
+	for _, c := range []struct{ name, file, data string }{
+		{"csv header on one line", "h.csv", huge + ",label\n"},
+		{"tsv header on one line", "h.tsv", "a\t" + huge + "\n"},
+		{"jsonl text not a string", "h.jsonl", `{"text":["` + huge + `"],"label":1}`},
+		{"jsonl label not a string", "h.jsonl", `{"text":"a","label":{"` + huge + `":1}}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := shard.ReadAll(strings.NewReader(c.data), c.file, shard.ReadConfig{})
+			checkClipped(t, err, c.file)
+		})
+	}
+	t.Run("unknown label", func(t *testing.T) {
+		scan := func(fn func(shard.Record) error) (shard.ReadStats, error) {
+			return shard.ReadStats{Rows: 1}, fn(shard.Record{Text: "a", Label: huge, Line: 2})
+		}
+		ds, err := shard.Tokenize(t.Context(), "v.csv", scan, shard.TokenizeConfig{Tokenizer: wordTokenizer{}, MaxLen: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := shard.NewLabelMap([]string{"ham", strings.Repeat("y", 1000)})
+		err = ds.ApplyLabels(m)
+		if !errors.Is(err, shard.ErrUnknownLabel) {
+			t.Fatalf("ApplyLabels: %v, want ErrUnknownLabel", err)
+		}
+		checkClipped(t, err, "v.csv:2")
+	})
+}
+
+// checkClipped checks that err names where and is short, but says that
+// it left something out.
+func checkClipped(t *testing.T, err error, where string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	if len(msg) > 400 || !strings.Contains(msg, where) || !strings.Contains(msg, "bytes)") {
+		t.Fatalf("error of %d bytes, want under 400 naming %s and the clipped length: %.500s", len(msg), where, msg)
 	}
 }
 

@@ -14,15 +14,17 @@ import "fmt"
 // A stream may start at an offset o, a count of global samples already
 // consumed (see State). The rest of the epoch is then positions o.. of the
 // same extended order, cut so that its length is a multiple of the world
-// size. With o = 0 this is exactly DistributedSampler; with the world size
+// size. With o = 0 this is exactly DistributedSampler, given the
+// permutation (which is ours, not torch.randperm's); with the world size
 // unchanged and o a multiple of it (always true for offsets that Loader
 // records), it is exactly the tail of the uninterrupted stream.
 
 // Indices returns the dataset indices that rank takes in an epoch, with the
 // semantics of PyTorch's DistributedSampler(shuffle=True): a permutation of
-// 0..n-1 from seed+epoch, padded by repeating it from its head (or, with
-// dropLast, cut) to a multiple of size, of which rank takes every size-th
-// index starting at rank. Every rank gets the same count: ceil(n/size), or
+// 0..n-1 from seed+epoch (Permutation, not torch.randperm, so not PyTorch's
+// order: see Note [Permutation]), padded by repeating it from its head (or,
+// with dropLast, cut) to a multiple of size, of which rank takes every
+// size-th index starting at rank. Every rank gets the same count: ceil(n/size), or
 // floor(n/size) with dropLast. Indices panics if size < 1, rank is not in
 // [0, size) or n < 0. See Note [Sampler].
 func Indices(n, rank, size int, seed, epoch uint64, dropLast bool) []int {
