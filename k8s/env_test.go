@@ -55,14 +55,15 @@ func TestPodDefaultsFromManifest(t *testing.T) {
 	for _, c := range renderCases {
 		t.Run(c.name, func(t *testing.T) {
 			o, out := c.render(t)
-			pods := simulatedPods(t, o, out, nil)
-			for i, p := range pods {
+			cl := simulatedPods(t, o, out, nil)
+			for i, p := range cl.pods {
 				d, ok, err := k8s.PodDefaults(envMap(p.env), p.hostname)
 				if !ok || err != nil || d.NodeRank != i || (i == 0) != (d.Join == "") {
 					t.Fatalf("pod %d: %+v %v %v", i, d, ok, err)
 				}
-				if want := pods[0].hostname + "." + p.env[k8s.EnvService]; d.SeedHost != want {
-					t.Errorf("pod %d: seed %s, want pod 0's DNS name %s", i, d.SeedHost, want)
+				if ip, ok := cl.dns[d.SeedHost]; !ok || ip != cl.pods[0].env[k8s.EnvPodIP] {
+					t.Errorf("pod %d: seed %s resolves to %q, want pod 0's IP %s (Kubernetes DNS: %s)",
+						i, d.SeedHost, ip, cl.pods[0].env[k8s.EnvPodIP], cl.resolveEnv())
 				}
 			}
 		})

@@ -32,7 +32,14 @@ const (
 const (
 	SecretDir  = "/var/run/secrets/ddprun"
 	SecretFile = SecretDir + "/secret"
+	TmpDir     = "/tmp" // an emptyDir: the root filesystem is read-only
 )
+
+// DefaultRunAsUser is the numeric user, group and fsGroup the pods run as
+// (65532, distroless' "nonroot"): any non-zero id works, and a number
+// lets the kubelet enforce runAsNonRoot without reading the image's
+// /etc/passwd.
+const DefaultRunAsUser = 65532
 
 // Options describe one training job. Name, Image, Secret and Nodes must
 // be set; zero ports, paths and SecretKey take the defaults RegisterFlags
@@ -55,9 +62,17 @@ type Options struct {
 	MaxRestarts                           int           // the launcher's --max-restarts
 	Grace                                 time.Duration // the launcher's --grace
 	GossipPort, NATSPort, MetricsPort     int           // MetricsPort 0: no /metrics
-	HostNetwork                           bool          // pods share the node's network (one pod per node)
-	JobSet                                bool          // render a JobSet instead of a Job and a Service
-	JSON                                  bool          // JSON (a v1 List) instead of YAML
+	// MetricsOnService also lists the metrics port on the headless
+	// Service, for a Prometheus ServiceMonitor. Off by default: metrics
+	// are scraped per pod (a PodMonitor, or pod annotations) and need
+	// only the container port.
+	MetricsOnService bool
+	// RunAsUser is the pods' user, group and fsGroup (0:
+	// DefaultRunAsUser). The pods never run as root.
+	RunAsUser   int64
+	HostNetwork bool // pods share the node's network (one pod per node)
+	JobSet      bool // render a JobSet instead of a Job and a Service
+	JSON        bool // JSON (a v1 List) instead of YAML
 	// TrainArgs are the flags of `ddprun train`, passed through; without
 	// --output, --output=OutputPath is added.
 	TrainArgs []string
@@ -89,7 +104,9 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.Grace, "grace", DefaultGrace, "time ranks get to checkpoint after SIGTERM; the pod gets 30s more")
 	fs.IntVar(&o.GossipPort, "gossip-port", DefaultGossipPort, "memberlist port (TCP and UDP)")
 	fs.IntVar(&o.NATSPort, "nats-port", DefaultNATSPort, "control-plane (NATS) port on pod 0")
-	fs.IntVar(&o.MetricsPort, "metrics-port", DefaultMetricsPort, "Prometheus /metrics port (0: none)")
+	fs.IntVar(&o.MetricsPort, "metrics-port", DefaultMetricsPort, "Prometheus /metrics port on each pod's IP (0: none)")
+	fs.BoolVar(&o.MetricsOnService, "metrics-on-service", false, "also list the metrics port on the headless Service (for a ServiceMonitor; a PodMonitor needs only the pods' port)")
+	fs.Int64Var(&o.RunAsUser, "run-as-user", DefaultRunAsUser, "numeric user, group and fsGroup of the pods (never root: 0 means the default; host-path volumes must be writable by it)")
 	fs.BoolVar(&o.HostNetwork, "host-network", false, "use the nodes' network (hostNetwork: true): at most one pod per node")
 	fs.BoolVar(&o.JobSet, "jobset", false, "render a JobSet (jobset.x-k8s.io/v1alpha2) instead of an Indexed Job and a headless Service")
 	fs.BoolVar(&o.JSON, "json", false, "print JSON (a v1 List) instead of YAML")
@@ -132,6 +149,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Grace <= 0 {
 		o.Grace = DefaultGrace
+	}
+	if o.RunAsUser == 0 {
+		o.RunAsUser = DefaultRunAsUser
 	}
 	return o
 }
@@ -196,6 +216,10 @@ func (o *Options) Validate() error {
 		return bad("a volume is either a PVC or a host path, not both")
 	case o.MaxRestarts < 0:
 		return bad("--max-restarts %d", o.MaxRestarts)
+	case o.RunAsUser < 0:
+		return bad("--run-as-user %d: want a non-root numeric user id (> 0)", o.RunAsUser)
+	case o.MetricsOnService && (o.MetricsPort == 0 || o.JobSet):
+		return bad("--metrics-on-service needs --metrics-port and no --jobset (the JobSet controller makes that Service)")
 	case o.ImagePullPolicy != "" && !slices.Contains([]string{"Always", "IfNotPresent", "Never"}, o.ImagePullPolicy):
 		return bad("--image-pull-policy %q: want Always, IfNotPresent or Never", o.ImagePullPolicy)
 	case !absPath(o.DataPath) || !absPath(o.OutputPath) || o.DataPath == o.OutputPath:

@@ -112,7 +112,9 @@ func meta(o *Options, name string, note bool) ObjectMeta {
 // service is the headless Service that gives pod i the name
 // <job>-i.<svc>. publishNotReadyAddresses: the records exist as soon as
 // the pods have IPs; training pods have no readiness probe, and peers
-// must find pod 0 before anything is "ready".
+// must find pod 0 before anything is "ready". Its ports are the gossip
+// and NATS ports; the metrics port only with MetricsOnService, since
+// metrics are scraped per pod.
 func service(o *Options) Service {
 	return Service{Meta: Meta{"v1", "Service"}, Metadata: meta(o, o.service(), false),
 		Spec: ServiceSpec{ClusterIP: "None", Selector: labels(o), PublishNotReadyAddresses: true, Ports: servicePorts(o)}}
@@ -121,6 +123,9 @@ func service(o *Options) Service {
 func servicePorts(o *Options) []ServicePort {
 	var ps []ServicePort
 	for _, p := range containerPorts(o) {
+		if p.Name == "metrics" && !o.MetricsOnService {
+			continue
+		}
 		ps = append(ps, ServicePort{Name: p.Name, Port: p.ContainerPort, TargetPort: p.Name, Protocol: p.Protocol})
 	}
 	return ps
@@ -158,6 +163,8 @@ func podSpec(o *Options) PodSpec {
 		Subdomain: o.service(), RestartPolicy: "Never",
 		TerminationGracePeriodSeconds: int((o.Grace + GraceMargin).Seconds()),
 		EnableServiceLinks:            &no, // no FOO_SERVICE_HOST variables from every Service in the namespace
+		AutomountServiceAccountToken:  &no, // ddprun never talks to the API server
+		SecurityContext:               podSecurity(o),
 		Containers:                    []Container{container(o)},
 		Volumes:                       volumes(o),
 	}
@@ -167,11 +174,34 @@ func podSpec(o *Options) PodSpec {
 	return ps
 }
 
+// Note [Pod security]: the pods run as a numeric non-root user
+// (RunAsUser, also the group and the fsGroup), with RuntimeDefault
+// seccomp, no privilege escalation, every capability dropped, a read-only
+// root filesystem and no service-account token: what the Pod Security
+// Standards' "restricted" profile asks (host paths and host networking,
+// when asked for, are the exceptions it names). ddprun writes only to
+// --output (a volume), /tmp (an emptyDir: stack dumps of a stalled
+// job, the libraries' scratch files) and /dev/shm (GPUs). HOME is /tmp:
+// gotch creates $HOME/.cache/gotch when the binary starts, and exits if
+// it cannot. The fsGroup makes the Secret file root:<fsGroup> 0440 and
+// volumes that support ownership writable; rankenv accepts a group-read
+// secret file only when root owns it (Note [Secret file mode]).
+// fsGroupChangePolicy OnRootMismatch spares a large output volume the
+// recursive chown on every start. Host-path volumes ignore fsGroup: the
+// node directory must be writable by RunAsUser.
+
+func podSecurity(o *Options) *PodSecurityContext {
+	return &PodSecurityContext{RunAsNonRoot: true, RunAsUser: o.RunAsUser, RunAsGroup: o.RunAsUser, FSGroup: o.RunAsUser,
+		FSGroupChangePolicy: "OnRootMismatch", SeccompProfile: &SeccompProfile{Type: "RuntimeDefault"}}
+}
+
 func container(o *Options) Container {
 	c := Container{
 		Name: ContainerName, Image: o.Image, ImagePullPolicy: o.ImagePullPolicy,
 		Command: []string{"ddprun"}, Args: args(o), Env: env(o), Ports: containerPorts(o),
 		Resources: resources(o), VolumeMounts: mounts(o),
+		SecurityContext: &SecurityContext{AllowPrivilegeEscalation: false, ReadOnlyRootFilesystem: true,
+			Capabilities: &Capabilities{Drop: []string{"ALL"}}},
 	}
 	return c
 }
@@ -179,7 +209,8 @@ func container(o *Options) Container {
 // args are the launcher's flags, then `train` and the train flags. --join
 // is missing on purpose: pod 0 starts the cluster and the others derive
 // the seed from the environment (PodDefaults). $(POD_IP) and $(POD_NAME)
-// are expanded by the kubelet.
+// are expanded by the kubelet. --metrics-addr=:PORT listens on --bind,
+// the pod IP, like every other listener of the launcher.
 func args(o *Options) []string {
 	a := []string{
 		"--nodes=" + strconv.Itoa(o.Nodes),
@@ -220,6 +251,7 @@ func env(o *Options) []EnvVar {
 		{Name: EnvJob, Value: o.job()},
 		{Name: EnvService, Value: o.service()},
 		{Name: EnvPort, Value: strconv.Itoa(o.GossipPort)},
+		{Name: "HOME", Value: TmpDir}, // See Note [Pod security].
 	}
 }
 
@@ -251,19 +283,21 @@ func mounts(o *Options) []VolumeMount {
 	if o.DataPVC != "" || o.DataHostPath != "" {
 		m = append(m, VolumeMount{Name: "data", MountPath: o.DataPath, ReadOnly: true})
 	}
-	m = append(m, VolumeMount{Name: "output", MountPath: o.OutputPath})
+	m = append(m, VolumeMount{Name: "output", MountPath: o.OutputPath}, VolumeMount{Name: "tmp", MountPath: TmpDir})
 	if o.GPUs > 0 || o.Gaudi > 0 {
 		m = append(m, VolumeMount{Name: "dshm", MountPath: "/dev/shm"})
 	}
 	return m
 }
 
-// volumes: the job secret as a file (mode 0400), the data, the output
-// (an emptyDir when neither a PVC nor a host path is given: the report
-// then lives only as long as the pod), and a memory-backed /dev/shm for
-// NCCL/HCCL, whose default 64 MiB in a container is too small.
+// volumes: the job secret as a file (mode 0440, root:<fsGroup>: the mode
+// the kubelet gives it with an fsGroup anyway; Note [Pod security]), the
+// data, the output (an emptyDir when neither a PVC nor a host path is
+// given: the report then lives only as long as the pod), /tmp, and a
+// memory-backed /dev/shm for NCCL/HCCL, whose default 64 MiB in a
+// container is too small.
 func volumes(o *Options) []Volume {
-	v := []Volume{{Name: "job-secret", Secret: &SecretVolume{SecretName: o.Secret, DefaultMode: 0o400,
+	v := []Volume{{Name: "job-secret", Secret: &SecretVolume{SecretName: o.Secret, DefaultMode: 0o440,
 		Items: []KeyToPath{{Key: o.SecretKey, Path: "secret"}}}}}
 	switch {
 	case o.DataPVC != "":
@@ -279,6 +313,7 @@ func volumes(o *Options) []Volume {
 	default:
 		v = append(v, Volume{Name: "output", EmptyDir: &EmptyDirVolume{}})
 	}
+	v = append(v, Volume{Name: "tmp", EmptyDir: &EmptyDirVolume{}})
 	if o.GPUs > 0 || o.Gaudi > 0 {
 		v = append(v, Volume{Name: "dshm", EmptyDir: &EmptyDirVolume{Medium: "Memory"}})
 	}
@@ -305,6 +340,11 @@ func header(o Options) string {
 # code 3 (a launcher that stopped cleanly on SIGTERM after a checkpoint;
 # the pod is replaced and rejoins), and fails the Job on any other exit code.
 # terminationGracePeriodSeconds = --grace (%v) + %v for the checkpoint.
-`, kind, o.Nodes, o.nproc(), o.job(), o.service(), o.GossipPort, o.NATSPort, o.MaxRestarts, o.Grace, GraceMargin)
+#
+# Pods run as uid/gid %d (runAsNonRoot), without privilege escalation or
+# capabilities, with RuntimeDefault seccomp, a read-only root filesystem
+# (/tmp is an emptyDir) and no service-account token. Volumes without
+# fsGroup support (host paths, some NFS) must be writable by uid %d.
+`, kind, o.Nodes, o.nproc(), o.job(), o.service(), o.GossipPort, o.NATSPort, o.MaxRestarts, o.Grace, GraceMargin, o.RunAsUser, o.RunAsUser)
 	return b.String()
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/ddprun/ddprun/internal/testbin"
 	"github.com/ddprun/ddprun/k8s"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // pod is what the kubelet would give container "ddprun" of pod i.
@@ -28,27 +29,42 @@ type pod struct {
 	args     []string // after $(VAR) expansion
 }
 
+// cluster is what Kubernetes would make of a rendered manifest: the pods,
+// and the DNS records of their names (name -> pod IP).
+type cluster struct {
+	pods []pod
+	dns  map[string]string
+}
+
+// resolveEnv is the cluster's DNS as a DDPRUN_K8S_RESOLVE value.
+func (c cluster) resolveEnv() string {
+	var kv []string
+	for name, ip := range c.dns {
+		kv = append(kv, name+"="+ip)
+	}
+	slices.Sort(kv)
+	return strings.Join(kv, ",")
+}
+
 // simulatedPods turns a rendered manifest into the environment and
 // arguments of each pod, as the Job controller and the kubelet would:
 // JOB_COMPLETION_INDEX, HOSTNAME <job>-<i>, downward-API fields (POD_IP
-// from ips, else 10.0.0.<i+1>), then $(VAR) expansion of the args.
-func simulatedPods(t *testing.T, o k8s.Options, out []byte, ips []string) []pod {
+// from ips, else 10.0.0.<i+1>), then $(VAR) expansion of the args. The
+// DNS records are those Kubernetes DNS would serve (podDNS).
+func simulatedPods(t *testing.T, o k8s.Options, out []byte, ips []string) cluster {
 	t.Helper()
 	d, err := decodeStrict(out, o.JSON)
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, job := func() (corev1.PodSpec, string) {
-		if d.jobSet != nil {
-			rj := d.jobSet.Spec.ReplicatedJobs[0]
-			return rj.Template.Spec.Template.Spec, d.jobSet.Name + "-" + rj.Name + "-0"
-		}
-		return d.job.Spec.Template.Spec, d.job.Name
-	}()
-	c := spec.Containers[0]
-	var pods []pod
+	tmpl, job := d.podTemplate()
+	c := tmpl.Spec.Containers[0]
+	cl := cluster{dns: map[string]string{}}
 	for i := range o.Nodes {
 		p := pod{hostname: job + "-" + strconv.Itoa(i), env: map[string]string{"JOB_COMPLETION_INDEX": strconv.Itoa(i)}}
+		if tmpl.Spec.Hostname != "" {
+			p.hostname = tmpl.Spec.Hostname
+		}
 		p.env["HOSTNAME"] = p.hostname
 		ip := fmt.Sprintf("10.0.0.%d", i+1)
 		if ips != nil {
@@ -65,9 +81,54 @@ func simulatedPods(t *testing.T, o k8s.Options, out []byte, ips []string) []pod 
 		for _, a := range c.Args {
 			p.args = append(p.args, expandK8s(a, p.env))
 		}
-		pods = append(pods, p)
+		for _, name := range podDNS(d, tmpl, p.hostname) {
+			cl.dns[name] = ip
+		}
+		cl.pods = append(cl.pods, p)
 	}
-	return pods
+	return cl
+}
+
+// podTemplate is the template of the training pods and the name of the
+// Job that makes them (a JobSet's child Job is <jobset>-<replicatedJob>-0).
+func (d decoded) podTemplate() (corev1.PodTemplateSpec, string) {
+	if d.jobSet != nil {
+		rj := d.jobSet.Spec.ReplicatedJobs[0]
+		return rj.Template.Spec.Template, d.jobSet.Name + "-" + rj.Name + "-0"
+	}
+	return d.job.Spec.Template, d.job.Name
+}
+
+// podDNS is the names Kubernetes DNS gives a pod with this template and
+// hostname: "<hostname>.<subdomain>" (and its longer forms in the
+// namespace) only if the pod's subdomain names a headless Service in its
+// namespace that selects it. A JobSet with enableDNSHostnames makes that
+// Service itself, named network.subdomain, and sets the pods' subdomain.
+// Without such a Service, the pod has no DNS name at all.
+func podDNS(d decoded, tmpl corev1.PodTemplateSpec, hostname string) []string {
+	ns, sub := "", tmpl.Spec.Subdomain
+	switch {
+	case d.jobSet != nil:
+		n := d.jobSet.Spec.Network
+		if n == nil || n.EnableDNSHostnames == nil || !*n.EnableDNSHostnames {
+			return nil
+		}
+		ns, sub = d.jobSet.Namespace, n.Subdomain
+	case d.svc == nil || d.job == nil:
+		return nil
+	default:
+		svc := d.svc
+		ns = d.job.Namespace
+		if sub == "" || svc.Name != sub || svc.Namespace != ns || svc.Spec.ClusterIP != corev1.ClusterIPNone ||
+			len(svc.Spec.Selector) == 0 || !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(tmpl.Labels)) {
+			return nil
+		}
+	}
+	if ns == "" {
+		ns = "default"
+	}
+	short := hostname + "." + sub
+	return []string{short, short + "." + ns, short + "." + ns + ".svc", short + "." + ns + ".svc.cluster.local"}
 }
 
 var k8sVar = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
@@ -85,32 +146,25 @@ func expandK8s(s string, env map[string]string) string {
 // TestSimulatedPods is the issue's "N launchers started with only the env
 // a pod would get": it renders a 2-pod job, starts one launcher per pod
 // on this machine with that pod's environment and arguments, and trains
-// the micro preset to completion. Pod names resolve to 127.0.0.1 through
-// DDPRUN_K8S_RESOLVE. What one machine cannot give every pod is its own
-// IP, so each pod gets its own --port (pod 0's goes into DDPRUN_K8S_PORT,
-// as the manifest ties them), the NATS and metrics ports become 0, and
-// the mounted Secret and volumes are temp files. Pod 1 starts first: the
-// "worker before master" order must not fail.
+// the micro preset to completion. Pod names resolve as Kubernetes DNS
+// would resolve them (podDNS: "<hostname>.<subdomain>", only when the
+// subdomain is the headless Service), all to 127.0.0.1, through
+// DDPRUN_K8S_RESOLVE; a manifest whose pods get no DNS name fails here.
+// What one machine cannot give every pod is its own IP, so each pod gets
+// its own --port (pod 0's goes into DDPRUN_K8S_PORT, as the manifest ties
+// them), the NATS and metrics ports become 0, and the mounted Secret and
+// volumes are temp files. Pod 1 starts first: the "worker before master"
+// order must not fail.
 //
-// "explicit" joins the way the launcher is meant to (PodDefaults, then
-// WaitForSeed) in the test and passes --join; it checks the manifest,
-// PodDefaults and the launcher together today. "env-only" passes nothing
-// extra and needs the launcher to call PodDefaults itself; it is skipped
-// until `ddprun --nodes 1 --help` mentions JOB_COMPLETION_INDEX.
+// "explicit" finds the seed the way the launcher does (PodDefaults, then
+// WaitForSeed) in the test and passes --join; "env-only" passes nothing
+// extra: the launcher applies PodDefaults itself. The test is skipped
+// only with -short (testbin.Ddprun builds the real binary; a failed
+// build fails it).
 func TestSimulatedPods(t *testing.T) {
 	bin := ddprunBinary(t)
-	help, _ := exec.Command(bin, "--nodes", "1", "--help").CombinedOutput()
-	if !strings.Contains(string(help), "--nodes") && !strings.Contains(string(help), "-nodes") {
-		t.Skipf("the launcher has no --nodes flag yet:\n%s", help)
-	}
 	for _, mode := range []string{"explicit", "env-only"} {
-		t.Run(mode, func(t *testing.T) {
-			if mode == "env-only" && !strings.Contains(string(help), k8s.EnvCompletionIndex) {
-				t.Skip("the launcher does not apply k8s.PodDefaults yet (its --help does not mention JOB_COMPLETION_INDEX); " +
-					"see k8s/doc.go, section For the launcher")
-			}
-			simulate(t, bin, mode == "explicit")
-		})
+		t.Run(mode, func(t *testing.T) { simulate(t, bin, mode == "explicit") })
 	}
 }
 
@@ -129,18 +183,16 @@ func simulate(t *testing.T, bin string, explicit bool) {
 	if err := k8s.Render(&manifest, o); err != nil {
 		t.Fatal(err)
 	}
-	pods := simulatedPods(t, o, manifest.Bytes(), []string{"127.0.0.1", "127.0.0.1"})
+	cl := simulatedPods(t, o, manifest.Bytes(), []string{"127.0.0.1", "127.0.0.1"})
+	pods := cl.pods
+	checkSeedResolves(t, cl)
 	ports := []int{testbin.FreePort(t), testbin.FreePort(t)}
-	resolve := make([]string, len(pods))
-	for i, p := range pods {
-		resolve[i] = p.hostname + "." + p.env[k8s.EnvService] + "=127.0.0.1"
-	}
 	procs := make([]*testbin.Proc, len(pods))
 	var wg sync.WaitGroup
 	for _, i := range []int{1, 0} { // the worker first
 		p := pods[i]
 		p.env[k8s.EnvPort] = strconv.Itoa(ports[0])
-		p.env[k8s.EnvResolve] = strings.Join(resolve, ",")
+		p.env[k8s.EnvResolve] = cl.resolveEnv()
 		args := rewrite(p.args, map[string]string{"--port": strconv.Itoa(ports[i]), "--nats-port": "0",
 			"--metrics-addr": "127.0.0.1:0", "--secret-file": secret})
 		wg.Go(func() {
@@ -167,6 +219,23 @@ func simulate(t *testing.T, bin string, explicit bool) {
 	}
 	if !slices.Contains(names, "report.html") {
 		t.Errorf("no report.html in the output volume: %v", names)
+	}
+}
+
+// checkSeedResolves fails the test at once when a pod would look up a
+// seed that Kubernetes DNS does not serve, instead of letting its
+// launcher retry until --join-timeout.
+func checkSeedResolves(t *testing.T, cl cluster) {
+	t.Helper()
+	for _, p := range cl.pods {
+		d, ok, err := k8s.PodDefaults(envMap(p.env), p.hostname)
+		if !ok || err != nil {
+			t.Fatalf("pod %s: PodDefaults: %v %v", p.hostname, ok, err)
+		}
+		if _, ok := cl.dns[d.SeedHost]; !ok {
+			t.Fatalf("pod %s looks for the seed at %s, which Kubernetes DNS does not resolve (its records: %q); "+
+				"is the pods' subdomain the headless Service's name?", p.hostname, d.SeedHost, cl.resolveEnv())
+		}
 	}
 }
 

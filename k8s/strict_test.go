@@ -214,6 +214,7 @@ func validate(o k8s.Options, d decoded) (errs []error) {
 	errs = append(errs, validatePorts(o, c, d.svc, flags)...)
 	errs = append(errs, validateResources(o, c, flags)...)
 	errs = append(errs, validateSecret(o, pod, c, flags)...)
+	errs = append(errs, validateSecurity(o, pod, c)...)
 	grace, err := time.ParseDuration(flags["grace"])
 	if tgp := pod.TerminationGracePeriodSeconds; err != nil || tgp == nil || time.Duration(*tgp)*time.Second < grace+10*time.Second {
 		fail("terminationGracePeriodSeconds %v must exceed --grace %q with room to spare", tgp, flags["grace"])
@@ -331,11 +332,16 @@ func validatePorts(o k8s.Options, c corev1.Container, svc *corev1.Service, flags
 	if num("nats") != flags["nats-port"] {
 		fail("nats port %s, want --nats-port=%s", num("nats"), flags["nats-port"])
 	}
+	// ":PORT" listens on --bind, the pod IP (validateArgs), not on every interface.
 	if m, ok := byName["metrics"]; ok != (o.MetricsPort > 0) || ok && ":"+num("metrics") != flags["metrics-addr"] || !ok && flags["metrics-addr"] != "" {
 		fail("metrics port %v, --metrics-addr=%q", m, flags["metrics-addr"])
 	}
 	if svc == nil {
 		return errs
+	}
+	onService := slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.TargetPort.String() == "metrics" })
+	if onService != o.MetricsOnService {
+		fail("the metrics port is on the headless Service: %v, want %v (--metrics-on-service): metrics are scraped per pod", onService, o.MetricsOnService)
 	}
 	for _, sp := range svc.Spec.Ports {
 		cp, ok := byName[sp.TargetPort.String()]
@@ -399,12 +405,87 @@ func validateSecret(o k8s.Options, pod corev1.PodSpec, c corev1.Container, flags
 	if file == "" || flags["secret-file"] != file {
 		fail("--secret-file=%q, want the mounted secret %q", flags["secret-file"], file)
 	}
+	// With the fsGroup, the kubelet makes the file root:<fsGroup> and adds
+	// group read; ddprun refuses anything more (rankenv, Note [Secret file mode]).
+	if m := vol.Secret.DefaultMode; m == nil || *m&0o037 != 0 || *m&0o400 == 0 {
+		fail("secret defaultMode %v: want the owner and at most the group reading it (0400 or 0440)", m)
+	}
 	for _, e := range c.Env {
 		if strings.Contains(e.Name, "SECRET") {
 			fail("env %s: the secret travels as a mounted file only", e.Name)
 		}
 	}
 	return errs
+}
+
+// validateSecurity checks Note [Pod security]: a non-root numeric user,
+// no way to gain privileges, a read-only root filesystem with everything
+// ddprun writes on a writable volume, and no API token.
+func validateSecurity(o k8s.Options, pod corev1.PodSpec, c corev1.Container) (errs []error) {
+	fail := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if a := pod.AutomountServiceAccountToken; a == nil || *a {
+		fail("automountServiceAccountToken must be false: no service-account token in the pods")
+	}
+	psc := pod.SecurityContext
+	if psc == nil {
+		fail("no pod securityContext")
+		return errs
+	}
+	if psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
+		fail("runAsNonRoot must be true")
+	}
+	for name, id := range map[string]*int64{"runAsUser": psc.RunAsUser, "runAsGroup": psc.RunAsGroup, "fsGroup": psc.FSGroup} {
+		if id == nil {
+			fail("%s unset: want a numeric non-root id (the Secret file and the volumes are readable through it)", name)
+		} else if *id <= 0 {
+			fail("%s %d: want a numeric non-root id", name, *id)
+		}
+	}
+	if sp := psc.SeccompProfile; sp == nil || sp.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		fail("seccompProfile %v, want RuntimeDefault", sp)
+	}
+	sc := c.SecurityContext
+	if sc == nil {
+		fail("no container securityContext")
+		return errs
+	}
+	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.Privileged != nil && *sc.Privileged {
+		fail("allowPrivilegeEscalation must be false (and privileged unset)")
+	}
+	if sc.RunAsUser != nil || sc.RunAsNonRoot != nil {
+		fail("the container must not override the pod's user")
+	}
+	if cp := sc.Capabilities; cp == nil || !slices.Contains(cp.Drop, "ALL") || len(cp.Add) > 0 {
+		fail("capabilities %v: want drop [ALL] and nothing added", cp)
+	}
+	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+		fail("readOnlyRootFilesystem must be true")
+	}
+	home := ""
+	for _, e := range c.Env {
+		if e.Name == "HOME" {
+			home = e.Value
+		}
+	}
+	for what, dir := range map[string]string{"/tmp": k8s.TmpDir, "--output-path": o.OutputPath, "HOME (gotch's cache)": home} {
+		if !writable(c.VolumeMounts, dir) {
+			fail("%s (%q) is not on a writable volume: the root filesystem is read-only", what, dir)
+		}
+	}
+	return errs
+}
+
+// writable reports whether dir is on a volume mounted read-write.
+func writable(mounts []corev1.VolumeMount, dir string) bool {
+	if dir == "" {
+		return false
+	}
+	for _, m := range mounts {
+		if !m.ReadOnly && (dir == m.MountPath || strings.HasPrefix(dir, strings.TrimSuffix(m.MountPath, "/")+"/")) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestValidateCatches breaks a good manifest in the ways users do and
@@ -425,6 +506,18 @@ func TestValidateCatches(t *testing.T) {
 		{"gossip port", "containerPort: 7946\n          name: gossip\n", "containerPort: 7947\n          name: gossip\n", "gossip"},
 		{"service port", "targetPort: nats", "targetPort: natz", "matches no container port"},
 		{"secret path", "path: secret", "path: key", "--secret-file"},
+		{"secret mode", "defaultMode: 288", "defaultMode: 292", "defaultMode"},
+		{"metrics on the Service", "    targetPort: nats\n", "    targetPort: nats\n  - name: metrics\n    port: 9400\n    protocol: TCP\n    targetPort: metrics\n", "metrics port is on the headless Service"},
+		{"token", "automountServiceAccountToken: false", "automountServiceAccountToken: true", "automountServiceAccountToken"},
+		{"root", "runAsNonRoot: true", "runAsNonRoot: false", "runAsNonRoot"},
+		{"uid 0", "runAsUser: 65532", "runAsUser: 0", "runAsUser"},
+		{"no fsGroup", "        fsGroup: 65532\n", "", "fsGroup"},
+		{"seccomp", "type: RuntimeDefault", "type: Unconfined", "seccompProfile"},
+		{"escalation", "allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true", "allowPrivilegeEscalation"},
+		{"capabilities", "            - ALL", "            - NET_RAW", "capabilities"},
+		{"writable root", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false", "readOnlyRootFilesystem"},
+		{"no /tmp", "        - mountPath: /tmp\n          name: tmp\n", "", "/tmp"},
+		{"HOME", "value: /tmp", "value: /home/ddprun", "HOME"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			bad := strings.Replace(string(good), c.old, c.new, 1)

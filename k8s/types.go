@@ -94,27 +94,58 @@ type PodTemplate struct {
 
 // PodSpec is a pod's spec.
 type PodSpec struct {
-	Subdomain                     string      `json:"subdomain,omitempty"`
-	RestartPolicy                 string      `json:"restartPolicy"`
-	TerminationGracePeriodSeconds int         `json:"terminationGracePeriodSeconds"`
-	HostNetwork                   bool        `json:"hostNetwork,omitempty"`
-	DNSPolicy                     string      `json:"dnsPolicy,omitempty"`
-	EnableServiceLinks            *bool       `json:"enableServiceLinks,omitempty"`
-	Containers                    []Container `json:"containers"`
-	Volumes                       []Volume    `json:"volumes,omitempty"`
+	Subdomain                     string              `json:"subdomain,omitempty"`
+	RestartPolicy                 string              `json:"restartPolicy"`
+	TerminationGracePeriodSeconds int                 `json:"terminationGracePeriodSeconds"`
+	HostNetwork                   bool                `json:"hostNetwork,omitempty"`
+	DNSPolicy                     string              `json:"dnsPolicy,omitempty"`
+	EnableServiceLinks            *bool               `json:"enableServiceLinks,omitempty"`
+	AutomountServiceAccountToken  *bool               `json:"automountServiceAccountToken,omitempty"`
+	SecurityContext               *PodSecurityContext `json:"securityContext,omitempty"`
+	Containers                    []Container         `json:"containers"`
+	Volumes                       []Volume            `json:"volumes,omitempty"`
+}
+
+// PodSecurityContext is the pod-level security context.
+type PodSecurityContext struct {
+	RunAsNonRoot        bool            `json:"runAsNonRoot"`
+	RunAsUser           int64           `json:"runAsUser"`
+	RunAsGroup          int64           `json:"runAsGroup"`
+	FSGroup             int64           `json:"fsGroup"`
+	FSGroupChangePolicy string          `json:"fsGroupChangePolicy,omitempty"`
+	SeccompProfile      *SeccompProfile `json:"seccompProfile,omitempty"`
+}
+
+// SeccompProfile selects a seccomp profile ("RuntimeDefault").
+type SeccompProfile struct {
+	Type string `json:"type"`
+}
+
+// SecurityContext is a container's security context. The booleans are
+// always written: false is the point.
+type SecurityContext struct {
+	AllowPrivilegeEscalation bool          `json:"allowPrivilegeEscalation"`
+	Capabilities             *Capabilities `json:"capabilities,omitempty"`
+	ReadOnlyRootFilesystem   bool          `json:"readOnlyRootFilesystem"`
+}
+
+// Capabilities are the Linux capabilities dropped from a container.
+type Capabilities struct {
+	Drop []string `json:"drop"`
 }
 
 // Container is a container.
 type Container struct {
-	Name            string          `json:"name"`
-	Image           string          `json:"image"`
-	ImagePullPolicy string          `json:"imagePullPolicy,omitempty"`
-	Command         []string        `json:"command"`
-	Args            []string        `json:"args"`
-	Env             []EnvVar        `json:"env"`
-	Ports           []ContainerPort `json:"ports,omitempty"`
-	Resources       Resources       `json:"resources,omitzero"`
-	VolumeMounts    []VolumeMount   `json:"volumeMounts,omitempty"`
+	Name            string           `json:"name"`
+	Image           string           `json:"image"`
+	ImagePullPolicy string           `json:"imagePullPolicy,omitempty"`
+	Command         []string         `json:"command"`
+	Args            []string         `json:"args"`
+	Env             []EnvVar         `json:"env"`
+	Ports           []ContainerPort  `json:"ports,omitempty"`
+	Resources       Resources        `json:"resources,omitzero"`
+	SecurityContext *SecurityContext `json:"securityContext,omitempty"`
+	VolumeMounts    []VolumeMount    `json:"volumeMounts,omitempty"`
 }
 
 // EnvVar is an environment variable, set or from the downward API.

@@ -35,12 +35,32 @@ func (f Failure) what() string {
 }
 
 // rootCause picks the failure that happened first: the others are usually
-// its consequences (peers losing the ring). Node-level reasons lose ties
-// to rank exits.
+// its consequences (peers losing the ring). See Note [Root cause order].
 func rootCause(fs []Failure) (Failure, []Failure) {
 	sorted := append([]Failure(nil), fs...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Time.Before(sorted[j].Time) })
+	sort.SliceStable(sorted, func(i, j int) bool { return failedBefore(sorted[i], sorted[j]) })
 	return sorted[0], sorted[1:]
+}
+
+// Note [Root cause order]: failures are ordered by time. A tie is two
+// equal timestamps (time.Time.Equal), nothing wider: a failure a few
+// milliseconds after another is usually its consequence (a rank the
+// launcher SIGTERMed or SIGQUITed after a node left or a stall, or that
+// rank's ring peers), and a window would blame it instead. In a tie a
+// rank's exit comes before a node-level failure (Rank < 0: a node left,
+// a stall, the rendezvous): its exit code and stderr say more than "node
+// left". Remaining ties go by rank, then node, so that every launcher,
+// whatever order the reports reached it in, names the same root cause.
+func failedBefore(a, b Failure) bool {
+	switch {
+	case !a.Time.Equal(b.Time):
+		return a.Time.Before(b.Time)
+	case (a.Rank >= 0) != (b.Rank >= 0):
+		return a.Rank >= 0
+	case a.Rank != b.Rank:
+		return a.Rank < b.Rank
+	}
+	return a.Node < b.Node
 }
 
 // writeSummary prints a torchrun-like error summary.

@@ -168,6 +168,51 @@ func TestRun_Restart(t *testing.T) {
 	}
 }
 
+// TestRun_MaxRestarts: a rank that fails in every generation gets the
+// first start plus exactly --max-restarts restarts, and the last summary
+// says the job gave up at restart N of N.
+func TestRun_MaxRestarts(t *testing.T) {
+	for _, maxRestarts := range []int{0, 1, 2} {
+		t.Run(fmt.Sprintf("max=%d", maxRestarts), func(t *testing.T) {
+			r := run(t, t.Context(), launcher.Config{NProc: 1, MaxRestarts: maxRestarts}, "FAKE_RANK=fail", "FAKE_TARGET=0")
+			if r.code != launcher.ExitFailed || !errors.Is(r.err, launcher.ErrRankFailed) {
+				t.Fatalf("exit %d, %v", r.code, r.err)
+			}
+			if got, want := strings.Count(r.stdout, "rank 0 of 1 restart "), maxRestarts+1; got != want {
+				t.Errorf("%d generations started, want %d (the first start and %d restarts)", got, want, maxRestarts)
+			}
+			for g := range maxRestarts + 2 {
+				started := strings.Contains(r.stdout, fmt.Sprintf("rank 0 of 1 restart %d\n", g))
+				if started != (g <= maxRestarts) {
+					t.Errorf("generation %d started: %v, want %v", g, started, g <= maxRestarts)
+				}
+			}
+			if got := strings.Count(r.stderr, "Root cause"); got != maxRestarts+1 {
+				t.Errorf("%d failure summaries, want %d (one per generation)", got, maxRestarts+1)
+			}
+			if got := strings.Count(r.stderr, "restarting all ranks"); got != maxRestarts {
+				t.Errorf("%d summaries announce a restart, want %d", got, maxRestarts)
+			}
+			last := fmt.Sprintf("failed (restart %d of %d)\nRoot cause", maxRestarts, maxRestarts)
+			if !strings.Contains(r.stderr, last) {
+				t.Errorf("no final summary %q", last)
+			}
+		})
+	}
+}
+
+// TestRun_MetricsOnBindAddress: --metrics-addr :PORT serves on the
+// launcher's bind address (127.0.0.1 alone), not on every interface.
+func TestRun_MetricsOnBindAddress(t *testing.T) {
+	r := run(t, t.Context(), launcher.Config{NProc: 1, MetricsAddr: ":0"}, "FAKE_RANK=ok")
+	if r.code != launcher.ExitOK {
+		t.Fatalf("exit %d, %v", r.code, r.err)
+	}
+	if !strings.Contains(r.stderr, "url=http://127.0.0.1:") {
+		t.Errorf("metrics not served on 127.0.0.1 (the bind address):\n%s", r.stderr)
+	}
+}
+
 func TestRun_Stall(t *testing.T) {
 	dir := t.TempDir()
 	r := run(t, t.Context(), launcher.Config{StallTimeout: 2 * time.Second, LogDir: dir}, "FAKE_RANK=hang", "FAKE_TARGET=1")

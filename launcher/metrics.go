@@ -49,6 +49,19 @@ func writeMetrics(w io.Writer, job string, m *monitor) {
 	io.WriteString(w, b.String())
 }
 
+// metricsListenAddr is where --metrics-addr listens: an address without a
+// host (":9400") takes the launcher's bind address, as every other
+// listener of the launcher does, instead of every interface; a host
+// ("0.0.0.0:9400" for every interface) is kept. An address that does not
+// parse is left for net.Listen to reject.
+func metricsListenAddr(addr, bind string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host != "" {
+		return addr
+	}
+	return net.JoinHostPort(bind, port)
+}
+
 // serveMetrics serves /metrics on addr until ctx ends.
 func serveMetrics(ctx context.Context, addr, job string, m *monitor) (net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)

@@ -43,3 +43,21 @@ func TestMonitor_StragglerAndMetrics(t *testing.T) {
 		t.Error("stall detection")
 	}
 }
+
+// TestMetricsListenAddr: a bare port listens on the bind address, never
+// on every interface; an explicit host is kept.
+func TestMetricsListenAddr(t *testing.T) {
+	for _, tc := range []struct{ addr, bind, want string }{
+		{":9400", "10.1.2.3", "10.1.2.3:9400"},
+		{":0", "127.0.0.1", "127.0.0.1:0"},
+		{":9400", "fd00::7", "[fd00::7]:9400"},
+		{"0.0.0.0:9400", "10.1.2.3", "0.0.0.0:9400"},
+		{"[::]:9400", "10.1.2.3", "[::]:9400"},
+		{"localhost:9400", "10.1.2.3", "localhost:9400"},
+		{"9400", "10.1.2.3", "9400"}, // net.Listen says what is wrong
+	} {
+		if got := metricsListenAddr(tc.addr, tc.bind); got != tc.want {
+			t.Errorf("metricsListenAddr(%q, %q) = %q, want %q", tc.addr, tc.bind, got, tc.want)
+		}
+	}
+}

@@ -29,7 +29,11 @@ import (
 //	hb.<rank>   rank -> launchers         control.Heartbeat
 //
 // The first node hosts the server (or --nats names one) and the
-// coordinator; every launcher, the first included, is a NATS client.
+// coordinator; every launcher, the first included, is a NATS client. The
+// server's only user is the job's nkey: clients sign its nonce with the
+// key derived from the secret (Note [NATS login] in internal/control).
+// Nothing replayable crosses the network, but the payloads are not
+// encrypted.
 
 type abortMsg struct {
 	Gen      int       `json:"gen"`
@@ -91,10 +95,15 @@ func (p *plane) publish(name string, v any) {
 	}
 }
 
-// connect dials url with the job's token and subscribes to the subjects a
-// launcher needs (and the coordinator's when coord is set).
+// connect dials url, logs in with the job's key (Note [NATS login] in
+// internal/control) and subscribes to the subjects a launcher needs (and
+// the coordinator's when coord is set).
 func (p *plane) connect(ctx context.Context, url string, secret []byte, coord bool) error {
-	nc, err := nats.Connect(url, nats.Token(control.Token(secret)), nats.Name("ddprun launcher"),
+	login, err := control.NATSLogin(secret)
+	if err != nil {
+		return fmt.Errorf("launcher: connecting to NATS at %s: %w", url, err)
+	}
+	nc, err := nats.Connect(url, login, nats.Name("ddprun launcher"),
 		nats.Timeout(10*time.Second), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond))
 	if err != nil {
 		return fmt.Errorf("launcher: connecting to NATS at %s: %w", url, err)
@@ -222,7 +231,7 @@ func (n *node) setup(ctx context.Context) error {
 	url := cfg.NATS
 	hosting := cfg.Join == ""
 	if hosting && url == "" {
-		srv, err := startNATS(n.bind, cfg.NATSPort, control.Token(n.secret))
+		srv, err := startNATS(n.bind, cfg.NATSPort, n.secret)
 		if err != nil {
 			return err
 		}

@@ -50,7 +50,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	}
 	defer n.plane.close()
 	if cfg.MetricsAddr != "" {
-		addr, err := serveMetrics(pctx, cfg.MetricsAddr, n.job, n.plane.mon)
+		addr, err := serveMetrics(pctx, metricsListenAddr(cfg.MetricsAddr, n.bind), n.job, n.plane.mon)
 		if err != nil {
 			return ExitUsage, err
 		}

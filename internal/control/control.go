@@ -1,8 +1,9 @@
 // Package control is the rank's side of the control plane: heartbeats that
 // let the launcher diagnose hangs and stragglers and export metrics, and the
-// launcher's request to stop (checkpoint and exit). The transport is NATS,
-// authenticated with the job secret (see Dial); Nop is the reporter of a rank
-// started without a launcher.
+// launcher's request to stop (checkpoint and exit). The transport is NATS; a
+// client proves the job secret by signing the server's challenge (Note [NATS
+// login], NATSLogin, UserKey); Nop is the reporter of a rank started without
+// a launcher.
 package control
 
 import (

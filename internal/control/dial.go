@@ -17,7 +17,8 @@ import (
 var ErrNoControl = errors.New("control: no control plane (DDPRUN_CONTROL is not set)")
 
 // Dial connects a rank to its launcher's control plane: the NATS server at
-// id.Control, authenticated with a token derived from id.Secret. The
+// id.Control, logged in with the key derived from id.Secret (Note [NATS
+// login]). The
 // Reporter publishes heartbeats on HeartbeatSubject(id.JobID, id.Rank) and
 // closes StopRequested when a message arrives on StopSubject(id.JobID).
 // Dial gives up when ctx ends (or after 10 s without a deadline).
@@ -29,9 +30,13 @@ func Dial(ctx context.Context, id rankenv.Identity) (Reporter, error) {
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
+	login, err := NATSLogin(id.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("control: rank %d: %w", id.Rank, err)
+	}
 	nc, err := nats.Connect(id.Control,
 		nats.Name(fmt.Sprintf("ddprun rank %d", id.Rank)),
-		nats.Token(Token(id.Secret)),
+		login,
 		nats.Timeout(timeout),
 		nats.MaxReconnects(30),
 		nats.ReconnectWait(time.Second),

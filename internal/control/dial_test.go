@@ -2,6 +2,7 @@ package control_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +15,12 @@ import (
 
 func TestDial_HeartbeatAndStop(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, Authorization: control.Token(secret), NoLog: true, NoSigs: true})
+	user, err := control.UserKey(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT,
+		Nkeys: []*server.NkeyUser{{Nkey: user}}, NoLog: true, NoSigs: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +29,11 @@ func TestDial_HeartbeatAndStop(t *testing.T) {
 	if !srv.ReadyForConnections(5 * time.Second) {
 		t.Fatal("server not ready")
 	}
-	launcher, err := nats.Connect(srv.ClientURL(), nats.Token(control.Token(secret)))
+	login, err := control.NATSLogin(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	launcher, err := nats.Connect(srv.ClientURL(), login)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,5 +67,19 @@ func TestDial_HeartbeatAndStop(t *testing.T) {
 	if r, err := control.Dial(t.Context(), id); err == nil {
 		r.Close()
 		t.Error("dialled with the wrong secret")
+	}
+}
+
+// TestUserKey: the key is a pure function of the secret (every node and
+// rank derives the same), and another secret gives another key.
+func TestUserKey(t *testing.T) {
+	a1, err1 := control.UserKey([]byte("0123456789abcdef0123456789abcdef"))
+	a2, err2 := control.UserKey([]byte("0123456789abcdef0123456789abcdef"))
+	b, err3 := control.UserKey([]byte("0123456789abcdef0123456789abcdeX"))
+	if err1 != nil || err2 != nil || err3 != nil {
+		t.Fatal(err1, err2, err3)
+	}
+	if a1 != a2 || a1 == b || !strings.HasPrefix(a1, "U") {
+		t.Errorf("keys %s %s %s: want equal for one secret, different for another, user keys (U...)", a1, a2, b)
 	}
 }

@@ -3,7 +3,6 @@ package control
 import (
 	"crypto/hkdf"
 	"crypto/sha256"
-	"encoding/hex"
 	"strconv"
 )
 
@@ -22,13 +21,6 @@ func HeartbeatWildcard(job string) string { return Subject(job, "hb.*") }
 
 // StopSubject carries the launcher's request to stop cleanly.
 func StopSubject(job string) string { return Subject(job, "ctl.stop") }
-
-// Token derives the NATS token of a job from its secret (HKDF-SHA256), so
-// the secret itself never crosses the network and a server or client
-// without the secret is refused.
-func Token(secret []byte) string {
-	return hex.EncodeToString(DeriveKey(secret, "ddprun nats token", 32))
-}
 
 // DeriveKey derives an n-byte key for purpose from the job secret with
 // HKDF-SHA256. Different purposes give independent keys.

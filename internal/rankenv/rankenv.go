@@ -23,10 +23,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Variable names.
@@ -192,9 +195,27 @@ func readSecret(getenv func(string) string) ([]byte, error) {
 	return ReadSecretFile(f)
 }
 
+// ErrSecretFileMode is returned by ReadSecretFile for a file that users
+// other than its owner may read or change.
+var ErrSecretFileMode = errors.New("rankenv: secret file permissions are too open")
+
 // ReadSecretFile reads a secret file: hex, or raw bytes if it is not hex.
+// It refuses a file whose permissions let others read it (Note [Secret
+// file mode]), with an error wrapping ErrSecretFileMode.
 func ReadSecretFile(path string) ([]byte, error) {
-	raw, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the secret file: %v", ErrEnv, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the secret file: %v", ErrEnv, err)
+	}
+	if err := checkSecretMode(path, fi.Mode(), fileOwner(fi)); err != nil {
+		return nil, err
+	}
+	raw, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading the secret file: %v", ErrEnv, err)
 	}
@@ -203,4 +224,33 @@ func ReadSecretFile(path string) ([]byte, error) {
 		return b, nil
 	}
 	return []byte(s), nil
+}
+
+// Note [Secret file mode]: like ssh with a private key, a secret file must
+// give its owner alone any access: no group or other permission bits
+// (mode&0o077 == 0, e.g. 0600 or 0400). One exception, PostgreSQL's rule
+// for its key file: a file owned by root may also be readable by its group
+// (mode&0o037 == 0, e.g. 0440 or 0640), since root chose who is in that
+// group. It is what Kubernetes makes of a Secret volume for a non-root pod
+// with an fsGroup (root:<fsGroup>, 0440, whatever defaultMode says).
+// Other-readable is refused always.
+func checkSecretMode(path string, mode fs.FileMode, owner int) error {
+	perm := mode.Perm()
+	open := perm&0o077 != 0
+	if owner == 0 {
+		open = perm&0o037 != 0
+	}
+	if !open {
+		return nil
+	}
+	return fmt.Errorf("%w: %s has mode %04o, so users other than its owner can read or change the job secret; "+
+		"run `chmod 600 %s`", ErrSecretFileMode, path, perm, path)
+}
+
+// fileOwner is the owner's uid, or -1 where the system does not say.
+func fileOwner(fi fs.FileInfo) int {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid)
+	}
+	return -1
 }

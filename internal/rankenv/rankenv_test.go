@@ -2,6 +2,8 @@ package rankenv
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -60,4 +62,74 @@ func TestErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want ErrEnv", name, err)
 		}
 	}
+}
+
+// TestReadSecretFile_Mode: a secret file that others may read is refused
+// with the file, its mode and the chmod that fixes it; the owner's
+// 0600/0400 are fine.
+func TestReadSecretFile_Mode(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		mode fs.FileMode
+		ok   bool
+	}{{0o600, true}, {0o400, true}, {0o644, false}, {0o640, false}, {0o604, false}, {0o620, false}, {0o666, false}} {
+		f := filepath.Join(dir, fmt.Sprintf("secret-%04o", tc.mode))
+		if err := os.WriteFile(f, []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		if owner := fileOwnerOf(t, f); owner == 0 && tc.mode == 0o640 {
+			tc.ok = true // root's file, readable by root's choice of group: see TestCheckSecretMode
+		}
+		b, err := ReadSecretFile(f)
+		switch {
+		case tc.ok && (err != nil || len(b) != 16):
+			t.Errorf("mode %04o: %x, %v; want the secret", tc.mode, b, err)
+		case !tc.ok && !errors.Is(err, ErrSecretFileMode):
+			t.Errorf("mode %04o: %v; want ErrSecretFileMode", tc.mode, err)
+		case !tc.ok:
+			for _, want := range []string{f, fmt.Sprintf("mode %04o", tc.mode), "chmod 600 " + f} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("mode %04o: error %q does not say %q", tc.mode, err, want)
+				}
+			}
+		}
+	}
+	// The same through DDPRUN_SECRET_FILE, as a rank reads it.
+	f := filepath.Join(dir, "secret-0644")
+	id := Identity{Rank: 0, WorldSize: 2, LocalWorldSize: 2, Peers: []string{"h:1", "h:2"}, JobID: "j"}
+	if _, err := FromEnv(envOf(id.Environ(f))); !errors.Is(err, ErrSecretFileMode) {
+		t.Errorf("DDPRUN_SECRET_FILE with mode 0644: %v, want ErrSecretFileMode", err)
+	}
+}
+
+// TestCheckSecretMode is the rule for every owner (Note [Secret file
+// mode]): only root's files may be group-readable.
+func TestCheckSecretMode(t *testing.T) {
+	for _, tc := range []struct {
+		mode  fs.FileMode
+		owner int
+		ok    bool
+	}{
+		{0o600, 1000, true}, {0o400, 1000, true}, {0o640, 1000, false}, {0o440, 1000, false}, {0o604, 1000, false},
+		{0o602, 1000, false}, {0o610, 1000, false},
+		{0o400, 0, true}, {0o440, 0, true}, {0o640, 0, true}, {0o660, 0, false}, {0o644, 0, false}, {0o444, 0, false}, {0o650, 0, false},
+		{0o600 | fs.ModeSymlink, 1000, true},
+	} {
+		err := checkSecretMode("/s", tc.mode, tc.owner)
+		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrSecretFileMode) {
+			t.Errorf("mode %04o owner %d: %v, want ok=%v", tc.mode.Perm(), tc.owner, err, tc.ok)
+		}
+	}
+}
+
+func fileOwnerOf(t *testing.T, path string) int {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fileOwner(fi)
 }

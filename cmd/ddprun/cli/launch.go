@@ -51,7 +51,7 @@ func (f *launchFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.nats, "nats", "", "URL of an existing NATS server (default: embedded in the first node)")
 	fs.IntVar(&f.natsPort, "nats-port", 0, "port of the embedded NATS server (0: any)")
 	fs.StringVar(&f.nodeName, "node-name", "", "this node's name (default: hostname-pid)")
-	fs.StringVar(&f.secretFile, "secret-file", "", "file with the job secret, hex or raw, >= 16 bytes (default: $"+rankenv.Secret+", or a random one alone)")
+	fs.StringVar(&f.secretFile, "secret-file", "", "file with the job secret, hex or raw, >= 16 bytes, readable by its owner only (chmod 600) (default: $"+rankenv.Secret+", or a random one alone)")
 	fs.StringVar(&f.jobID, "job-id", "", "job id (default: derived from the secret)")
 	fs.StringVar(&f.logDir, "log-dir", "", "write each rank's stdout/stderr to DIR/restart-G/rank-N.{out,err} instead of the console")
 	fs.IntVar(&f.maxRestarts, "max-restarts", 0, "restart all ranks from the last checkpoint this many times after a failure")
@@ -59,7 +59,7 @@ func (f *launchFlags) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.grace, "grace", 60*time.Second, "time ranks get to checkpoint and exit after SIGINT/SIGTERM before they are killed")
 	fs.DurationVar(&f.rdzvTimeout, "rdzv-timeout", 30*time.Second, "elastic: how long to wait for more nodes once MIN have joined")
 	fs.DurationVar(&f.joinTimeout, "join-timeout", 10*time.Minute, "fail when the nodes have not all joined after this long")
-	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address (e.g. :9400)")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on HOST:PORT; :PORT listens on the --bind address only (0.0.0.0:PORT: every interface)")
 }
 
 // isLaunch reports whether a command line starts with launch flags.
