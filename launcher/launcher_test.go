@@ -26,7 +26,9 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv("FAKE_RANK"); mode != "" {
 		os.Exit(fakeRank(mode))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	testbin.Cleanup()
+	os.Exit(code)
 }
 
 // fakeRank behaves as mode says, for the rank in FAKE_TARGET (others

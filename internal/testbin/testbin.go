@@ -15,8 +15,18 @@ import (
 
 var build struct {
 	once sync.Once
+	dir  string
 	bin  string
 	err  error
+}
+
+// Cleanup removes the binary Ddprun built; call it from TestMain after
+// m.Run (the binary is shared by a package's tests, so no single test's
+// TempDir can hold it).
+func Cleanup() {
+	if build.dir != "" {
+		os.RemoveAll(build.dir)
+	}
 }
 
 // Ddprun returns the path of a freshly built ddprun. Tests calling it are
@@ -46,6 +56,7 @@ func compile() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	build.dir = dir
 	bin := filepath.Join(dir, "ddprun")
 	cmd := exec.Command("bash", "-c", ". build/libtorch/env.sh && go build -o "+bin+" ./cmd/ddprun")
 	cmd.Dir = root
