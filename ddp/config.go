@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ddprun/ddprun/bert"
+	"github.com/ddprun/ddprun/ddp/metrics"
 	"github.com/ddprun/ddprun/ddp/optim"
 )
 
@@ -66,14 +67,15 @@ type Config struct {
 	OptimizerImpl   string // auto|host|flat (Note [Optimizer implementations])
 
 	// Evaluation, checkpoints, outputs.
-	EvalStrategy   string // no|steps|epoch
-	EvalSteps      int
-	SaveStrategy   string // no|steps|epoch; "" = as eval
-	SaveSteps      int
+	EvalStrategy   string // auto|no|steps|epoch; see Note [Evaluation and saving]
+	EvalSteps      int    // 0: 500
+	SaveStrategy   string // auto|no|steps|epoch
+	SaveSteps      int    // 0: 500, or as evaluation
 	SaveTotalLimit int
 	MetricForBest  string
 	LoadBestAtEnd  bool
 	Patience       int
+	PatienceMin    float64 // early_stopping_threshold
 	Resume         string // auto|no|PATH
 	Overwrite      bool   // --overwrite-output: a fresh run may replace an earlier run's outputs
 	Output         string
@@ -92,8 +94,7 @@ func DefaultConfig() Config {
 		Epochs: 3, MaxSteps: -1, BatchSize: 16, GradAccum: 1, LR: 5e-5, Optimizer: "adamw",
 		AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEps: 1e-8, Scheduler: "linear", MaxGradNorm: 1.0, Seed: 42,
 		Precision: "fp32", Device: "auto", Backend: "auto", OptimizerImpl: "auto", Overlap: "auto", BucketCapMB: 25, FirstBucketMB: 1,
-		EvalStrategy: "epoch", EvalSteps: 500, SaveSteps: 500, SaveTotalLimit: 2, MetricForBest: "accuracy",
-		LoadBestAtEnd: true, Resume: "auto", Output: "runs/ddprun", LogEvery: 10, Timeout: 5 * time.Minute,
+		EvalStrategy: "auto", SaveStrategy: "auto", MetricForBest: "loss", Resume: "auto", Output: "runs/ddprun", LogEvery: 10, Timeout: 5 * time.Minute,
 	}
 }
 
@@ -146,14 +147,15 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Device, "device", c.Device, "where the model trains: auto|cpu|cuda|cuda:N (auto: the launcher's GPU, else cuda:LOCAL_RANK when CUDA is visible, else cpu)")
 	fs.StringVar(&c.Backend, "backend", c.Backend, "gradient all-reduce: auto|ring|nccl (auto: nccl on CUDA, the TCP ring on the CPU)")
 	fs.StringVar(&c.OptimizerImpl, "optimizer-impl", c.OptimizerImpl, "auto|host|flat: fused C kernel per parameter on host memory, or libtorch ops per flat bucket on any device (auto: host on the CPU, flat on CUDA)")
-	fs.StringVar(&c.EvalStrategy, "eval-strategy", c.EvalStrategy, "evaluate on --val: no|steps|epoch")
-	fs.IntVar(&c.EvalSteps, "eval-steps", c.EvalSteps, "with --eval-strategy steps: every this many steps")
-	fs.StringVar(&c.SaveStrategy, "save-strategy", c.SaveStrategy, "checkpoint: no|steps|epoch (default: as --eval-strategy)")
-	fs.IntVar(&c.SaveSteps, "save-steps", c.SaveSteps, "with --save-strategy steps: every this many steps")
-	fs.IntVar(&c.SaveTotalLimit, "save-total-limit", c.SaveTotalLimit, "keep this many recent checkpoints, plus the best (0: all)")
-	fs.StringVar(&c.MetricForBest, "metric-for-best", c.MetricForBest, "validation metric that picks the best checkpoint: accuracy|macro_f1|loss")
-	fs.BoolVar(&c.LoadBestAtEnd, "load-best-at-end", c.LoadBestAtEnd, "test and save the best checkpoint's model at the end (HF load_best_model_at_end)")
+	fs.StringVar(&c.EvalStrategy, "eval-strategy", c.EvalStrategy, "evaluate on --val: auto|no|steps|epoch (auto: steps with --eval-steps, else epoch with --val, else no)")
+	fs.IntVar(&c.EvalSteps, "eval-steps", c.EvalSteps, "evaluate every this many steps (implies --eval-strategy steps; 0: 500)")
+	fs.StringVar(&c.SaveStrategy, "save-strategy", c.SaveStrategy, "checkpoint: auto|no|steps|epoch (auto: where evaluations happen with --load-best-at-end, else every --save-steps); a last checkpoint is always written at the end")
+	fs.IntVar(&c.SaveSteps, "save-steps", c.SaveSteps, "checkpoint every this many steps (implies --save-strategy steps; 0: 500, or as --eval-steps)")
+	fs.IntVar(&c.SaveTotalLimit, "save-total-limit", c.SaveTotalLimit, "keep this many recent checkpoints of this run, plus the best (0: all, as HF)")
+	fs.StringVar(&c.MetricForBest, "metric-for-best", c.MetricForBest, "validation metric that picks the best checkpoint and drives early stopping: loss|accuracy|macro_f1 (ties keep the later step)")
+	fs.BoolVar(&c.LoadBestAtEnd, "load-best-at-end", c.LoadBestAtEnd, "test and save the best checkpoint's model at the end instead of the last (HF load_best_model_at_end; needs --val)")
 	fs.IntVar(&c.Patience, "early-stopping-patience", c.Patience, "stop after this many evaluations without improvement (0: off)")
+	fs.Float64Var(&c.PatienceMin, "early-stopping-threshold", c.PatienceMin, "an evaluation improves on the best only by more than this (HF early_stopping_threshold)")
 	fs.StringVar(&c.Resume, "resume", c.Resume, "auto (newest good checkpoint in --output), no, or a checkpoint `DIR`")
 	fs.StringVar(&c.Output, "output", c.Output, "output `DIR`: checkpoints, final model, logs, report")
 	fs.BoolVar(&c.Overwrite, "overwrite-output", c.Overwrite, "start over in an --output that holds an earlier run: its checkpoints, logs and results are deleted first (HF overwrite_output_dir)")
@@ -186,20 +188,25 @@ func (c *Config) Validate() error {
 		return bad("--optimizer-impl %q: auto, host or flat", c.OptimizerImpl)
 	case c.OptimizerImpl == "flat" && c.LazyEmbeddings:
 		return bad("--lazy-embeddings needs --optimizer-impl host (sparse word-embedding gradients)")
-	case !oneOf(c.EvalStrategy, "no", "steps", "epoch") || (c.SaveStrategy != "" && !oneOf(c.SaveStrategy, "no", "steps", "epoch")):
-		return bad("--eval-strategy and --save-strategy take no, steps or epoch")
-	case c.EvalStrategy != "no" && c.Val == "":
+	case !oneOf(c.EvalStrategy, "", "auto", "no", "steps", "epoch") || !oneOf(c.SaveStrategy, "", "auto", "no", "steps", "epoch"):
+		return bad("--eval-strategy and --save-strategy take auto, no, steps or epoch")
+	case c.evalStrategy() != "no" && c.Val == "":
 		return bad("--eval-strategy %s needs --val (or use --eval-strategy no)", c.EvalStrategy)
-	case c.Patience > 0 && c.EvalStrategy == "no":
+	case c.LoadBestAtEnd && c.evalStrategy() == "no":
+		return bad("--load-best-at-end needs evaluations to pick the best checkpoint: give --val (and not --eval-strategy no)")
+	case c.Patience > 0 && c.evalStrategy() == "no":
 		return bad("--early-stopping-patience needs evaluation (--val and --eval-strategy)")
 	case c.Output == "":
 		return bad("--output is required")
-	case c.EvalSteps < 1 || c.SaveSteps < 1 || c.LogEvery < 1:
-		return bad("--eval-steps, --save-steps and --log-every must be >= 1")
+	case c.EvalSteps < 0 || c.SaveSteps < 0 || c.LogEvery < 1 || c.PatienceMin < 0:
+		return bad("--eval-steps and --save-steps must not be negative, --log-every >= 1, --early-stopping-threshold >= 0")
 	}
-	if c.LoadBestAtEnd && c.EvalStrategy != "no" && c.saveStrategy() != "no" &&
-		(c.saveStrategy() != c.EvalStrategy || c.EvalStrategy == "steps" && c.SaveSteps%c.EvalSteps != 0) {
-		return bad("--load-best-at-end needs checkpoints where evaluations happen: --save-strategy equal to --eval-strategy (%s), and --save-steps a multiple of --eval-steps", c.EvalStrategy)
+	if _, _, err := (metrics.Summary{}).Metric(c.MetricForBest); err != nil {
+		return bad("--metric-for-best: %w", err)
+	}
+	if ev, sv := c.evalStrategy(), c.saveStrategy(); c.LoadBestAtEnd && sv != "no" &&
+		(sv != ev || ev == "steps" && c.saveSteps()%c.evalSteps() != 0) {
+		return bad("--load-best-at-end needs checkpoints where evaluations happen: --save-strategy equal to --eval-strategy (%s), and --save-steps a multiple of --eval-steps", ev)
 	}
 	if c.LazyEmbeddings && c.DenseEmbeddings {
 		return bad("--lazy-embeddings needs the sparse word-embedding gradients (drop --dense-embeddings)")
@@ -210,11 +217,62 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-func (c *Config) saveStrategy() string {
-	if c.SaveStrategy == "" {
+// Note [Evaluation and saving]: HF's semantics, resolved from the flags
+// given. Evaluation: --eval-strategy auto evaluates on --val every
+// --eval-steps when those were given, else at every epoch's end, and never
+// without --val (HF's default is no evaluation; a user who gives --val wants
+// it). Saving is independent of evaluation, as in HF: every --save-steps
+// (500), plus a last checkpoint at the end, so a crash always leaves
+// something to resume; only --load-best-at-end ties it to evaluation (the
+// best must have a checkpoint), which it is off by default, as in HF. The
+// best checkpoint is picked by --metric-for-best, validation loss by default
+// (HF's choice too): accuracy stays flat while a model on imbalanced data
+// still learns. Where ddprun differs from HF: ties keep the later step (HF
+// keeps the earlier), and early stopping needs evaluation but not
+// --load-best-at-end.
+
+// defaultSteps is HF's eval_steps and save_steps.
+const defaultSteps = 500
+
+// evalStrategy is the --eval-strategy in effect. See Note [Evaluation and saving].
+func (c *Config) evalStrategy() string {
+	switch {
+	case c.EvalStrategy != "" && c.EvalStrategy != "auto":
 		return c.EvalStrategy
+	case c.Val == "":
+		return "no"
+	case c.EvalSteps > 0:
+		return "steps"
 	}
-	return c.SaveStrategy
+	return "epoch"
+}
+
+func (c *Config) evalSteps() int {
+	if c.EvalSteps > 0 {
+		return c.EvalSteps
+	}
+	return defaultSteps
+}
+
+// saveStrategy is the --save-strategy in effect. See Note [Evaluation and saving].
+func (c *Config) saveStrategy() string {
+	switch {
+	case c.SaveStrategy != "" && c.SaveStrategy != "auto":
+		return c.SaveStrategy
+	case c.LoadBestAtEnd && c.SaveSteps == 0:
+		return c.evalStrategy()
+	}
+	return "steps"
+}
+
+func (c *Config) saveSteps() int {
+	switch {
+	case c.SaveSteps > 0:
+		return c.SaveSteps
+	case c.saveStrategy() == "steps" && c.evalStrategy() == "steps" && c.LoadBestAtEnd:
+		return c.evalSteps()
+	}
+	return defaultSteps
 }
 
 func (c *Config) evalBatch() int {

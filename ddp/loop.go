@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -306,7 +307,8 @@ func (t *trainer) afterStep(ctx context.Context, epochEnd bool) (string, error) 
 		t.state.Epoch++
 	}
 	step, last := t.state.Step, t.state.Step >= t.total
-	evalDue := t.data.Val != nil && (t.cfg.EvalStrategy == "steps" && step%t.cfg.EvalSteps == 0 || t.cfg.EvalStrategy == "epoch" && epochEnd || last && t.cfg.EvalStrategy != "no")
+	ev, sv := t.cfg.evalStrategy(), t.cfg.saveStrategy()
+	evalDue := t.data.Val != nil && (ev == "steps" && step%t.cfg.evalSteps() == 0 || ev == "epoch" && epochEnd || last && ev != "no")
 	stopEarly := false
 	if evalDue {
 		var err error
@@ -318,8 +320,8 @@ func (t *trainer) afterStep(ctx context.Context, epochEnd bool) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	saveDue := t.cfg.saveStrategy() == "steps" && step%t.cfg.SaveSteps == 0 || t.cfg.saveStrategy() == "epoch" && epochEnd
-	if saveDue || (last || stopEarly || interrupted) && t.cfg.saveStrategy() != "no" {
+	saveDue := sv == "steps" && step%t.cfg.saveSteps() == 0 || sv == "epoch" && epochEnd
+	if saveDue || (last || stopEarly || interrupted) && sv != "no" {
 		if err := t.save(ctx); err != nil {
 			return "", err
 		}
@@ -368,9 +370,16 @@ func (t *trainer) evalAndTrack(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	t.state.History = append(t.state.History, map[string]any{"step": t.state.Step, "epoch": t.epochFloat(), "eval_" + t.cfg.MetricForBest: v, "eval_loss": sum.Loss})
-	if t.state.BestMetric == nil || (greater && v > *t.state.BestMetric) || (!greater && v < *t.state.BestMetric) {
+	// See Note [Evaluation and saving]: ties keep the later step; early
+	// stopping counts evaluations that do not beat the best by more than
+	// the threshold (HF's EarlyStoppingCallback).
+	best := t.state.BestMetric
+	improved := best == nil || (greater && v-*best > t.cfg.PatienceMin) || (!greater && *best-v > t.cfg.PatienceMin)
+	if best == nil || (greater && v >= *best) || (!greater && v <= *best) {
 		t.state.BestMetric = &v
 		t.state.BestCheckpoint = t.checkpointPath(t.state.Step)
+	}
+	if improved {
 		t.state.PatienceLeft = t.cfg.Patience
 		return false, nil
 	}
@@ -470,7 +479,11 @@ func (t *trainer) finish(ctx context.Context, stop string) (*Result, error) {
 			return nil, err
 		}
 		res.Test = &sum
-		t.rec.eval("test", t.state.Step, t.epochFloat(), sum)
+		step, epoch := t.state.Step, t.epochFloat() // the weights tested: the best checkpoint's, if loaded
+		if n, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(res.BestCheckpoint), checkpointPrefix)); err == nil && res.BestCheckpoint != "" {
+			step, epoch = n, float64(n)/float64(max(t.perEp, 1))
+		}
+		t.rec.eval("test", step, epoch, sum)
 	}
 	res.FinalModel = t.cfg.Output
 	var err error

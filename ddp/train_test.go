@@ -83,6 +83,9 @@ func testTrainConfig(t *testing.T, model, data, out string) Config {
 	c.Epochs, c.BatchSize, c.LR, c.WarmupSteps, c.MaxLength = 2, 8, 3e-3, 2, 32
 	c.EvalStrategy, c.EvalSteps, c.SaveSteps, c.LogEvery, c.Threads = "steps", 4, 4, 2, 1
 	c.WeightDecay = 0.01
+	// Best-model tracking as the tutorial's Trainer set-up had it (HF's and
+	// ddprun's defaults are off, by loss, unlimited).
+	c.LoadBestAtEnd, c.MetricForBest, c.SaveTotalLimit = true, "accuracy", 2
 	return c
 }
 
@@ -240,7 +243,7 @@ func TestDeterministicFromScratch(t *testing.T) {
 	var weights []string
 	for range 2 {
 		cfg := testTrainConfig(t, "", data, t.TempDir())
-		cfg.Model, cfg.Preset, cfg.MaxSteps, cfg.EvalStrategy, cfg.SaveStrategy, cfg.Test, cfg.NoReport = "", "micro", 3, "no", "no", "", true
+		cfg.Model, cfg.Preset, cfg.MaxSteps, cfg.EvalStrategy, cfg.SaveStrategy, cfg.Test, cfg.NoReport, cfg.LoadBestAtEnd = "", "micro", 3, "no", "no", "", true, false
 		if _, err := Train(t.Context(), cfg, Env{}); err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +301,7 @@ func TestResumeSkipsDamagedCheckpoint(t *testing.T) {
 func TestLazyEmbeddings(t *testing.T) {
 	model, data, out := tinyModelDir(t, 0), t.TempDir(), t.TempDir()
 	cfg := testTrainConfig(t, model, data, out)
-	cfg.LazyEmbeddings, cfg.MaxSteps, cfg.EvalStrategy, cfg.SaveStrategy, cfg.Test, cfg.NoReport = true, 4, "no", "no", "", true
+	cfg.LazyEmbeddings, cfg.MaxSteps, cfg.EvalStrategy, cfg.SaveStrategy, cfg.Test, cfg.NoReport, cfg.LoadBestAtEnd = true, 4, "no", "no", "", true, false
 	if _, err := Train(t.Context(), cfg, Env{}); err != nil {
 		t.Fatal(err)
 	}
