@@ -76,8 +76,8 @@ type Config struct {
 	LoadBestAtEnd  bool
 	Patience       int
 	PatienceMin    float64 // early_stopping_threshold
-	Resume         string // auto|no|PATH
-	Overwrite      bool   // --overwrite-output: a fresh run may replace an earlier run's outputs
+	Resume         string  // auto|no|PATH
+	Overwrite      bool    // --overwrite-output: a fresh run may replace an earlier run's outputs
 	Output         string
 	LogEvery       int
 	SaveBF16       bool
