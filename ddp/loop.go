@@ -224,6 +224,7 @@ func (t *trainer) run(ctx context.Context) (*Result, error) {
 		}
 		if reason != "" {
 			stop = reason
+			t.rec.event(t.state.Step, "stop", map[string]any{"reason": reason})
 			break
 		}
 	}
@@ -283,8 +284,15 @@ func (t *trainer) rate() float64 {
 	return float64(t.seen) / math.Max(time.Since(t.start).Seconds(), 1e-9)
 }
 
+// epochFloat is the fractional epoch, as HF logs it, from the data
+// position: right after a resume at another world size too, where steps
+// per epoch changed.
 func (t *trainer) epochFloat() float64 {
-	return float64(t.state.Step) / float64(max(t.perEp, 1))
+	d := t.state.Data
+	if d.Rows == 0 {
+		return float64(t.state.Step) / float64(max(t.perEp, 1))
+	}
+	return float64(d.Epoch) + min(1, float64(d.Offset)/float64(d.Rows))
 }
 
 // meanOverRanks averages a value over the ranks (the logged loss is the
@@ -303,6 +311,8 @@ func (t *trainer) meanOverRanks(ctx context.Context, v float64) (float64, error)
 // afterStep evaluates and checkpoints when due and decides, the same way
 // on every rank, whether to stop.
 func (t *trainer) afterStep(ctx context.Context, epochEnd bool) (string, error) {
+	began := time.Now()
+	defer func() { t.rec.exclude(time.Since(began)) }() // throughput counts training only
 	if epochEnd {
 		t.state.Epoch++
 	}
@@ -451,7 +461,7 @@ func (t *trainer) writeCheckpoint() error {
 	if err != nil {
 		return err
 	}
-	t.rec.event("checkpoint", map[string]any{"step": st.Step, "dir": dir})
+	t.rec.event(st.Step, "checkpoint", map[string]any{"dir": dir})
 	return pruneCheckpoints(t.cfg.Output, t.cfg.SaveTotalLimit, st.RunID, append([]string{st.BestCheckpoint}, t.damaged...)...)
 }
 
@@ -486,20 +496,13 @@ func (t *trainer) finish(ctx context.Context, stop string) (*Result, error) {
 		t.rec.eval("test", step, epoch, sum)
 	}
 	res.FinalModel = t.cfg.Output
+	res.Wall, res.SamplesPerSec = time.Since(t.start), t.rate()
 	var err error
 	if t.rank() == 0 {
-		err = t.writeFinal(res)
+		err = t.writeFinal(res) // the report, then train_results.json, which names it
 	}
 	if err := t.agree(ctx, err); err != nil {
 		return nil, err
-	}
-	res.Wall, res.SamplesPerSec = time.Since(t.start), t.rate()
-	if t.rank() == 0 && !t.cfg.NoReport {
-		res.Report = filepath.Join(t.cfg.Output, reportFile)
-		if err := t.rec.report(res.Report, t.reportInfo(res), res.Test); err != nil {
-			t.env.Log.Warn("writing the report failed", "err", err)
-			res.Report = ""
-		}
 	}
 	return res, nil
 }
@@ -566,6 +569,13 @@ func (t *trainer) writeFinal(res *Result) error {
 	}
 	if err := t.tok.Save(t.cfg.Output); err != nil {
 		return err
+	}
+	if !t.cfg.NoReport {
+		res.Report = filepath.Join(t.cfg.Output, reportFile)
+		if err := t.rec.report(res.Report, t.reportInfo(res), res.Test); err != nil {
+			t.env.Log.Warn("writing the report failed", "err", err)
+			res.Report = ""
+		}
 	}
 	return writeJSONFile(filepath.Join(t.cfg.Output, resultsFile), res)
 }

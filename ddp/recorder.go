@@ -1,6 +1,7 @@
 package ddp
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -18,7 +19,8 @@ import (
 type recorder interface {
 	train(step int, epoch float64, r stepResult)
 	eval(kind string, step int, epoch float64, s metrics.Summary)
-	event(msg string, fields map[string]any)
+	event(step int, msg string, fields map[string]any)
+	exclude(d time.Duration) // time the throughput window leaves out (evaluation, checkpoints)
 	report(path string, info report.RunInfo, test *metrics.Summary) error
 	close() error
 }
@@ -27,7 +29,8 @@ type nopRecorder struct{}
 
 func (nopRecorder) train(int, float64, stepResult)                        {}
 func (nopRecorder) eval(string, int, float64, metrics.Summary)            {}
-func (nopRecorder) event(string, map[string]any)                          {}
+func (nopRecorder) event(int, string, map[string]any)                     {}
+func (nopRecorder) exclude(time.Duration)                                 {}
 func (nopRecorder) report(string, report.RunInfo, *metrics.Summary) error { return nil }
 func (nopRecorder) close() error                                          { return nil }
 
@@ -43,6 +46,7 @@ type fileRecorder struct {
 	logged   time.Time  // when the last train entry was logged
 	faults   int64      // this process's minor page faults at the last train entry
 	nPending int
+	err      error // the first failed write to the log, reported by close
 }
 
 // Output files, beside the checkpoints.
@@ -64,7 +68,7 @@ func newRecorder(cfg *Config, stderr io.Writer, total, done, perEpoch, world int
 		return nil, err
 	}
 	r.bar = progress.New(stderr, progress.Config{Desc: "train", Total: int64(total), Unit: "step",
-		Epochs: (total + perEpoch - 1) / max(perEpoch, 1), LogEvery: int64(cfg.LogEvery)})
+		Epochs: float64(total) / float64(max(perEpoch, 1)), LogEvery: int64(cfg.LogEvery)})
 	r.bar.Set(int64(done))
 	return r, nil
 }
@@ -92,7 +96,7 @@ func (r *fileRecorder) train(step int, epoch float64, s stepResult) {
 		"compute_s": s.Compute.Seconds(), "allreduce_s": s.AllReduce.Seconds(), "optimizer_s": s.Optimizer.Seconds(),
 		"wire_mb": float64(s.WireBytes) / 1e6, "minor_faults_per_step": perStep, "peak_rss_mb": peakRSSMB(),
 	}
-	r.log.Log(runlog.Train, int64(step), epoch, fields)
+	r.keep(r.log.Log(runlog.Train, int64(step), epoch, fields))
 	for _, k := range []string{runlog.FieldLoss, runlog.FieldLR, runlog.FieldGradNorm, runlog.FieldSamplesPerSec} {
 		r.tb.Scalar("train/"+k, int64(step), fields[k].(float64))
 	}
@@ -104,10 +108,10 @@ func (r *fileRecorder) eval(kind string, step int, epoch float64, s metrics.Summ
 	if kind == "test" {
 		k = runlog.Test
 	}
-	r.log.Log(k, int64(step), epoch, map[string]any{
+	r.keep(r.log.Log(k, int64(step), epoch, map[string]any{
 		runlog.FieldLoss: s.Loss, runlog.FieldAccuracy: s.Accuracy, runlog.FieldMacroF1: s.MacroF1, "n": s.N,
 		"summary": s,
-	})
+	}))
 	for name, v := range map[string]float64{"loss": s.Loss, "accuracy": s.Accuracy, "macro_f1": s.MacroF1} {
 		r.tb.Scalar(kind+"/"+name, int64(step), v)
 	}
@@ -116,22 +120,28 @@ func (r *fileRecorder) eval(kind string, step int, epoch float64, s metrics.Summ
 	r.tb.Flush()
 }
 
-func (r *fileRecorder) event(msg string, fields map[string]any) {
+func (r *fileRecorder) event(step int, msg string, fields map[string]any) {
 	f := map[string]any{runlog.FieldMsg: msg}
 	for k, v := range fields {
 		f[k] = v
 	}
-	step, _ := fields["step"].(int)
-	r.log.Log(runlog.Event, int64(step), 0, f)
-	r.log.Flush()
+	r.keep(r.log.Log(runlog.Event, int64(step), 0, f))
+	r.keep(r.log.Flush())
+}
+
+// exclude moves the throughput window's start by d, so that samples per
+// second count training time only.
+func (r *fileRecorder) exclude(d time.Duration) { r.logged = r.logged.Add(d) }
+
+// keep remembers the first error writing the log (an event that did not
+// encode, a full disk), for close to report.
+func (r *fileRecorder) keep(err error) {
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("ddp: writing %s: %w", r.logPath, err)
+	}
 }
 
 func (r *fileRecorder) close() error {
 	r.bar.Finish()
-	err1 := r.log.Close()
-	err2 := r.tb.Close()
-	if err1 != nil {
-		return err1
-	}
-	return err2
+	return errors.Join(r.err, r.log.Close(), r.tb.Close())
 }

@@ -234,6 +234,10 @@ func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokeni
 	if err := t.agree(ctx, err); err != nil { // every rank stops with rank 0's reason
 		return nil, err
 	}
+	if t.resume != "" && t.rank() == 0 {
+		env.Log.Info("resuming", "from", t.resume, "step", t.state.Step, "epoch", fmt.Sprintf("%.2f", t.epochFloat()))
+		t.rec.event(t.state.Step, "resume", map[string]any{"from": t.resume})
+	}
 	ok = true
 	return t, nil
 }
@@ -350,7 +354,9 @@ func (t *trainer) engineOptions() engineOptions {
 
 func (t *trainer) close() {
 	if t.rec != nil {
-		t.rec.close()
+		if err := t.rec.close(); err != nil {
+			t.env.Log.Warn("the run's logs are incomplete", "err", err)
+		}
 	}
 	if t.train != nil {
 		t.train.Close()

@@ -126,11 +126,26 @@ func TestTrainSingleRank(t *testing.T) {
 		t.Fatal(err)
 	}
 	kinds := map[runlog.Kind]int{}
+	var saved []int64
 	for _, e := range entries {
 		kinds[e.Kind]++
+		if e.Kind == runlog.Event && e.Fields[runlog.FieldMsg] == "checkpoint" {
+			saved = append(saved, e.Step)
+		}
 	}
 	if kinds[runlog.Train] != 6 || kinds[runlog.Eval] != 3 || kinds[runlog.Test] != 1 {
 		t.Errorf("metrics log kinds %v", kinds)
+	}
+	if !slices.Equal(saved, []int64{4, 8, 12}) {
+		t.Errorf("checkpoint events at steps %v, want [4 8 12]", saved)
+	}
+	// train_results.json is the result --json prints, written last.
+	var written Result
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(out, resultsFile))), &written); err != nil {
+		t.Fatal(err)
+	}
+	if written.SamplesPerSec <= 0 || written.Wall <= 0 || written.Report != filepath.Join(out, reportFile) || !fileExists(written.Report) {
+		t.Errorf("train_results.json: samples/s %v, wall %v, report %q", written.SamplesPerSec, written.Wall, written.Report)
 	}
 }
 
@@ -166,6 +181,9 @@ func TestResumeIsExact(t *testing.T) {
 			}
 			if res.ResumedFrom != filepath.Join(part.Output, fmt.Sprintf("checkpoint-%d", at)) || res.Steps != 12 {
 				t.Fatalf("resumed run: %+v", res)
+			}
+			if !hasEvent(t, part.Output, "resume", at) || !hasEvent(t, part.Output, "stop", at) {
+				t.Errorf("metrics.jsonl lacks the stop and resume events at step %d", at)
 			}
 			compareFolders(t, filepath.Join(full.Output, "checkpoint-12"), filepath.Join(part.Output, "checkpoint-12"))
 			compareFolders(t, full.Output, part.Output)
@@ -372,4 +390,19 @@ func TestResumeAcrossOptimizerImplementations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hasEvent reports whether out's metrics log has an event msg at step.
+func hasEvent(t *testing.T, out, msg string, step int) bool {
+	t.Helper()
+	entries, err := runlog.Read(filepath.Join(out, metricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Kind == runlog.Event && e.Fields[runlog.FieldMsg] == msg && e.Step == int64(step) {
+			return true
+		}
+	}
+	return false
 }

@@ -19,12 +19,12 @@ const (
 // Config sets up a Bar. The zero value of each field picks the default in
 // its comment.
 type Config struct {
-	Desc   string // what is being done: "train", "tokenize"
-	Total  int64  // units of work; 0 when unknown (no percentage, no ETA)
-	Unit   string // "steps" after Bar.Step, else "it"
-	Epochs int    // total epochs shown after Step.Epoch; 0 hides the total
-	Mode   Mode   // Auto
-	Width  int    // terminal columns: $COLUMNS, else 100
+	Desc   string  // what is being done: "train", "tokenize"
+	Total  int64   // units of work; 0 when unknown (no percentage, no ETA)
+	Unit   string  // "steps" after Bar.Step, else "it"
+	Epochs float64 // total epochs (fractions allowed) shown after Step.Epoch; 0 hides the total
+	Mode   Mode    // Auto
+	Width  int     // terminal columns: $COLUMNS, else 100
 
 	LogEvery    int64         // Plain: a line whenever Done reaches a multiple; 0: by time only
 	LogInterval time.Duration // Plain: a line at least this often while work goes on: 30s

@@ -22,6 +22,6 @@ func Example() {
 	}
 	bar.Finish()
 	// Output:
-	// train step 3/6 (50.0%) epoch 1.00/2 loss 0.7000 lr 2.00e-05 16.0 samples/s elapsed 00:03 eta 00:03
-	// train step 6/6 (100.0%) epoch 2.00/2 loss 0.7000 lr 2.00e-05 16.0 samples/s elapsed 00:06 eta 00:00
+	// train step 3/6 (50.0%) epoch 1.00/2 ema loss 0.7000 lr 2.00e-05 16.0 samples/s elapsed 00:03 eta 00:03
+	// train step 6/6 (100.0%) epoch 2.00/2 ema loss 0.7000 lr 2.00e-05 16.0 samples/s elapsed 00:06 eta 00:00
 }

@@ -40,13 +40,13 @@ func (b *Bar) parts(now time.Time, plain bool) []string {
 	}
 	p = append(p, "["+clock(now.Sub(b.start))+"<"+b.eta()+"]")
 	if b.hasLoss {
-		p = append(p, fmt.Sprintf("loss %.4f", b.loss.value()))
+		p = append(p, fmt.Sprintf("ema loss %.4f", b.loss.value()))
 	}
 	p = append(p, b.rate())
 	if b.training {
 		ep := fmt.Sprintf("epoch %.2f", b.epoch)
 		if b.cfg.Epochs > 0 {
-			ep += fmt.Sprintf("/%d", b.cfg.Epochs)
+			ep += "/" + epochs(b.cfg.Epochs)
 		}
 		p = append(p, ep)
 		if b.lr != 0 {
@@ -76,11 +76,11 @@ func (b *Bar) plain(now time.Time) string {
 	if b.training {
 		fmt.Fprintf(&s, " epoch %.2f", b.epoch)
 		if b.cfg.Epochs > 0 {
-			fmt.Fprintf(&s, "/%d", b.cfg.Epochs)
+			fmt.Fprintf(&s, "/%s", epochs(b.cfg.Epochs))
 		}
 	}
 	if b.hasLoss {
-		fmt.Fprintf(&s, " loss %.4f", b.loss.value())
+		fmt.Fprintf(&s, " ema loss %.4f", b.loss.value())
 	}
 	if b.training && b.lr != 0 {
 		fmt.Fprintf(&s, " lr %.2e", b.lr)
@@ -173,4 +173,12 @@ func clip(s string, width int) string {
 		return s
 	}
 	return string([]rune(s)[:width])
+}
+
+// epochs formats a total epoch count: "2", or "1.01" for a fraction.
+func epochs(e float64) string {
+	if e == math.Trunc(e) {
+		return fmt.Sprintf("%.0f", e)
+	}
+	return fmt.Sprintf("%.2f", e)
 }

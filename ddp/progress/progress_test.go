@@ -40,7 +40,7 @@ func TestBar_PlainEvery(t *testing.T) {
 	}
 	// Step 1 at 0.5s is the baseline; 9 steps of 32 in 4.5s = 2 steps/s,
 	// 64 samples/s; 90 steps left = 45s.
-	if want := "train step 10/100 (10.0%) epoch 0.20/2 loss 0.5000 lr 3.00e-05 64.0 samples/s elapsed 00:05 eta 00:45"; got[0] != want {
+	if want := "train step 10/100 (10.0%) epoch 0.20/2 ema loss 0.5000 lr 3.00e-05 64.0 samples/s elapsed 00:05 eta 00:45"; got[0] != want {
 		t.Errorf("line 1\n got %s\nwant %s", got[0], want)
 	}
 	has(t, got[1], "step 20/100 (20.0%)", "64.0 samples/s", "elapsed 00:10", "eta 00:40")
@@ -95,7 +95,7 @@ func TestBar_TerminalRateLimited(t *testing.T) {
 }
 
 func TestBar_TerminalWidths(t *testing.T) {
-	for _, width := range []int{30, 50, 80, 100, 200} {
+	for _, width := range []int{30, 50, 80, 100, 110, 200} {
 		var out bytes.Buffer
 		c := newClock()
 		b := New(&out, Config{Desc: "train", Total: 1000, Epochs: 3, Mode: Terminal, Width: width, Now: c.now})
@@ -108,7 +108,10 @@ func TestBar_TerminalWidths(t *testing.T) {
 		}
 		has(t, f, "train  42%")
 		if width >= 100 {
-			has(t, f, "421/1000", "epoch 1.26/3", "lr 5.00e-05", "loss 0.7000")
+			has(t, f, "421/1000", "epoch 1.26/3", "ema loss 0.7000")
+		}
+		if width >= 110 {
+			has(t, f, "lr 5.00e-05")
 		}
 		t.Logf("width %3d: %s", width, f)
 	}
@@ -162,4 +165,17 @@ func TestIsTerminal(t *testing.T) {
 	if b := New(&out, Config{}); b.cfg.Mode != Plain {
 		t.Errorf("Auto on a buffer chose mode %d, want Plain", b.cfg.Mode)
 	}
+}
+
+// A run capped at a fraction of an epoch shows that fraction as the
+// total ("1.01"), not the rounded-up epoch count.
+func TestBar_FractionalEpochs(t *testing.T) {
+	var out bytes.Buffer
+	c := newClock()
+	b := New(&out, Config{Desc: "train", Total: 101, Epochs: 1.01, Mode: Plain, LogEvery: 7, Now: c.now})
+	for step := int64(1); step <= 7; step++ {
+		c.tick(time.Second)
+		b.Step(Step{Done: step, Epoch: float64(step) / 100, Loss: 0.5, LR: 1e-5, Samples: 16})
+	}
+	has(t, out.String(), "epoch 0.07/1.01")
 }

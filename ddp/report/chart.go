@@ -95,19 +95,26 @@ func (c chart) grid(b *strings.Builder, xt, yt []float64, sx, sy func(float64) f
 // path draws one series, breaking the line at non-finite values.
 func (c chart) path(b *strings.Builder, l line, sx, sy func(float64) float64) {
 	var d strings.Builder
-	pen := false
+	run := 0 // points in the current subpath
+	dot := func() {
+		if run == 1 { // a lone point: a zero-length segment, drawn as a dot by the round cap
+			d.WriteString("h0")
+		}
+	}
 	for _, p := range decimate(l.pts, plotW) {
 		if !finite(p.y) {
-			pen = false
+			dot()
+			run = 0
 			continue
 		}
 		cmd := 'L'
-		if !pen {
+		if run == 0 {
 			cmd = 'M'
 		}
 		fmt.Fprintf(&d, "%c%.1f %.1f", cmd, sx(p.x), sy(p.y))
-		pen = true
+		run++
 	}
+	dot()
 	op := l.opacity
 	if op == 0 {
 		op = 1

@@ -189,6 +189,7 @@ func TestTicks(t *testing.T) {
 		{0.12, 1.31, "0 0.25 0.50 0.75 1.00 1.25 1.50"},
 		{0, 5e-5, "0 1e-5 2e-5 3e-5 4e-5 5e-5"},
 		{0.5, 0.5, "0.44 0.46 0.48 0.50 0.52 0.54 0.56"},
+		{1.1001, 1.1009, "1.1000 1.1002 1.1004 1.1006 1.1008 1.1010"}, // not 1.1004e0
 	} {
 		ticks, _, _ := niceTicks(tc.lo, tc.hi, 6)
 		var got []string
@@ -197,6 +198,26 @@ func TestTicks(t *testing.T) {
 		}
 		if g := strings.Join(got, " "); g != tc.want {
 			t.Errorf("ticks(%v, %v) = %s, want %s", tc.lo, tc.hi, g, tc.want)
+		}
+	}
+}
+
+// A series with one finite point (a short run's learning rate, a lone
+// value between non-finite ones) is drawn as a dot, not left out.
+func TestPath_LonePoints(t *testing.T) {
+	id := func(v float64) float64 { return v }
+	for _, tc := range []struct {
+		pts  []pt
+		want string
+	}{
+		{[]pt{{1, 2}}, `d="M1.0 2.0h0"`},
+		{[]pt{{1, 2}, {2, math.NaN()}, {3, 4}, {4, 5}}, `d="M1.0 2.0h0M3.0 4.0L4.0 5.0"`},
+		{[]pt{{1, 2}, {2, 3}}, `d="M1.0 2.0L2.0 3.0"`},
+	} {
+		var b strings.Builder
+		chart{}.path(&b, line{pts: tc.pts, color: "#000", width: 2}, id, id)
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("path of %v: %s, want %s", tc.pts, b.String(), tc.want)
 		}
 	}
 }

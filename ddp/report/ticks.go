@@ -45,7 +45,7 @@ func niceNum(x float64) float64 {
 
 // tickLabel formats v for an axis whose ticks are step apart: "20k" for
 // large values, "2e-5" for tiny ones, else as few decimals as the step
-// needs.
+// needs ("1.1004" on a narrow range around 1.1).
 func tickLabel(v, step float64) string {
 	if v == 0 {
 		return "0"
@@ -54,7 +54,7 @@ func tickLabel(v, step float64) string {
 	switch {
 	case a >= 1e4 && step >= 1000:
 		return trim(strconv.FormatFloat(v/1000, 'f', decimals(step/1000), 64)) + "k"
-	case step < 1e-3:
+	case a < 1e-3:
 		s := strconv.FormatFloat(v, 'e', max(0, decimals(step/math.Pow(10, math.Floor(math.Log10(a))))), 64)
 		m, e, _ := strings.Cut(s, "e")
 		exp, _ := strconv.Atoi(e)
