@@ -228,13 +228,17 @@ func (m *Model) checkInput(in Input) error {
 	return nil
 }
 
-// Loss is the mean cross-entropy of logits against labels [B]. The caller
+// Loss is the mean cross-entropy of logits against labels [B], with the
+// class weights and label smoothing of opt. The caller
 // owns the returned scalar tensor.
-func (m *Model) Loss(logits *ts.Tensor, labels []int64) (loss *ts.Tensor, err error) {
+func (m *Model) Loss(logits *ts.Tensor, labels []int64, opt LossOptions) (loss *ts.Tensor, err error) {
 	for i, l := range labels {
 		if l < 0 || l >= int64(m.Config.NumLabels()) {
 			return nil, fmt.Errorf("%w: label %d of row %d is outside 0..%d", ErrShape, l, i, m.Config.NumLabels()-1)
 		}
+	}
+	if n := len(opt.ClassWeights); n > 0 && n != m.Config.NumLabels() {
+		return nil, fmt.Errorf("%w: %d class weights for %d labels", ErrShape, n, m.Config.NumLabels())
 	}
 	s := &scope{}
 	defer s.free()
@@ -246,9 +250,43 @@ func (m *Model) Loss(logits *ts.Tensor, labels []int64) (loss *ts.Tensor, err er
 	// Under autocast the logits may be bf16: cross-entropy in fp32, as
 	// autocast itself does.
 	x := s.t(logits.Totype(gotch.Float, false))
-	const mean, ignore = 1, -100
-	return s.keep(s.t(x.CrossEntropyLoss(y, ts.None, mean, ignore, 0, false))), nil
+	const none, mean, ignore = 0, 1, -100
+	if len(opt.ClassWeights) == 0 {
+		return s.keep(s.t(x.CrossEntropyLoss(y, ts.None, mean, ignore, opt.LabelSmoothing, false))), nil
+	}
+	w := make([]float32, len(opt.ClassWeights))
+	for i, v := range opt.ClassWeights {
+		w[i] = float32(v)
+	}
+	wt := s.t(ts.OfSlice(w))
+	if m.device != gotch.CPU {
+		wt = s.t(wt.To(m.device, false))
+	}
+	rows := s.t(x.CrossEntropyLoss(y, wt, none, ignore, opt.LabelSmoothing, false))
+	return s.keep(s.t(rows.Mean(gotch.Float, false))), nil
 }
+
+// LossOptions change the training loss; the zero value is the plain mean
+// cross-entropy. See Note [Class weights].
+type LossOptions struct {
+	// ClassWeights, one per label when set, weigh each row's loss by its
+	// label's weight.
+	ClassWeights []float64
+	// LabelSmoothing in [0, 1) mixes the one-hot target with the uniform
+	// distribution, as PyTorch's label_smoothing and HF's
+	// label_smoothing_factor.
+	LabelSmoothing float64
+}
+
+// Note [Class weights]: with class weights, a batch's loss is the mean of
+// its rows' weighted losses, sum(w_y * l) / B, as PyTorch's
+// cross_entropy(weight=w, reduction="none").mean() gives, not the weighted
+// mean sum(w_y * l) / sum(w_y) of reduction="mean". So a row's gradient does
+// not depend on which other rows share its batch, and N ranks each
+// averaging B rows equal one process averaging N*B rows (the weighted mean
+// would divide by a different sum on every rank). With balanced weights
+// (n / (K * n_class)) a row's expected weight is 1, so the two differ by a
+// per-batch factor near 1.
 
 // forward holds the state of one forward pass.
 type forward struct {

@@ -279,7 +279,7 @@ func backwardPass(m *Model, in Input, labels []int64, train bool) error {
 		return err
 	}
 	defer logits.MustDrop()
-	loss, err := m.Loss(logits, labels)
+	loss, err := m.Loss(logits, labels, LossOptions{})
 	if err != nil {
 		return err
 	}

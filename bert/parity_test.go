@@ -141,7 +141,7 @@ func checkParity(t *testing.T, m *Model, ref reference) {
 	if d, _ := maxAbsDiff(got.Data, want); d > ref.Tolerance.LogitsAbs || len(got.Data) != len(want) {
 		t.Errorf("logits differ from PyTorch by %g (tolerance %g): got %v want %v", d, ref.Tolerance.LogitsAbs, got.Data, want)
 	}
-	loss, err := m.Loss(logits, ref.Labels)
+	loss, err := m.Loss(logits, ref.Labels, LossOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

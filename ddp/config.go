@@ -53,6 +53,8 @@ type Config struct {
 	WarmupRatio     float64
 	Scheduler       string
 	MaxGradNorm     float64
+	ClassWeights    string  // none|balanced|w0,w1,...
+	LabelSmoothing  float64 // HF label_smoothing_factor
 	Seed            int64
 	Precision       string // fp32|bf16
 	Wire            string // fp32|bf16; "" = bf16 with several ranks
@@ -93,7 +95,7 @@ func DefaultConfig() Config {
 		Preset: "", ModelType: bert.TypeBERT, Pooling: bert.PoolCLS,
 		Epochs: 3, MaxSteps: -1, BatchSize: 16, GradAccum: 1, LR: 5e-5, Optimizer: "adamw",
 		AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEps: 1e-8, Scheduler: "linear", MaxGradNorm: 1.0, Seed: 42,
-		Precision: "fp32", Device: "auto", Backend: "auto", OptimizerImpl: "auto", Overlap: "auto", BucketCapMB: 25, FirstBucketMB: 1,
+		Precision: "fp32", ClassWeights: "none", Device: "auto", Backend: "auto", OptimizerImpl: "auto", Overlap: "auto", BucketCapMB: 25, FirstBucketMB: 1,
 		EvalStrategy: "auto", SaveStrategy: "auto", MetricForBest: "loss", Resume: "auto", Output: "runs/ddprun", LogEvery: 10, Timeout: 5 * time.Minute,
 	}
 }
@@ -135,6 +137,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.WarmupRatio, "warmup-ratio", c.WarmupRatio, "warmup as a fraction of all steps (when --warmup-steps is 0)")
 	fs.StringVar(&c.Scheduler, "lr-scheduler", c.Scheduler, "learning-rate schedule after warmup: linear|cosine|constant")
 	fs.Float64Var(&c.MaxGradNorm, "max-grad-norm", c.MaxGradNorm, "clip gradients to this global norm (0: off)")
+	fs.StringVar(&c.ClassWeights, "class-weights", c.ClassWeights, "weigh the training loss by class: none, balanced (n / (classes x class count) over --train, as scikit-learn), or w0,w1,... in label order")
+	fs.Float64Var(&c.LabelSmoothing, "label-smoothing", c.LabelSmoothing, "label smoothing factor in [0, 1) (HF label_smoothing_factor)")
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed for initialisation, data order and dropout")
 	fs.StringVar(&c.Precision, "precision", c.Precision, "fp32, or bf16 mixed precision (bf16 compute, fp32 weights and optimizer)")
 	fs.StringVar(&c.Wire, "wire", c.Wire, "gradient all-reduce precision on the wire: fp32|bf16 (default bf16 with several ranks)")
@@ -198,8 +202,13 @@ func (c *Config) Validate() error {
 		return bad("--early-stopping-patience needs evaluation (--val and --eval-strategy)")
 	case c.Output == "":
 		return bad("--output is required")
+	case c.LabelSmoothing < 0 || c.LabelSmoothing >= 1:
+		return bad("--label-smoothing %g: want 0 <= factor < 1", c.LabelSmoothing)
 	case c.EvalSteps < 0 || c.SaveSteps < 0 || c.LogEvery < 1 || c.PatienceMin < 0:
 		return bad("--eval-steps and --save-steps must not be negative, --log-every >= 1, --early-stopping-threshold >= 0")
+	}
+	if _, _, err := parseClassWeights(c.ClassWeights); err != nil {
+		return err
 	}
 	if _, _, err := (metrics.Summary{}).Metric(c.MetricForBest); err != nil {
 		return bad("--metric-for-best: %w", err)

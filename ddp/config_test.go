@@ -1,6 +1,7 @@
 package ddp
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -51,5 +52,23 @@ func TestEvaluationAndSaving(t *testing.T) {
 	// HF's defaults: best by validation loss, not loaded at the end, no limit.
 	if c := DefaultConfig(); c.MetricForBest != "loss" || c.LoadBestAtEnd || c.SaveTotalLimit != 0 {
 		t.Errorf("defaults: metric %q, load best %v, save total limit %d", c.MetricForBest, c.LoadBestAtEnd, c.SaveTotalLimit)
+	}
+}
+
+func TestClassWeightsFlag(t *testing.T) {
+	for _, tc := range []struct {
+		in       string
+		balanced bool
+		w        []float64
+		err      bool
+	}{
+		{"none", false, nil, false}, {"", false, nil, false}, {"balanced", true, nil, false},
+		{"0.5,1,2", false, []float64{0.5, 1, 2}, false}, {" 1 , 3 ", false, []float64{1, 3}, false},
+		{"1,-1", false, nil, true}, {"1,x", false, nil, true}, {"1,NaN", false, nil, true}, {"1,,2", false, nil, true},
+	} {
+		balanced, w, err := parseClassWeights(tc.in)
+		if (err != nil) != tc.err || balanced != tc.balanced || !slices.Equal(w, tc.w) {
+			t.Errorf("parseClassWeights(%q) = %v %v %v", tc.in, balanced, w, err)
+		}
 	}
 }

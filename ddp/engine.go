@@ -35,6 +35,7 @@ type engine struct {
 	step     int // optimizer steps done
 	onBucket func(int)
 	lazy     bool // update only the touched word-embedding rows (optim's Note [Lazy rows])
+	loss     bert.LossOptions
 }
 
 // stepResult is what one optimizer step reports.
@@ -144,7 +145,7 @@ func (e *engine) backward(b *shard.Batch, scale float64, res *stepResult) (float
 		return 0, err
 	}
 	defer logits.MustDrop()
-	loss, err := e.m.Loss(logits, b.Labels)
+	loss, err := e.m.Loss(logits, b.Labels, e.loss)
 	if err != nil {
 		return 0, err
 	}
@@ -270,6 +271,9 @@ type engineOptions struct {
 	// Wire16 converts buckets to bf16 before the all-reduce (Note [Wire
 	// conversion]), for backends that do not convert themselves.
 	Wire16 bool
+	// Loss sets class weights and label smoothing of the training loss
+	// (evaluation reports the plain loss).
+	Loss bert.LossOptions
 }
 
 // Note [Optimizer implementations]: two optimizers implement the same
@@ -285,7 +289,7 @@ type engineOptions struct {
 // the same parameters, copies rank 0's values to all, and makes the
 // gradient buckets.
 func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engineOptions) (*engine, error) {
-	e := &engine{m: m, comm: comm, sched: o.Sched, lr: o.LR, clip: o.Clip, bf16: o.BF16, seed: o.Seed, lazy: o.LazyEmbeddings}
+	e := &engine{m: m, comm: comm, sched: o.Sched, lr: o.LR, clip: o.Clip, bf16: o.BF16, seed: o.Seed, lazy: o.LazyEmbeddings, loss: o.Loss}
 	if comm != nil {
 		e.rank = comm.Rank()
 		if comm.Size() > 1 {

@@ -27,8 +27,11 @@ type traceFixture struct {
 		MaxGradNorm float64 `json:"max_grad_norm"`
 		MaxLength   int     `json:"max_length"`
 	} `json:"config"`
-	Schedules map[string]struct {
-		Steps []struct {
+	Runs map[string]struct {
+		Schedule       string  `json:"schedule"`
+		ClassWeights   string  `json:"class_weights"`
+		LabelSmoothing float64 `json:"label_smoothing"`
+		Steps          []struct {
 			Step     int     `json:"step"`
 			LR       float64 `json:"lr"`
 			Loss     float64 `json:"loss"`
@@ -38,7 +41,7 @@ type traceFixture struct {
 			Norm float64 `json:"norm"`
 			Sum  float64 `json:"sum"`
 		} `json:"final"`
-	} `json:"schedules"`
+	} `json:"runs"`
 }
 
 // Tolerances of the trace, set from what `go test -v -run TestTrainingTrace`
@@ -71,7 +74,8 @@ func loadTrace(t *testing.T) traceFixture {
 // whole path (CSV, tokenizer, sampler, loader, engine, optimizer, schedule,
 // metrics log) and checks every step against PyTorch: the learning rate
 // (HF's schedules, step 0 included), the loss (the data order of each
-// epoch, the model, the weights after every earlier step) and the
+// epoch, the model, the weights after every earlier step; class weights,
+// balanced as scikit-learn computes them, and label smoothing) and the
 // gradient norm before clipping; at the end every tensor's norm and sum
 // (weight decay groups: LayerNorm weights and biases are not decayed).
 // Unlike TestEquivalence, which compares ddprun with itself, a bug shared
@@ -80,16 +84,18 @@ func loadTrace(t *testing.T) traceFixture {
 func TestTrainingTrace(t *testing.T) {
 	fix := loadTrace(t)
 	cases := []struct {
-		sched string
+		run   string
 		ranks int
-	}{{"linear", 1}, {"cosine", 1}, {"constant", 1}, {"linear", 2}}
+	}{{"linear", 1}, {"cosine", 1}, {"constant", 1}, {"linear", 2}, {"weighted", 1}, {"balanced-smoothed", 2}}
 	for _, tc := range cases {
-		t.Run(fmt.Sprintf("schedule=%s/ranks=%d", tc.sched, tc.ranks), func(t *testing.T) {
-			want, ok := fix.Schedules[tc.sched]
+		t.Run(fmt.Sprintf("run=%s/ranks=%d", tc.run, tc.ranks), func(t *testing.T) {
+			want, ok := fix.Runs[tc.run]
 			if !ok {
-				t.Fatalf("no %s trace in the fixture", tc.sched)
+				t.Fatalf("no %s trace in the fixture", tc.run)
 			}
-			out := traceRun(t, fix, tc.sched, tc.ranks)
+			c := traceConfig(fix)
+			c.Scheduler, c.ClassWeights, c.LabelSmoothing = want.Schedule, want.ClassWeights, want.LabelSmoothing
+			out := traceRun(t, c, tc.ranks)
 			worst := maxDiffs{}
 			defer func() { t.Logf("largest differences from PyTorch: %v", worst) }()
 			checkTrace(t, out, len(want.Steps), func(step int, e runlog.Entry) {
@@ -143,16 +149,22 @@ func TestTrainingTrace(t *testing.T) {
 	}
 }
 
-// traceRun trains the fixture's model with the fixture's settings on
-// ranks in-process ranks (global batch fixed) and returns rank 0's output.
-func traceRun(t *testing.T, fix traceFixture, sched string, ranks int) string {
-	t.Helper()
+// traceConfig is `ddprun train` with the fixture's settings.
+func traceConfig(fix traceFixture) Config {
 	c := DefaultConfig()
 	c.Train, c.Model = filepath.Join("testdata", "trace", "train.csv"), filepath.Join("testdata", "trace", "model")
-	c.Epochs, c.BatchSize, c.MaxLength = fix.Config.Epochs, fix.Config.Batch/ranks, fix.Config.MaxLength
-	c.LR, c.WarmupSteps, c.Scheduler, c.WeightDecay, c.MaxGradNorm = fix.Config.LR, fix.Config.Warmup, sched, fix.Config.WeightDecay, fix.Config.MaxGradNorm
+	c.Epochs, c.BatchSize, c.MaxLength = fix.Config.Epochs, fix.Config.Batch, fix.Config.MaxLength
+	c.LR, c.WarmupSteps, c.WeightDecay, c.MaxGradNorm = fix.Config.LR, fix.Config.Warmup, fix.Config.WeightDecay, fix.Config.MaxGradNorm
 	c.Seed, c.Wire, c.Threads = fix.Config.Seed, "fp32", 1
 	c.EvalStrategy, c.SaveStrategy, c.LoadBestAtEnd, c.NoReport, c.LogEvery = "no", "no", false, true, 1
+	return c
+}
+
+// traceRun trains c on ranks in-process ranks, the global batch fixed
+// (c.BatchSize split between them), and returns rank 0's output.
+func traceRun(t *testing.T, c Config, ranks int) string {
+	t.Helper()
+	c.BatchSize /= ranks
 	outs := make([]string, ranks)
 	for r := range outs {
 		outs[r] = t.TempDir()

@@ -217,7 +217,14 @@ func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokeni
 			return nil, fmt.Errorf("ddp: resuming from %s: %w", ck.Dir, err)
 		}
 	}
-	if t.eng, err = newEngine(ctx, t.model, env.Comm, t.engineOptions()); err != nil {
+	eo := t.engineOptions()
+	if eo.Loss.ClassWeights, err = classWeights(cfg.ClassWeights, t.data.Train, t.data.Labels.Len()); err != nil {
+		return nil, err
+	}
+	if eo.Loss.ClassWeights != nil && t.rank() == 0 {
+		env.Log.Info("class weights", "weights", eo.Loss.ClassWeights, "labels", t.data.Labels.Names())
+	}
+	if t.eng, err = newEngine(ctx, t.model, env.Comm, eo); err != nil {
 		return nil, err
 	}
 	t.eng.onBucket = func(i int) { t.heartbeat(control.PhaseAllReduce, i) }
@@ -349,6 +356,7 @@ func (t *trainer) engineOptions() engineOptions {
 		NoOverlap:       !overlapOn(c.Overlap, t.env.ID),
 		LazyEmbeddings:  c.LazyEmbeddings,
 		WireBytes:       map[bool]int{true: 4, false: 2}[c.Wire == "fp32"],
+		Loss:            bert.LossOptions{LabelSmoothing: c.LabelSmoothing},
 	}
 }
 

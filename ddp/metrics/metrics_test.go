@@ -254,10 +254,14 @@ func TestSummary_Table(t *testing.T) {
 		"phish         0.0000     0.0000     0.0000          2",
 		"macro avg     0.3667     0.4722     0.4127          9",
 		"phish          1      1      0",
+		"warning: class phish (2 examples) was never predicted",
 	} {
 		if !strings.Contains(got, line) {
 			t.Errorf("table lacks %q:\n%s", line, got)
 		}
+	}
+	if n := strings.Count(got, "never predicted"); n != 1 {
+		t.Errorf("%d never-predicted warnings, want 1 (ham and spam are predicted):\n%s", n, got)
 	}
 }
 

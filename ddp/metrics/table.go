@@ -20,6 +20,9 @@ func (s Summary) Table() string {
 		fmt.Fprintf(&b, "%-*s  %9.4f  %9.4f  %9.4f  %9d\n", w, c.Label, c.Precision, c.Recall, c.F1, c.Support)
 	}
 	fmt.Fprintf(&b, "%-*s  %9.4f  %9.4f  %9.4f  %9d\n", w, "macro avg", s.MacroPrecision, s.MacroRecall, s.MacroF1, s.N)
+	for _, c := range s.NeverPredicted() {
+		fmt.Fprintf(&b, "warning: class %s (%d examples) was never predicted: the model ignores it (try --class-weights balanced)\n", c.Label, c.Support)
+	}
 	b.WriteString("\nconfusion matrix (rows: true label, columns: predicted)\n")
 	s.writeConfusion(&b, w)
 	return b.String()
@@ -45,4 +48,17 @@ func (s Summary) writeConfusion(b *strings.Builder, w int) {
 		}
 		b.WriteByte('\n')
 	}
+}
+
+// NeverPredicted returns the classes with examples that the model never
+// predicted (recall 0): on imbalanced data, the sign of a model that
+// learned the majority and nothing else.
+func (s Summary) NeverPredicted() []Class {
+	var out []Class
+	for _, c := range s.Classes {
+		if c.Support > 0 && c.Predicted == 0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }

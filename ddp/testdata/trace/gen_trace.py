@@ -23,10 +23,16 @@ reference is PyTorch 1.13 with HuggingFace Trainer's rules written out:
 - clipping: torch.nn.utils.clip_grad_norm_, whose return value (the norm
   before clipping) is what HF logs as grad_norm.
 
+- the loss: cross-entropy, with class weights (explicit, or scikit-learn's
+  "balanced" formula written out) as the mean of the weighted row losses,
+  and label smoothing as PyTorch's label_smoothing (= HF's
+  label_smoothing_factor).
+
 Outputs in this folder: model/ (config.json, vocab.txt, model.safetensors),
-train.csv, and trace.json: for each schedule, per step the learning rate,
-the loss and the gradient norm, and the final weights' per-tensor L2 norms
-and sums. The output is byte-identical from run to run on one machine.
+train.csv, and trace.json: for each run (schedule, class weights, label
+smoothing), per step the learning rate, the loss and the gradient norm, and
+the final weights' per-tensor L2 norms and sums. The output is
+byte-identical from run to run on one machine.
 """
 import collections
 import importlib.util
@@ -57,7 +63,14 @@ WARMUP = 3
 LR = 1e-2
 WEIGHT_DECAY = 0.3  # large, so that a wrong decay group moves the weights visibly
 MAX_GRAD_NORM = 0.5  # small, so that clipping acts on most steps
-SCHEDULES = ("linear", "cosine", "constant")
+# name: (schedule, --class-weights, --label-smoothing)
+RUNS = {
+    "linear": ("linear", "none", 0.0),
+    "cosine": ("cosine", "none", 0.0),
+    "constant": ("constant", "none", 0.0),
+    "weighted": ("linear", "0.5,1,2", 0.0),
+    "balanced-smoothed": ("linear", "balanced", 0.1),
+}
 
 CONFIG = dict(fx.BERT_CONFIG, vocab_size=len(VOCAB), hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
@@ -155,7 +168,17 @@ def initial_model():
     return model
 
 
-def train(kind, init_state, rows):
+def class_weights(spec, rows):
+    """--class-weights: scikit-learn's compute_class_weight("balanced") written out, or explicit."""
+    if spec == "none":
+        return None
+    if spec == "balanced":
+        counts = [sum(1 for _, lab in rows if lab == l) for l in LABELS]
+        return torch.tensor([len(rows) / (len(LABELS) * c) for c in counts])
+    return torch.tensor([float(w) for w in spec.split(",")])
+
+
+def train(kind, init_state, rows, weights=None, smoothing=0.0):
     model = initial_model()
     model.load_state_dict(init_state)
     model.train()
@@ -178,7 +201,8 @@ def train(kind, init_state, rows):
             ids, mask, types, labels = collate(batch)
             lr = opt.param_groups[0]["lr"]
             opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(ids, mask, types)[0], labels)
+            # Weighted: the mean of the weighted row losses (ddprun's Note [Class weights]).
+            loss = F.cross_entropy(model(ids, mask, types)[0], labels, weight=weights, reduction="none", label_smoothing=smoothing).mean()
             loss.backward()
             norm = torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
             opt.step()
@@ -210,8 +234,12 @@ def main():
     out = {
         "config": {"seed": SEED, "rows": N, "batch": BATCH, "epochs": EPOCHS, "warmup_steps": WARMUP, "lr": LR,
                    "weight_decay": WEIGHT_DECAY, "max_grad_norm": MAX_GRAD_NORM, "max_length": 32},
-        "schedules": {kind: train(kind, state, rows) for kind in SCHEDULES},
+        "runs": {},
     }
+    for name, (kind, spec, smoothing) in RUNS.items():
+        run = train(kind, state, rows, class_weights(spec, rows), smoothing)
+        run.update(schedule=kind, class_weights=spec, label_smoothing=smoothing)
+        out["runs"][name] = run
     fx.write_compact_json(os.path.join(HERE, "trace.json"), out)
 
 
