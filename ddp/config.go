@@ -84,6 +84,7 @@ type Config struct {
 	LogEvery       int
 	SaveBF16       bool
 	NoReport       bool
+	Baseline       string // nb|none: fit a bag-of-words baseline beside the model
 	JSON           bool
 	Timeout        time.Duration
 }
@@ -95,7 +96,7 @@ func DefaultConfig() Config {
 		Preset: "", ModelType: bert.TypeBERT, Pooling: bert.PoolCLS,
 		Epochs: 3, MaxSteps: -1, BatchSize: 16, GradAccum: 1, LR: 5e-5, Optimizer: "adamw",
 		AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEps: 1e-8, Scheduler: "linear", MaxGradNorm: 1.0, Seed: 42,
-		Precision: "fp32", ClassWeights: "none", Device: "auto", Backend: "auto", OptimizerImpl: "auto", Overlap: "auto", BucketCapMB: 25, FirstBucketMB: 1,
+		Precision: "fp32", ClassWeights: "none", Baseline: "nb", Device: "auto", Backend: "auto", OptimizerImpl: "auto", Overlap: "auto", BucketCapMB: 25, FirstBucketMB: 1,
 		EvalStrategy: "auto", SaveStrategy: "auto", MetricForBest: "loss", Resume: "auto", Output: "runs/ddprun", LogEvery: 10, Timeout: 5 * time.Minute,
 	}
 }
@@ -166,6 +167,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.LogEvery, "log-every", c.LogEvery, "log training metrics every N steps")
 	fs.BoolVar(&c.SaveBF16, "save-bf16", c.SaveBF16, "write the final model's weights in bf16")
 	fs.BoolVar(&c.NoReport, "no-report", c.NoReport, "skip the HTML report")
+	fs.StringVar(&c.Baseline, "baseline", c.Baseline, "nb: also fit a multinomial naive Bayes over word counts on --train (seconds) and show it beside the model; none: skip it")
 	fs.BoolVar(&c.JSON, "json", c.JSON, "print the result as JSON on stdout")
 	fs.DurationVar(&c.Timeout, "collective-timeout", c.Timeout, "how long a rank waits for its peers before failing")
 }
@@ -202,6 +204,8 @@ func (c *Config) Validate() error {
 		return bad("--early-stopping-patience needs evaluation (--val and --eval-strategy)")
 	case c.Output == "":
 		return bad("--output is required")
+	case !oneOf(c.Baseline, "nb", "none"):
+		return bad("--baseline %q: nb or none", c.Baseline)
 	case c.LabelSmoothing < 0 || c.LabelSmoothing >= 1:
 		return bad("--label-smoothing %g: want 0 <= factor < 1", c.LabelSmoothing)
 	case c.EvalSteps < 0 || c.SaveSteps < 0 || c.LogEvery < 1 || c.PatienceMin < 0:

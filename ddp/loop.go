@@ -570,9 +570,16 @@ func (t *trainer) writeFinal(res *Result) error {
 	if err := t.tok.Save(t.cfg.Output); err != nil {
 		return err
 	}
+	if t.cfg.Baseline == "nb" {
+		b, err := runBaseline(t.cfg, t.data.Labels)
+		if err != nil {
+			t.env.Log.Warn("the baseline failed", "err", err) // the model's result stands
+		}
+		res.Baseline = b
+	}
 	if !t.cfg.NoReport {
 		res.Report = filepath.Join(t.cfg.Output, reportFile)
-		if err := t.rec.report(res.Report, t.reportInfo(res), res.Test); err != nil {
+		if err := t.rec.report(res.Report, t.reportInfo(res), res.Test, reportBaseline(res)); err != nil {
 			t.env.Log.Warn("writing the report failed", "err", err)
 			res.Report = ""
 		}

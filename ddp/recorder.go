@@ -21,18 +21,20 @@ type recorder interface {
 	eval(kind string, step int, epoch float64, s metrics.Summary)
 	event(step int, msg string, fields map[string]any)
 	exclude(d time.Duration) // time the throughput window leaves out (evaluation, checkpoints)
-	report(path string, info report.RunInfo, test *metrics.Summary) error
+	report(path string, info report.RunInfo, test *metrics.Summary, base *report.Baseline) error
 	close() error
 }
 
 type nopRecorder struct{}
 
-func (nopRecorder) train(int, float64, stepResult)                        {}
-func (nopRecorder) eval(string, int, float64, metrics.Summary)            {}
-func (nopRecorder) event(int, string, map[string]any)                     {}
-func (nopRecorder) exclude(time.Duration)                                 {}
-func (nopRecorder) report(string, report.RunInfo, *metrics.Summary) error { return nil }
-func (nopRecorder) close() error                                          { return nil }
+func (nopRecorder) train(int, float64, stepResult)             {}
+func (nopRecorder) eval(string, int, float64, metrics.Summary) {}
+func (nopRecorder) event(int, string, map[string]any)          {}
+func (nopRecorder) exclude(time.Duration)                      {}
+func (nopRecorder) report(string, report.RunInfo, *metrics.Summary, *report.Baseline) error {
+	return nil
+}
+func (nopRecorder) close() error { return nil }
 
 // fileRecorder is rank 0's recorder.
 type fileRecorder struct {

@@ -10,7 +10,7 @@ import (
 	"github.com/ddprun/ddprun/ddp/runlog"
 )
 
-func (r *fileRecorder) report(path string, info report.RunInfo, test *metrics.Summary) error {
+func (r *fileRecorder) report(path string, info report.RunInfo, test *metrics.Summary, base *report.Baseline) error {
 	if err := r.log.Flush(); err != nil {
 		return err
 	}
@@ -18,7 +18,15 @@ func (r *fileRecorder) report(path string, info report.RunInfo, test *metrics.Su
 	if err != nil {
 		return err
 	}
-	return report.Write(path, report.Report{Title: "ddprun training report", Run: info, Entries: entries, Test: test, Generated: time.Now()})
+	return report.Write(path, report.Report{Title: "ddprun training report", Run: info, Entries: entries, Test: test, Baseline: base, Generated: time.Now()})
+}
+
+// reportBaseline is the report's view of res.Baseline.
+func reportBaseline(res *Result) *report.Baseline {
+	if res.Baseline == nil {
+		return nil
+	}
+	return &report.Baseline{Name: res.Baseline.Model, Val: res.Baseline.Val, Test: res.Baseline.Test, ModelVal: res.Val}
 }
 
 // reportInfo describes the run for the report's header.

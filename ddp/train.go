@@ -38,6 +38,7 @@ type Result struct {
 	BestMetric     *float64         `json:"best_metric,omitempty"`
 	Val            *metrics.Summary `json:"val,omitempty"`
 	Test           *metrics.Summary `json:"test,omitempty"`
+	Baseline       *BaselineResult  `json:"baseline,omitempty"` // rank 0's; see --baseline
 	SamplesPerSec  float64          `json:"train_samples_per_second"`
 	Wall           time.Duration    `json:"wall_ns"`
 	Stop           string           `json:"stop"` // completed | max-steps | early-stopping | interrupted

@@ -147,6 +147,14 @@ func TestTrainSingleRank(t *testing.T) {
 	if written.SamplesPerSec <= 0 || written.Wall <= 0 || written.Report != filepath.Join(out, reportFile) || !fileExists(written.Report) {
 		t.Errorf("train_results.json: samples/s %v, wall %v, report %q", written.SamplesPerSec, written.Wall, written.Report)
 	}
+	// The baseline (--baseline nb, the default) on the same splits: the
+	// test data's label is a function of its words, which naive Bayes learns.
+	if b := written.Baseline; b == nil || b.Test == nil || b.Val == nil || b.Test.N != 15 || b.Test.Accuracy < 0.8 {
+		t.Errorf("train_results.json baseline: %+v", b)
+	}
+	if !strings.Contains(readFile(t, written.Report), "Against a baseline") {
+		t.Error("the report has no baseline section")
+	}
 }
 
 // An interrupted and resumed run ends with exactly the weights and the

@@ -77,6 +77,18 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 </table>
 </section>
 {{end}}
+{{with .Baseline}}
+<section>
+<h2>Against a baseline</h2>
+<p class="note">Baseline: {{.Name}}, fitted on the same training split in seconds. A model worth its cost beats it.</p>
+<table>
+<thead><tr><th>Split</th><th>Model</th><th>Accuracy</th><th>Macro-F1</th>{{range .Labels}}<th>Recall {{.}}</th>{{end}}</tr></thead>
+<tbody>
+{{range .Rows}}<tr{{if .Model}} class="best"{{end}}><td>{{.Split}}</td><td>{{.Who}}</td><td>{{.Acc}}</td><td>{{.F1}}</td>{{range .Recall}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</tbody>
+</table>
+</section>
+{{end}}
 {{with .Test}}
 <section>
 <h2>Test set</h2>

@@ -40,7 +40,16 @@ type Report struct {
 	Run       RunInfo
 	Entries   []runlog.Entry   // the run's metrics log
 	Test      *metrics.Summary // the final test evaluation; nil leaves its sections out
+	Baseline  *Baseline        // a simple model on the same splits; nil leaves its section out
 	Generated time.Time        // time.Now() if zero
+}
+
+// Baseline is a simple model fitted on the same training split, shown
+// beside the trained one so that a reader sees whether it earns its cost.
+type Baseline struct {
+	Name      string           // e.g. "multinomial naive Bayes over word counts"
+	Val, Test *metrics.Summary // the baseline's evaluations
+	ModelVal  *metrics.Summary // the trained model's last validation (its test is Report.Test)
 }
 
 // Write renders r and replaces the file at path with it atomically: a

@@ -257,3 +257,48 @@ func TestWrite_ManyClasses(t *testing.T) {
 		}
 	}
 }
+
+// The baseline section puts the model and the baseline side by side on
+// each split, with per-class recall; without a baseline it is left out.
+func TestRender_Baseline(t *testing.T) {
+	r := synthetic()
+	model := handSummary([][2]int{{0, 0}, {0, 0}, {1, 1}, {1, 0}})
+	nb := handSummary([][2]int{{0, 0}, {0, 0}, {0, 1}, {0, 0}})
+	r.Test = &model
+	r.Baseline = &Baseline{Name: "naive Bayes", Test: &nb}
+	var buf bytes.Buffer
+	if err := Render(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	got := buf.String()
+	for _, want := range []string{
+		"<h2>Against a baseline</h2>", "Baseline: naive Bayes",
+		"<th>Recall ham</th><th>Recall spam</th>",
+		`<tr class="best"><td>test</td><td>this model</td><td>75.00%</td><td>0.7333</td><td>0.667</td><td>1.000</td></tr>`,
+		`<tr><td>test</td><td>baseline</td><td>75.00%</td><td>0.4286</td><td>1.000</td><td>0.000</td></tr>`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %s", want)
+		}
+	}
+	if strings.Contains(got, "<td>validation</td>") {
+		t.Error("a validation row without validation summaries")
+	}
+	r.Baseline = nil
+	buf.Reset()
+	if err := Render(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "Against a baseline") {
+		t.Error("a baseline section without a baseline")
+	}
+}
+
+// handSummary is the summary of {pred, label} pairs over ham and spam.
+func handSummary(pairs [][2]int) metrics.Summary {
+	c := metrics.NewCounts(2)
+	for _, p := range pairs {
+		c.Add(p[0], p[1], 0.5)
+	}
+	return c.Summary([]string{"ham", "spam"})
+}

@@ -21,6 +21,20 @@ type view struct {
 	Charts    []figure
 	Evals     []evalRow
 	Heatmap   template.HTML
+	Baseline  *baselineView
+}
+
+// baselineView compares the trained model with the baseline, per split.
+type baselineView struct {
+	Name   string
+	Labels []string
+	Rows   []compareRow
+}
+
+type compareRow struct {
+	Split, Who, Acc, F1 string
+	Recall              []string
+	Model               bool
 }
 
 type figure struct {
@@ -50,6 +64,7 @@ func newView(r Report) view {
 		}
 		v.Heatmap = safe(heatmap(r.Test))
 	}
+	v.Baseline = baselineRows(r)
 	v.Charts = charts(r.Entries)
 	v.Evals = evals(r.Entries, r.Run.BestMetric)
 	return v
@@ -170,3 +185,33 @@ func num(e runlog.Entry, field string) string {
 }
 
 func pct(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) }
+
+// baselineRows lays out the model and the baseline, test split first.
+func baselineRows(r Report) *baselineView {
+	b := r.Baseline
+	if b == nil {
+		return nil
+	}
+	bv := &baselineView{Name: b.Name}
+	add := func(split, who string, s *metrics.Summary, model bool) {
+		if s == nil {
+			return
+		}
+		if bv.Labels == nil {
+			bv.Labels = s.Labels
+		}
+		row := compareRow{Split: split, Who: who, Acc: pct(s.Accuracy), F1: fmt.Sprintf("%.4f", s.MacroF1), Model: model}
+		for _, c := range s.Classes {
+			row.Recall = append(row.Recall, fmt.Sprintf("%.3f", c.Recall))
+		}
+		bv.Rows = append(bv.Rows, row)
+	}
+	add("test", "this model", r.Test, true)
+	add("test", "baseline", b.Test, false)
+	add("validation", "this model (last evaluation)", b.ModelVal, true)
+	add("validation", "baseline", b.Val, false)
+	if len(bv.Rows) == 0 {
+		return nil
+	}
+	return bv
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/ddprun/ddprun/ddp"
 	"github.com/ddprun/ddprun/internal/control"
@@ -143,6 +144,7 @@ func printResult(w io.Writer, res *ddp.Result, asJSON bool) {
 	if res.Test != nil {
 		fmt.Fprintf(w, "test: accuracy %.4f, macro-F1 %.4f, loss %.4f on %d examples\n%s", res.Test.Accuracy, res.Test.MacroF1, res.Test.Loss, res.Test.N, res.Test.Table())
 	}
+	printBaseline(w, res)
 	fmt.Fprintf(w, "model: %s\n", res.FinalModel)
 	if res.Report != "" {
 		fmt.Fprintf(w, "report: %s\n", res.Report)
@@ -157,3 +159,28 @@ type ExitError struct {
 
 func (e ExitError) Error() string { return e.Err.Error() }
 func (e ExitError) Unwrap() error { return e.Err }
+
+// printBaseline shows the model beside the baseline (--baseline) on the
+// test split, else the validation split, and says which is better.
+func printBaseline(w io.Writer, res *ddp.Result) {
+	b := res.Baseline
+	if b == nil {
+		return
+	}
+	split, model, base := "test", res.Test, b.Test
+	if model == nil || base == nil {
+		split, model, base = "validation (the model's last evaluation)", res.Val, b.Val
+	}
+	if model == nil || base == nil {
+		return
+	}
+	fmt.Fprintf(w, "baseline: %s, fitted on the same training split in %v\n", b.Model, b.Fit.Round(time.Millisecond))
+	fmt.Fprintf(w, "  %-9s %9s %9s\n", split, "accuracy", "macro-F1")
+	fmt.Fprintf(w, "  %-9s %9.4f %9.4f\n", "model", model.Accuracy, model.MacroF1)
+	fmt.Fprintf(w, "  %-9s %9.4f %9.4f\n", "baseline", base.Accuracy, base.MacroF1)
+	if model.MacroF1 >= base.MacroF1 {
+		fmt.Fprintf(w, "  the model beats the baseline on macro-F1 by %.4f\n", model.MacroF1-base.MacroF1)
+	} else {
+		fmt.Fprintf(w, "  the baseline beats the model on macro-F1 by %.4f: train longer, add --class-weights balanced, or check the data\n", base.MacroF1-model.MacroF1)
+	}
+}
