@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/ddprun/ddprun/internal/atomicfile"
 )
@@ -143,6 +144,10 @@ func ParseConfig(b []byte) (Config, error) {
 	}
 	r := reader{raw: raw}
 	c := Config{ModelType: r.str("model_type", "")}
+	meanType := strings.HasSuffix(c.ModelType, meanPoolSuffix) && strings.HasPrefix(c.ModelType, "ddprun-")
+	if meanType { // Note [Mean pooling in HF folders]
+		c.ModelType = strings.TrimSuffix(strings.TrimPrefix(c.ModelType, "ddprun-"), meanPoolSuffix)
+	}
 	switch c.ModelType {
 	case TypeBERT:
 		r.bert(&c)
@@ -155,6 +160,10 @@ func ParseConfig(b []byte) (Config, error) {
 	c.PadTokenID = int(r.num("pad_token_id", 0))
 	c.ProblemType = r.str("problem_type", "single_label_classification")
 	c.Pooling = r.str("ddprun_pooling", PoolCLS)
+	r.take("ddprun_note")
+	if meanType && c.Pooling != PoolMean {
+		return Config{}, fmt.Errorf("%w: model_type %q with ddprun_pooling %q", ErrConfig, "ddprun-"+c.ModelType+meanPoolSuffix, c.Pooling)
+	}
 	c.Labels = r.labels()
 	if r.err != nil {
 		return Config{}, r.err
@@ -288,6 +297,21 @@ func (r *reader) rest() map[string]json.RawMessage {
 	return out
 }
 
+// Note [Mean pooling in HF folders]: transformers' classifiers summarise a
+// text by the [CLS] position (BERT through its pooler); it has no mean
+// pooling, and it ignores unknown keys. A folder saying model_type "bert"
+// and ddprun_pooling "mean" would load there silently as a [CLS] classifier
+// and predict differently. So a mean-pooled model's config.json names a
+// model type of its own, "ddprun-bert-meanpool" (or
+// "ddprun-distilbert-meanpool"), and an architecture transformers does not
+// have: AutoConfig refuses it with "Unrecognized model ...", loudly, and
+// ddprun_note says why and what still works. ddprun reads both that and
+// the older model_type "bert" + ddprun_pooling "mean".
+const (
+	meanPoolSuffix = "-meanpool"
+	meanPoolNote   = "ddprun classifier with mean pooling over the last hidden states instead of BERT's pooler/[CLS]: transformers has no such class, so this folder does not load there as a classifier. The weights keep HF's names: the encoder loads into transformers' BertModel/DistilBertModel if model_type is set back to bert/distilbert; compute the mean over the attention mask yourself. ddprun predict uses it as trained."
+)
+
 // MarshalJSON writes config.json the way HuggingFace does for the model type.
 func (c Config) MarshalJSON() ([]byte, error) {
 	m := map[string]any{}
@@ -310,6 +334,12 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		maps.Copy(m, c.distilFields())
 	} else {
 		maps.Copy(m, c.bertFields())
+	}
+	if c.Pooling == PoolMean { // Note [Mean pooling in HF folders]
+		arch := m["architectures"].([]string)[0]
+		m["model_type"] = "ddprun-" + c.ModelType + meanPoolSuffix
+		m["architectures"] = []string{"Ddprun" + strings.TrimSuffix(arch, "ForSequenceClassification") + "MeanPoolForSequenceClassification"}
+		m["ddprun_note"] = meanPoolNote
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

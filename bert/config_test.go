@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -58,5 +59,47 @@ func TestConfigErrors(t *testing.T) {
 	c, err := Preset("micro", 30522, []string{"a", "b", "c"})
 	if err != nil || c.NumLabels() != 3 || c.HiddenSize != 32 {
 		t.Errorf("micro preset %+v, %v", c, err)
+	}
+}
+
+// A mean-pooled model's config.json cannot pass for an HF classifier
+// (transformers would load it as a [CLS] one and predict differently): its
+// model type and architecture are ddprun's own, and ddprun reads them back,
+// as well as the older bert + ddprun_pooling "mean". See Note [Mean pooling
+// in HF folders].
+func TestMeanPoolingConfig(t *testing.T) {
+	for _, typ := range []string{TypeBERT, TypeDistilBERT} {
+		c := DefaultConfig()
+		c.ModelType, c.Pooling = typ, PoolMean
+		b, err := c.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw map[string]any
+		if err := json.Unmarshal(b, &raw); err != nil {
+			t.Fatal(err)
+		}
+		arch := raw["architectures"].([]any)[0].(string)
+		if raw["model_type"] != "ddprun-"+typ+"-meanpool" || !strings.HasPrefix(arch, "Ddprun") || raw["ddprun_note"] == nil {
+			t.Errorf("%s: model_type %v, architectures %v: transformers would load it as a [CLS] classifier", typ, raw["model_type"], arch)
+		}
+		back, err := ParseConfig(b)
+		if err != nil || back.ModelType != typ || back.Pooling != PoolMean {
+			t.Errorf("%s: read back as %s/%s, %v", typ, back.ModelType, back.Pooling, err)
+		}
+		if _, ok := back.extra["ddprun_note"]; ok {
+			t.Errorf("%s: the note is kept as an unknown key and would be written twice", typ)
+		}
+	}
+	legacy, err := ParseConfig([]byte(`{"model_type":"bert","ddprun_pooling":"mean"}`))
+	if err != nil || legacy.Pooling != PoolMean {
+		t.Errorf("legacy mean config: %+v, %v", legacy, err)
+	}
+	if _, err := ParseConfig([]byte(`{"model_type":"ddprun-bert-meanpool","ddprun_pooling":"cls"}`)); !errors.Is(err, ErrConfig) {
+		t.Errorf("a mean-pool model type with cls pooling: %v", err)
+	}
+	cls := DefaultConfig()
+	if b, _ := cls.MarshalJSON(); !strings.Contains(string(b), `"model_type": "bert"`) || strings.Contains(string(b), "ddprun_note") {
+		t.Errorf("a [CLS] model must stay an HF BertForSequenceClassification:\n%s", b)
 	}
 }
