@@ -11,24 +11,27 @@ import (
 )
 
 // BenchmarkAllReduce times rank 0 of n in-process ranks over loopback TCP
-// and reports nccl-tests' bus bandwidth.
+// and reports nccl-tests' bus bandwidth, without and with Config.Integrity.
 func BenchmarkAllReduce(b *testing.B) {
 	for _, wire := range []collective.DType{collective.Float32, collective.BFloat16} {
 		for _, n := range []int{2, 4} {
 			for _, size := range []int{4 << 10, 1 << 20, 16 << 20, 64 << 20} {
-				name := fmt.Sprintf("wire=%v/ranks=%d/bytes=%d", wire, n, size)
-				b.Run(name, func(b *testing.B) { benchAllReduce(b, n, size, wire) })
+				for _, integrity := range []bool{false, true} {
+					name := fmt.Sprintf("wire=%v/ranks=%d/bytes=%d/integrity=%v", wire, n, size, integrity)
+					b.Run(name, func(b *testing.B) { benchAllReduce(b, n, size, wire, integrity) })
+				}
 			}
 		}
 	}
 }
 
-func benchAllReduce(b *testing.B, n, size int, wire collective.DType) {
+func benchAllReduce(b *testing.B, n, size int, wire collective.DType, integrity bool) {
 	cfgs := loopbackConfigs(b, n)
 	comms := make([]*ring.Comm, n)
 	var wg sync.WaitGroup
 	for r := range n {
 		cfgs[r].WireDType = wire
+		cfgs[r].Integrity = integrity
 		wg.Go(func() {
 			c, err := ring.New(context.Background(), cfgs[r])
 			if err != nil {

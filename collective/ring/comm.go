@@ -22,6 +22,7 @@ type Comm struct {
 	rank, size       int
 	left, right      int
 	send, recv       net.Conn // send: to right; recv: from left
+	sendMAC, recvMAC *linkMAC // nil unless cfg.Integrity; see Note [Integrity]
 	mu               sync.Mutex
 	seq              uint64
 	failMu           sync.Mutex

@@ -42,13 +42,25 @@ type Config struct {
 	// dtypes always travel as themselves, as do Broadcast and AllGather.
 	WireDType collective.DType
 
-	// Timeout bounds how long a call waits without progress from a peer
-	// (and each handshake). Default 5 minutes: generous for training,
-	// where a slow rank legitimately keeps the others waiting.
+	// Integrity adds a tag to every message on the ring's links (AES-GCM
+	// over the data, keyed per connection from the handshake), so that a
+	// changed, dropped, replayed or reordered byte fails the call instead
+	// of corrupting the result. Data stay unencrypted. All ranks must agree:
+	// a rank that differs fails New at the handshake. Off by default. See
+	// Note [Integrity].
+	Integrity bool
+
+	// Timeout bounds how long a call waits without progress from a peer.
+	// Default 5 minutes: generous for training, where a slow rank
+	// legitimately keeps the others waiting.
 	Timeout time.Duration
 	// ConnectTimeout bounds New: peers may start in any order within it.
 	// Default 5 minutes.
 	ConnectTimeout time.Duration
+	// HandshakeTimeout bounds each connection's handshake. Handshakes run
+	// concurrently, so a silent stranger on the port holds up only itself.
+	// Default 10s.
+	HandshakeTimeout time.Duration
 	// DialBackoff is the first wait between failed dials, doubled up to
 	// DialBackoffMax. Defaults 20ms and 1s.
 	DialBackoff, DialBackoffMax time.Duration
@@ -73,14 +85,15 @@ type Config struct {
 // DefaultConfig is the production preset.
 func DefaultConfig() Config {
 	return Config{
-		Timeout:        5 * time.Minute,
-		ConnectTimeout: 5 * time.Minute,
-		DialBackoff:    20 * time.Millisecond,
-		DialBackoffMax: time.Second,
-		KeepAlive:      15 * time.Second,
-		ChunkBytes:     1 << 20,
-		SmallBytes:     32 << 10,
-		SocketBuffer:   4 << 20,
+		Timeout:          5 * time.Minute,
+		ConnectTimeout:   5 * time.Minute,
+		HandshakeTimeout: 10 * time.Second,
+		DialBackoff:      20 * time.Millisecond,
+		DialBackoffMax:   time.Second,
+		KeepAlive:        15 * time.Second,
+		ChunkBytes:       1 << 20,
+		SmallBytes:       32 << 10,
+		SocketBuffer:     4 << 20,
 	}
 }
 
@@ -99,6 +112,7 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	setDefault(&c.Timeout, d.Timeout)
 	setDefault(&c.ConnectTimeout, d.ConnectTimeout)
+	setDefault(&c.HandshakeTimeout, d.HandshakeTimeout)
 	setDefault(&c.DialBackoff, d.DialBackoff)
 	setDefault(&c.DialBackoffMax, d.DialBackoffMax)
 	setDefault(&c.KeepAlive, d.KeepAlive)

@@ -52,8 +52,14 @@
 //
 // Every connection starts with an HMAC-SHA256 challenge-response in both
 // directions over the job secret, the job id, the world size and both
-// ranks (see Note [Handshake]). Data are not encrypted: run the ring on a
-// trusted network.
+// ranks (see Note [Handshake]). Strangers on a ring port cannot abort the
+// job: failed handshakes are dropped and New keeps waiting, each handshake
+// within cfg.HandshakeTimeout and side by side with the others (see Note
+// [Strangers]). Ranks with different secrets therefore fail only at
+// cfg.ConnectTimeout, with an error wrapping ErrAuth. With cfg.Integrity,
+// every message after the handshake carries a tag, so a tampered link
+// fails the call with ErrIntegrity (see Note [Integrity]). Data are never
+// encrypted: run the ring on a trusted network.
 //
 // Package ringtest provides an in-memory network with seeded faults for
 // testing code that uses a ring.

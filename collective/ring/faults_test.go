@@ -231,32 +231,48 @@ func TestRing_ConnectAnyOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := ringtest.NewNetwork(3)
 		cfgs := memConfigs(nw)
+		start := time.Now()
 		errs := runAll(t.Context(), cfgs[:2], func(context.Context, *ring.Comm) error { return nil })
+		if d := time.Since(start); d != cfgs[0].ConnectTimeout {
+			t.Errorf("ranks gave up after %v, want the connect timeout %v", d, cfgs[0].ConnectTimeout)
+		}
+		// Rank 0 waits for rank 2 to dial it; rank 1 cannot dial rank 2.
+		wants := []string{"(peer rank 2): accept on mem:0: context deadline exceeded", "(peer rank 2): dial mem:2: gave up after"}
 		for r, err := range errs {
-			if err == nil || !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("rank %d without rank 2: got %v, want a connect timeout", r, err)
+			if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(fmt.Sprint(err), wants[r]) {
+				t.Errorf("rank %d without rank 2: got %v, want a connect timeout saying %q", r, err, wants[r])
 			}
 		}
 	})
 }
 
-// TestRing_Handshake: a wrong secret is refused with ErrAuth on both sides,
-// naming the peer; another job's rank is refused and the others wait.
+// TestRing_Handshake: a wrong secret or another job's rank cannot abort a
+// rank (see Note [Strangers]): the ranks keep trying until the connect
+// timeout, and the error then says what was refused.
 func TestRing_Handshake(t *testing.T) {
-	t.Run("secret", func(t *testing.T) {
+	t.Run("secret/transport=mem", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			cfgs := memConfigs(ringtest.NewNetwork(2))
+			for r := range cfgs {
+				cfgs[r].ConnectTimeout = 3 * time.Second
+			}
+			cfgs[1].Secret = []byte("another secret")
+			start := time.Now()
+			errs := runAll(t.Context(), cfgs, func(context.Context, *ring.Comm) error { return nil })
+			if d := time.Since(start); d != cfgs[0].ConnectTimeout {
+				t.Errorf("ranks gave up after %v, want the connect timeout %v", d, cfgs[0].ConnectTimeout)
+			}
+			checkAuthErrors(t, errs, "mem:")
+		})
+	})
+	t.Run("secret/transport=tcp", func(t *testing.T) {
 		checkNoLeaks(t)
 		cfgs := loopbackConfigs(t, 2)
-		cfgs[1].Secret = []byte("another secret")
-		errs := runAll(t.Context(), cfgs, func(context.Context, *ring.Comm) error { return nil })
-		for r, err := range errs {
-			if !errors.Is(err, ring.ErrAuth) {
-				t.Errorf("rank %d: got %v, want ErrAuth", r, err)
-			}
-			if want := fmt.Sprintf("peer rank %d", 1-r); err != nil && !strings.Contains(err.Error(), want) {
-				t.Errorf("rank %d: error %q does not name %q", r, err, want)
-			}
-			t.Logf("rank %d: %v", r, err)
+		for r := range cfgs {
+			cfgs[r].ConnectTimeout = time.Second
 		}
+		cfgs[1].Secret = []byte("another secret")
+		checkAuthErrors(t, runAll(t.Context(), cfgs, func(context.Context, *ring.Comm) error { return nil }), "127.0.0.1")
 	})
 	t.Run("job", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
@@ -265,13 +281,50 @@ func TestRing_Handshake(t *testing.T) {
 			for r := range cfgs {
 				cfgs[r].ConnectTimeout = 3 * time.Second
 			}
+			start := time.Now()
 			errs := runAll(t.Context(), cfgs, func(context.Context, *ring.Comm) error { return nil })
+			if d := time.Since(start); d != cfgs[0].ConnectTimeout {
+				t.Errorf("ranks gave up after %v, want the connect timeout %v", d, cfgs[0].ConnectTimeout)
+			}
+			// Each rank refused the other's hellos and was refused in turn.
+			claims := []string{`from mem:1: another identity: claims job "another job" rank 1 of 2 for rank 0`,
+				`from mem:0: another identity: claims job "ringtest" rank 0 of 2 for rank 1`}
 			for r, err := range errs {
-				if !errors.Is(err, ring.ErrRefused) && !errors.Is(err, context.DeadlineExceeded) {
-					t.Errorf("rank %d: got %v, want a refusal", r, err)
-				}
 				t.Logf("rank %d: %v", r, err)
+				if !errors.Is(err, ring.ErrRefused) || errors.Is(err, ring.ErrAuth) {
+					t.Errorf("rank %d: got %v, want ErrRefused (and not ErrAuth)", r, err)
+				}
+				if msg := fmt.Sprint(err); !strings.Contains(msg, claims[r]) {
+					t.Errorf("rank %d: error does not say what it refused (%q):\n%s", r, claims[r], msg)
+				}
 			}
 		})
 	})
+}
+
+// checkAuthErrors checks the errors of two ranks with different secrets:
+// each names its peer, wraps ErrAuth and asks about the secret, for the
+// handshakes it dialled and those it accepted.
+func checkAuthErrors(t *testing.T, errs []error, host string) {
+	t.Helper()
+	for r, err := range errs {
+		t.Logf("rank %d: %v", r, err)
+		if !errors.Is(err, ring.ErrAuth) {
+			t.Errorf("rank %d: got %v, want ErrAuth", r, err)
+			continue
+		}
+		msg := err.Error()
+		for _, want := range []string{
+			fmt.Sprintf("(peer rank %d): dial", 1-r),
+			fmt.Sprintf("(peer rank %d): accept", 1-r),
+			"connections to " + host,
+			"connections from " + host,
+			"failed authentication",
+			"do the ranks share the job secret?",
+		} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("rank %d: error does not say %q:\n%s", r, want, msg)
+			}
+		}
+	}
 }

@@ -79,10 +79,10 @@ func FuzzHandshake(f *testing.F) {
 	f.Add([]byte{frameError, 0, 0, 0, 2, refuseAuth, 'x'}, 3)
 	f.Fuzz(func(t *testing.T, b []byte, k int) {
 		k = max(k, 0)
-		if err := acceptHandshake(&rw{Reader: halves(b, k)}, []byte("secret"), id); err == nil {
+		if _, err := acceptHandshake(&rw{Reader: halves(b, k)}, []byte("secret"), id, 0); err == nil {
 			t.Fatal("acceptor accepted a peer that does not know the secret")
 		}
-		if err := dialHandshake(&rw{Reader: iotest.OneByteReader(bytes.NewReader(b))}, []byte("secret"), id); err == nil {
+		if _, err := dialHandshake(&rw{Reader: iotest.OneByteReader(bytes.NewReader(b))}, []byte("secret"), id, 0); err == nil {
 			t.Fatal("dialer accepted a peer that does not know the secret")
 		}
 	})
@@ -94,8 +94,11 @@ func TestHandshake_Pipe(t *testing.T) {
 	for _, secrets := range [][2]string{{"s", "s"}, {"s", "t"}} {
 		a, b := net.Pipe()
 		errs := make(chan error, 1)
-		go func() { errs <- dialHandshake(a, []byte(secrets[0]), id) }()
-		errA := acceptHandshake(b, []byte(secrets[1]), id)
+		go func() {
+			_, err := dialHandshake(a, []byte(secrets[0]), id, 0)
+			errs <- err
+		}()
+		_, errA := acceptHandshake(b, []byte(secrets[1]), id, 0)
 		errD := <-errs
 		if ok := secrets[0] == secrets[1]; (errA == nil) != ok || (errD == nil) != ok {
 			t.Errorf("secrets %q: acceptor %v, dialer %v", secrets, errA, errD)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 
 	"github.com/ddprun/ddprun/collective"
 )
@@ -97,18 +98,19 @@ func wake(ch chan struct{}) {
 func (c *Comm) sender(ctx context.Context, h header, p *pipe) {
 	defer c.wg.Done()
 	err := c.sendAll(h, p)
-	c.senderDone.Store(true)
-	wake(c.sentNotify)
 	if err != nil && !errors.Is(err, errStopped) {
+		// Before senderDone: a receiver waiting at the fence must find
+		// this failure, not report "sender stopped" as the first.
 		err = c.fail(c.opError(h, c.right, fmt.Errorf("send to rank %d: %w", c.right, c.classify(ctx, err))))
 	}
+	c.senderDone.Store(true)
+	wake(c.sentNotify)
 	c.sendDone <- err
 }
 
 func (c *Comm) sendAll(h header, p *pipe) error {
 	h.encode(&c.hdrOut)
-	c.send.SetWriteDeadline(c.deadline())
-	if _, err := c.send.Write(c.hdrOut[:]); err != nil {
+	if err := c.write(c.hdrOut[:]); err != nil {
 		return err
 	}
 	for j := range p.nSend {
@@ -172,8 +174,7 @@ func (c *Comm) receive(ctx context.Context, h header, p *pipe) error {
 // readHeader reads the left neighbour's announcement of its call and
 // checks that it is the call this rank is making.
 func (c *Comm) readHeader(want header) error {
-	c.recv.SetReadDeadline(c.deadline())
-	if _, err := io.ReadFull(c.recv, c.hdrIn[:]); err != nil {
+	if err := c.read(c.hdrIn[:]); err != nil {
 		return err
 	}
 	got, err := decodeHeader(c.hdrIn[:])
@@ -186,21 +187,40 @@ func (c *Comm) readHeader(want header) error {
 	return nil
 }
 
+// read receives b and, with Config.Integrity, checks its tag. See Note
+// [Integrity].
 func (c *Comm) read(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
 	c.recv.SetReadDeadline(c.deadline())
-	_, err := io.ReadFull(c.recv, b)
-	return err
+	if _, err := io.ReadFull(c.recv, b); err != nil {
+		return err
+	}
+	if c.recvMAC == nil {
+		return nil
+	}
+	if _, err := io.ReadFull(c.recv, c.recvMAC.tagBuf()); err != nil {
+		return err
+	}
+	if err := c.recvMAC.check(b); err != nil {
+		return fmt.Errorf("%w from rank %d", err, c.left)
+	}
+	return nil
 }
 
-// write sends b; empty chunks (count < ranks) are not sent at all.
+// write sends b, followed with Config.Integrity by its tag; empty chunks
+// (count < ranks) are not sent at all.
 func (c *Comm) write(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
 	c.send.SetWriteDeadline(c.deadline())
-	_, err := c.send.Write(b)
+	if c.sendMAC == nil {
+		_, err := c.send.Write(b)
+		return err
+	}
+	bufs := net.Buffers{b, c.sendMAC.sum(b)}
+	_, err := bufs.WriteTo(c.send) // one writev on TCP
 	return err
 }

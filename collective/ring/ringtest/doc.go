@@ -7,6 +7,9 @@
 //	c, err := ring.New(ctx, nw.Config(r))   // for each rank r, concurrently
 //	nw.Kill(3)                              // rank 3's links all break
 //
+// Network.Dialer(-1) dials from outside the ring, for tests of strangers
+// on a rank's port.
+//
 // Connections are net.Pipe pairs, so the network works inside a
 // testing/synctest bubble (create it inside the bubble), where the ring's
 // timeouts run on the fake clock.

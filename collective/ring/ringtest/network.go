@@ -69,9 +69,14 @@ func (nw *Network) Config(r int) ring.Config {
 		cfg.Peers = append(cfg.Peers, nw.Addr(i))
 	}
 	cfg.Listener = nw.listen(r)
-	cfg.Dialer = dialer{nw, r}
+	cfg.Dialer = nw.Dialer(r)
 	return cfg
 }
+
+// Dialer dials ranks of the network from host from: a rank, or any other
+// number for a stranger (connection addresses name it "mem:<from>"). Its
+// connections obey Kill, Sever and Delay like the ranks'.
+func (nw *Network) Dialer(from int) ring.Dialer { return dialer{nw, from} }
 
 // Kill breaks every link of rank r and refuses its future connections, as
 // if the process died.
@@ -171,6 +176,9 @@ type conn struct {
 	nw       *Network
 	from, to int
 }
+
+func (c *conn) LocalAddr() net.Addr  { return addr(c.nw.Addr(c.from)) }
+func (c *conn) RemoteAddr() net.Addr { return addr(c.nw.Addr(c.to)) }
 
 func (c *conn) Write(b []byte) (int, error) {
 	if d := c.nw.wait(c.from, c.to); d > 0 {
