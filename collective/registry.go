@@ -28,6 +28,10 @@ type Options struct {
 	// Device is the accelerator this rank drives, for backends that drive
 	// one ("cuda:N" for nccl); "" leaves it to the backend's default.
 	Device string
+	// Integrity asks a backend that carries data over its own connections
+	// (the ring) to authenticate every message, so that nobody on the path
+	// can alter gradients undetected; a backend that cannot refuses it.
+	Integrity bool
 }
 
 // Factory opens a Comm for a backend.

@@ -87,6 +87,7 @@ type Config struct {
 	Baseline       string // nb|none: fit a bag-of-words baseline beside the model
 	JSON           bool
 	Timeout        time.Duration
+	Integrity      bool // --wire-integrity: authenticate every all-reduce message (ring)
 }
 
 // DefaultConfig has HF's defaults where HF has one.
@@ -170,6 +171,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Baseline, "baseline", c.Baseline, "nb: also fit a multinomial naive Bayes over word counts on --train (seconds) and show it beside the model; none: skip it")
 	fs.BoolVar(&c.JSON, "json", c.JSON, "print the result as JSON on stdout")
 	fs.DurationVar(&c.Timeout, "collective-timeout", c.Timeout, "how long a rank waits for its peers before failing")
+	fs.BoolVar(&c.Integrity, "wire-integrity", c.Integrity, "authenticate every gradient message between ranks (AES-GCM tags keyed from the job secret; the ring backend): without it only connections are authenticated, and someone on the path could alter the data")
 }
 
 // Validate checks the combination of settings.

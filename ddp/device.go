@@ -128,7 +128,7 @@ func OpenComm(ctx context.Context, id rankenv.Identity, cfg Config, log *slog.Lo
 		return nil, err
 	}
 	o := collective.Options{Rank: id.Rank, Size: id.WorldSize, Peers: id.Peers, JobID: id.JobID, Secret: id.Secret,
-		WireDType: collective.BFloat16, Timeout: cfg.Timeout, Logger: log}
+		WireDType: collective.BFloat16, Timeout: cfg.Timeout, Logger: log, Integrity: cfg.Integrity}
 	if cfg.Wire == "fp32" || backend == "nccl" { // NCCL: ddp converts (Note [Wire conversion])
 		o.WireDType = collective.Float32
 	}

@@ -21,6 +21,9 @@ func init() { collective.Register("nccl", open) }
 // Options.WireDType must be 0 or Float32 (see Config.WireDType). Callers
 // that need more call New.
 func open(ctx context.Context, o collective.Options) (collective.Comm, error) {
+	if o.Integrity {
+		return nil, fmt.Errorf("%w: nccl carries data over its own transports and cannot authenticate messages (Options.Integrity)", collective.ErrUnsupported)
+	}
 	dev, err := device(o.Device)
 	if err != nil {
 		return nil, err

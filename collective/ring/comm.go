@@ -51,7 +51,7 @@ func init() {
 	collective.Register("ring", func(ctx context.Context, o collective.Options) (collective.Comm, error) {
 		cfg := DefaultConfig()
 		cfg.Rank, cfg.Size, cfg.Peers, cfg.Listener = o.Rank, o.Size, o.Peers, o.Listener
-		cfg.JobID, cfg.Secret, cfg.WireDType, cfg.Logger = o.JobID, o.Secret, o.WireDType, o.Logger
+		cfg.JobID, cfg.Secret, cfg.WireDType, cfg.Logger, cfg.Integrity = o.JobID, o.Secret, o.WireDType, o.Logger, o.Integrity
 		if o.Timeout > 0 {
 			cfg.Timeout = o.Timeout
 		}
