@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/ddprun/ddprun/truncation"
 )
 
 // Tokenizer turns text into model input. Implementations must be safe for
@@ -15,9 +17,10 @@ import (
 type Tokenizer interface {
 	// Encode tokenizes text (and pair, if non-empty) as [CLS] text [SEP]
 	// (pair [SEP]), truncated to maxLen tokens in total (longest-first for
-	// pairs), returning token ids and token type ids of equal length, at
-	// least 1 and at most maxLen.
-	Encode(text, pair string, maxLen int) (ids, typeIDs []int32, err error)
+	// pairs: how many tokens each text keeps), returning token ids and
+	// token type ids of equal length, at least 1 and at most maxLen. A text
+	// that is cut keeps the tokens trunc.Keep says, of its own tokens.
+	Encode(text, pair string, maxLen int, trunc truncation.Mode) (ids, typeIDs []int32, err error)
 	// Fingerprint identifies the vocabulary and settings (for the token
 	// cache key): two tokenizers with the same fingerprint must encode
 	// every input the same way.
@@ -28,7 +31,10 @@ type Tokenizer interface {
 type TokenizeConfig struct {
 	Tokenizer Tokenizer
 	MaxLen    int // tokens per row, special tokens included (BERT: at most 512)
-	Workers   int // parallel Encode calls; 0 means GOMAXPROCS
+	// Truncation says which tokens a longer row keeps; the zero Mode keeps
+	// the first (head).
+	Truncation truncation.Mode
+	Workers    int // parallel Encode calls; 0 means GOMAXPROCS
 	// MaxBytesPerToken bounds the text handed to Encode: text (and pair)
 	// longer than MaxLen*MaxBytesPerToken bytes is cut there, at a rune
 	// boundary, first, so a 100 MB row costs no more than a short one.
@@ -54,6 +60,9 @@ type chunk struct {
 func Tokenize(ctx context.Context, name string, scan func(func(Record) error) (ReadStats, error), cfg TokenizeConfig) (*Dataset, error) {
 	if cfg.MaxLen < 2 {
 		return nil, fmt.Errorf("shard: tokenize %s: max length %d: want at least 2", name, cfg.MaxLen)
+	}
+	if err := cfg.Truncation.Validate(); err != nil {
+		return nil, fmt.Errorf("shard: tokenize %s: %w", name, err)
 	}
 	workers := cfg.Workers
 	if workers <= 0 {
@@ -159,7 +168,7 @@ func (b *builder) encode(c *chunk, cfg TokenizeConfig) error {
 		if cut1 || cut2 {
 			c.cut++
 		}
-		ids, types, err := cfg.Tokenizer.Encode(text, pair, cfg.MaxLen)
+		ids, types, err := cfg.Tokenizer.Encode(text, pair, cfg.MaxLen, cfg.Truncation)
 		if err != nil {
 			return fmt.Errorf("shard: tokenize %s:%d: %w", b.ds.name, r.Line, err)
 		}

@@ -9,7 +9,7 @@
 //	if err != nil {
 //		return err
 //	}
-//	ids, typeIDs, err := tok.Encode("How old are you?", "I am six.", 128)
+//	ids, typeIDs, err := tok.Encode("How old are you?", "I am six.", 128, truncation.Mode{})
 //	// ids:     [CLS] how old are you ? [SEP] i am six . [SEP]
 //	// typeIDs:   0    0   0   0   0  0   0   1  1   1  1   1
 //
