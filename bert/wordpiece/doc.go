@@ -18,6 +18,12 @@
 // words over 100 characters become [UNK]). A Tokenizer is safe for
 // concurrent use; Encode allocates little beyond its two results.
 //
+// The last argument of Encode says which tokens a text longer than maxLen
+// keeps: the zero truncation.Mode keeps the first, as HF does by default.
+// Truncation returns the mode a model folder records (HF's truncation_side,
+// or ddprun's own key for head+tail), and Save records the one
+// SetTruncation set, so that a model is applied as it was trained.
+//
 // Fingerprint identifies the vocabulary and options, so a cache of token ids
 // can be checked against the tokenizer that reads it. Save writes a folder
 // that HF's BertTokenizer loads.

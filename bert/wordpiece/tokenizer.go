@@ -39,6 +39,7 @@ type Tokenizer struct {
 
 	cls, sep, pad, unk, mask int32
 	fingerprint              string
+	trunc                    truncation.Mode // what the files record; see Truncation
 
 	pool sync.Pool // *scratch
 }
@@ -99,6 +100,17 @@ func (t *Tokenizer) ModelMaxLength() int { return t.modelMaxLength }
 // that changes the ids, so that a cache of token ids can tell whether it was
 // made by an equivalent tokenizer.
 func (t *Tokenizer) Fingerprint() string { return t.fingerprint }
+
+// Truncation returns the truncation that the tokenizer's
+// tokenizer_config.json records (truncation_side "left" is tail, "right" or
+// none is head; ddprun_truncation, when present, says head+tail:H), or what
+// SetTruncation set: the rule the model was trained with, for callers to
+// pass to Encode. Encode itself follows only its argument.
+func (t *Tokenizer) Truncation() truncation.Mode { return t.trunc }
+
+// SetTruncation sets what Truncation returns and Save records. It must not
+// run concurrently with either; Encode may run.
+func (t *Tokenizer) SetTruncation(m truncation.Mode) { t.trunc = m }
 
 // Tokenize returns the WordPiece tokens of text, without [CLS] and [SEP].
 func (t *Tokenizer) Tokenize(text string) []string {

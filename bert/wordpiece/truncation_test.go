@@ -1,8 +1,12 @@
 package wordpiece
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ddprun/ddprun/truncation"
@@ -86,5 +90,79 @@ func TestEncode_Truncation(t *testing.T) {
 	}
 	if _, _, err := tok.Encode(ten, "", 6, truncation.Mode{Side: 7}); err == nil {
 		t.Error("Encode with an invalid mode: no error")
+	}
+}
+
+// Save records the truncation in tokenizer_config.json as HF's
+// truncation_side (plus ddprun's key for head+tail), and Load reads it back.
+func TestSaveLoad_Truncation(t *testing.T) {
+	for _, tc := range []struct {
+		m            truncation.Mode
+		side, ddprun string
+	}{
+		{head, "right", ""},
+		{tail, "left", ""},
+		{headTail(31), "right", "head+tail:31"},
+	} {
+		t.Run(tc.m.String(), func(t *testing.T) {
+			tok, err := New(letters, Options{ModelMaxLength: 128})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok.SetTruncation(tc.m)
+			dir := t.TempDir()
+			if err := tok.Save(dir); err != nil {
+				t.Fatal(err)
+			}
+			var cfg map[string]any
+			data, _ := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+			if err := json.Unmarshal(data, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			if cfg["truncation_side"] != tc.side || (tc.ddprun == "") != (cfg["ddprun_truncation"] == nil) ||
+				tc.ddprun != "" && cfg["ddprun_truncation"] != tc.ddprun {
+				t.Errorf("tokenizer_config.json = %s; want truncation_side %q, ddprun_truncation %q", data, tc.side, tc.ddprun)
+			}
+			back, err := Load(dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back.Truncation() != tc.m {
+				t.Errorf("Load: truncation %v, want %v", back.Truncation(), tc.m)
+			}
+		})
+	}
+}
+
+func TestLoad_TruncationKeys(t *testing.T) {
+	for _, tc := range []struct {
+		config string
+		want   truncation.Mode
+		err    string
+	}{
+		{`{}`, head, ""},
+		{`{"truncation_side": "right"}`, head, ""},
+		{`{"truncation_side": "left"}`, tail, ""},
+		{`{"truncation_side": "right", "ddprun_truncation": "head+tail:5"}`, headTail(5), ""},
+		{`{"truncation_side": "left", "ddprun_truncation": "head"}`, head, ""}, // ddprun's key wins
+		{`{"model_max_length": 130, "ddprun_truncation": "head+tail"}`, headTail(32), ""},
+		{`{"truncation_side": "middle"}`, head, `truncation_side "middle"`},
+		{`{"ddprun_truncation": "head+tail:600"}`, head, "more than max length 512"},
+		{`{"ddprun_truncation": "both"}`, head, "want head, tail"},
+	} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "vocab.txt"), []byte(strings.Join(letters, "\n")+"\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(tc.config), 0o644)
+		tok, err := Load(dir, Options{})
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "tokenizer_config.json") {
+				t.Errorf("%s: err %v, want one naming the file and containing %q", tc.config, err, tc.err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tc.config, err)
+		case tok.Truncation() != tc.want:
+			t.Errorf("%s: truncation %v, want %v", tc.config, tok.Truncation(), tc.want)
+		}
 	}
 }
