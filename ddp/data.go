@@ -11,6 +11,7 @@ import (
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/bert/wordpiece"
 	"github.com/ddprun/ddprun/shard"
+	"github.com/ddprun/ddprun/truncation"
 )
 
 // loadTokenizer reads the model folder's tokenizer (vocab.txt or
@@ -32,7 +33,7 @@ type splits struct {
 	Labels           *shard.LabelMap
 }
 
-func (c *Config) shardConfig(tok shard.Tokenizer, log *slog.Logger) shard.Config {
+func (c *Config) shardConfig(tok shard.Tokenizer, trunc truncation.Mode, log *slog.Logger) shard.Config {
 	cache := c.CacheDir
 	if cache == "" {
 		cache = filepath.Join(c.Output, ".cache", "tokens")
@@ -42,17 +43,28 @@ func (c *Config) shardConfig(tok shard.Tokenizer, log *slog.Logger) shard.Config
 	if c.SkipEmpty {
 		sc.Read.EmptyText = shard.PolicySkip
 	}
-	sc.TokenizeConfig = shard.TokenizeConfig{Tokenizer: tok, MaxLen: c.MaxLength, Workers: c.DataWorkers}
+	sc.TokenizeConfig = shard.TokenizeConfig{Tokenizer: tok, MaxLen: c.MaxLength, Truncation: trunc, Workers: c.DataWorkers}
 	return sc
 }
 
 // loadSplits reads and tokenizes every split and maps labels to ids: the
 // order given by --labels, else the model's own labels when it was
 // fine-tuned on the same set, else the sorted training labels.
+//
+// It also sets the truncation of a *wordpiece.Tokenizer to --truncation, so
+// that the checkpoints and the model folder the run saves record it in
+// tokenizer_config.json, and predict and eval apply the model as it was
+// trained.
 func loadSplits(ctx context.Context, c *Config, tok shard.Tokenizer, modelLabels []string, log *slog.Logger) (*splits, error) {
-	sc := c.shardConfig(tok, log)
+	trunc, err := c.truncation()
+	if err != nil {
+		return nil, fmt.Errorf("ddp: --truncation: %w", err)
+	}
+	if wp, ok := tok.(*wordpiece.Tokenizer); ok {
+		wp.SetTruncation(trunc)
+	}
+	sc := c.shardConfig(tok, trunc, log)
 	var s splits
-	var err error
 	if s.Train, err = shard.Load(ctx, c.Train, sc); err != nil {
 		return nil, err
 	}
