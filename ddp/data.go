@@ -11,7 +11,6 @@ import (
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/bert/wordpiece"
 	"github.com/ddprun/ddprun/shard"
-	"github.com/ddprun/ddprun/truncation"
 )
 
 // loadTokenizer reads the model folder's tokenizer (vocab.txt or
@@ -33,7 +32,7 @@ type splits struct {
 	Labels           *shard.LabelMap
 }
 
-func (c *Config) shardConfig(tok shard.Tokenizer, trunc truncation.Mode, log *slog.Logger) shard.Config {
+func (c *Config) shardConfig(tok shard.Tokenizer, log *slog.Logger) shard.Config {
 	cache := c.CacheDir
 	if cache == "" {
 		cache = filepath.Join(c.Output, ".cache", "tokens")
@@ -43,6 +42,7 @@ func (c *Config) shardConfig(tok shard.Tokenizer, trunc truncation.Mode, log *sl
 	if c.SkipEmpty {
 		sc.Read.EmptyText = shard.PolicySkip
 	}
+	trunc, _ := c.truncation() // a bad one is Validate's and loadSplits' to report
 	sc.TokenizeConfig = shard.TokenizeConfig{Tokenizer: tok, MaxLen: c.MaxLength, Truncation: trunc, Workers: c.DataWorkers}
 	return sc
 }
@@ -63,7 +63,7 @@ func loadSplits(ctx context.Context, c *Config, tok shard.Tokenizer, modelLabels
 	if wp, ok := tok.(*wordpiece.Tokenizer); ok {
 		wp.SetTruncation(trunc)
 	}
-	sc := c.shardConfig(tok, trunc, log)
+	sc := c.shardConfig(tok, log)
 	var s splits
 	if s.Train, err = shard.Load(ctx, c.Train, sc); err != nil {
 		return nil, err
