@@ -1,6 +1,7 @@
 package ddp
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/ddp/metrics"
 	"github.com/ddprun/ddprun/ddp/optim"
+	"github.com/ddprun/ddprun/truncation"
 )
 
 // Config is everything `ddprun train` takes. Flag names follow HF's
@@ -22,6 +24,7 @@ type Config struct {
 	TextColumn, PairColumn, LabelColumn string
 	Labels                              string // comma-separated label order; default: sorted train labels
 	MaxLength                           int
+	Truncation                          string // head|tail|head+tail[:H]: which tokens a longer text keeps
 	GroupByLength                       bool
 	DataWorkers                         int
 	CacheDir                            string
@@ -93,7 +96,7 @@ type Config struct {
 // DefaultConfig has HF's defaults where HF has one.
 func DefaultConfig() Config {
 	return Config{
-		TextColumn: "text", LabelColumn: "label", MaxLength: 128,
+		TextColumn: "text", LabelColumn: "label", MaxLength: 128, Truncation: "head",
 		Preset: "", ModelType: bert.TypeBERT, Pooling: bert.PoolCLS,
 		Epochs: 3, MaxSteps: -1, BatchSize: 16, GradAccum: 1, LR: 5e-5, Optimizer: "adamw",
 		AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEps: 1e-8, Scheduler: "linear", MaxGradNorm: 1.0, Seed: 42,
@@ -112,6 +115,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LabelColumn, "label-column", c.LabelColumn, "column holding the label (integers 0..K-1 or names)")
 	fs.StringVar(&c.Labels, "labels", c.Labels, "label names in id order, comma-separated (default: sorted training labels)")
 	fs.IntVar(&c.MaxLength, "max-length", c.MaxLength, "truncate texts to this many tokens; batches are padded to their longest row")
+	fs.StringVar(&c.Truncation, "truncation", c.Truncation, "which tokens a text longer than --max-length keeps: head (the first), tail (the last) or head+tail[:H] (the first H, default (max-length - 2)/4, and the last); in a pair, of each text cut. Recorded in the model folder for predict and eval")
 	fs.BoolVar(&c.GroupByLength, "group-by-length", c.GroupByLength, "batch texts of similar length together (less padding), like HF group_by_length")
 	fs.IntVar(&c.DataWorkers, "data-workers", c.DataWorkers, "tokenizer goroutines (0: all cores)")
 	fs.StringVar(&c.CacheDir, "cache-dir", c.CacheDir, "token cache `DIR` (default: <output>/.cache)")
@@ -226,6 +230,9 @@ func (c *Config) Validate() error {
 	if c.LazyEmbeddings && c.DenseEmbeddings {
 		return bad("--lazy-embeddings needs the sparse word-embedding gradients (drop --dense-embeddings)")
 	}
+	if _, err := c.truncation(); err != nil {
+		return bad("--truncation: %w", err)
+	}
 	if err := (optim.Schedule{Kind: optim.ScheduleKind(c.Scheduler)}).Validate(); err != nil {
 		return err
 	}
@@ -306,13 +313,25 @@ func oneOf(s string, opts ...string) bool {
 	return false
 }
 
-// hash identifies the settings that must not change across a resume.
+// truncation parses --truncation; "" is head.
+func (c *Config) truncation() (truncation.Mode, error) {
+	return truncation.Parse(cmp.Or(c.Truncation, "head"), c.MaxLength)
+}
+
+// hash identifies the settings that must not change across a resume. The
+// truncation counts when it is not head, so that runs from before
+// --truncation existed keep their hash.
 func (c *Config) hash() string {
+	var trunc string
+	if m, err := c.truncation(); err == nil && m.Side != truncation.Head {
+		trunc = m.String()
+	}
 	key := struct {
 		Train, Model, Preset, ModelType, Pooling, Labels, Text, Pair, Label string
 		MaxLength, Batch, Accum                                             int
 		Seed                                                                int64
-	}{c.Train, c.Model, c.Preset, c.ModelType, c.Pooling, c.Labels, c.TextColumn, c.PairColumn, c.LabelColumn, c.MaxLength, c.BatchSize, c.GradAccum, c.Seed}
+		Truncation                                                          string `json:",omitempty"`
+	}{c.Train, c.Model, c.Preset, c.ModelType, c.Pooling, c.Labels, c.TextColumn, c.PairColumn, c.LabelColumn, c.MaxLength, c.BatchSize, c.GradAccum, c.Seed, trunc}
 	b, _ := json.Marshal(key)
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:8])

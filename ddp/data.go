@@ -42,17 +42,29 @@ func (c *Config) shardConfig(tok shard.Tokenizer, log *slog.Logger) shard.Config
 	if c.SkipEmpty {
 		sc.Read.EmptyText = shard.PolicySkip
 	}
-	sc.TokenizeConfig = shard.TokenizeConfig{Tokenizer: tok, MaxLen: c.MaxLength, Workers: c.DataWorkers}
+	trunc, _ := c.truncation() // a bad one is Validate's and loadSplits' to report
+	sc.TokenizeConfig = shard.TokenizeConfig{Tokenizer: tok, MaxLen: c.MaxLength, Truncation: trunc, Workers: c.DataWorkers}
 	return sc
 }
 
 // loadSplits reads and tokenizes every split and maps labels to ids: the
 // order given by --labels, else the model's own labels when it was
 // fine-tuned on the same set, else the sorted training labels.
+//
+// It also sets the truncation of a *wordpiece.Tokenizer to --truncation, so
+// that the checkpoints and the model folder the run saves record it in
+// tokenizer_config.json, and predict and eval apply the model as it was
+// trained.
 func loadSplits(ctx context.Context, c *Config, tok shard.Tokenizer, modelLabels []string, log *slog.Logger) (*splits, error) {
+	trunc, err := c.truncation()
+	if err != nil {
+		return nil, fmt.Errorf("ddp: --truncation: %w", err)
+	}
+	if wp, ok := tok.(*wordpiece.Tokenizer); ok {
+		wp.SetTruncation(trunc)
+	}
 	sc := c.shardConfig(tok, log)
 	var s splits
-	var err error
 	if s.Train, err = shard.Load(ctx, c.Train, sc); err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/ddprun/ddprun/ddp/metrics"
 	"github.com/ddprun/ddprun/internal/rankenv"
 	"github.com/ddprun/ddprun/shard"
+	"github.com/ddprun/ddprun/truncation"
 )
 
 // InferConfig configures `ddprun predict` and `ddprun eval`: a trained HF
@@ -29,6 +30,7 @@ type InferConfig struct {
 	PairColumn  string
 	LabelColumn string
 	MaxLength   int
+	Truncation  string // head|tail|head+tail[:H]; "" = as the model folder records, else head
 	BatchSize   int
 	Threads     int
 	Precision   string
@@ -49,6 +51,7 @@ func (c *InferConfig) Register(fs interface {
 	fs.StringVar(&c.PairColumn, "text-pair-column", "", "optional column holding a second text")
 	fs.StringVar(&c.LabelColumn, "label-column", "label", "column holding the label")
 	fs.IntVar(&c.MaxLength, "max-length", 128, "truncate texts to this many tokens")
+	fs.StringVar(&c.Truncation, "truncation", "", "which tokens a longer text keeps: head|tail|head+tail[:H] (default: what the model folder's tokenizer_config.json records, as training wrote it, else head)")
 	fs.IntVar(&c.BatchSize, "batch-size", 64, "rows per batch")
 	fs.IntVar(&c.Threads, "threads", 0, "libtorch threads (0: all cores)")
 	fs.StringVar(&c.Precision, "precision", "fp32", "fp32 or bf16")
@@ -66,7 +69,21 @@ func (c *InferConfig) validate() error {
 	case c.Precision != "fp32" && c.Precision != "bf16":
 		return fmt.Errorf("ddp: --precision %q: fp32 or bf16", c.Precision)
 	}
-	return nil
+	_, err := c.truncation(truncation.Mode{})
+	return err
+}
+
+// truncation resolves --truncation: the flag, else recorded, the
+// truncation the model folder records.
+func (c *InferConfig) truncation(recorded truncation.Mode) (truncation.Mode, error) {
+	if c.Truncation == "" {
+		return recorded, nil
+	}
+	m, err := truncation.Parse(c.Truncation, c.MaxLength)
+	if err != nil {
+		return m, fmt.Errorf("ddp: --truncation: %w", err)
+	}
+	return m, nil
 }
 
 // Prediction is one row's result.
@@ -87,6 +104,10 @@ func inference(ctx context.Context, c InferConfig, withLabels bool, log *slog.Lo
 	if err != nil {
 		return err
 	}
+	trunc, err := c.truncation(tok.Truncation())
+	if err != nil {
+		return err
+	}
 	cfg, err := bert.LoadConfig(c.Model + "/" + bert.ConfigFile)
 	if err != nil {
 		return err
@@ -96,7 +117,7 @@ func inference(ctx context.Context, c InferConfig, withLabels bool, log *slog.Lo
 	if c.SkipEmpty {
 		sc.Read.EmptyText = shard.PolicySkip
 	}
-	sc.TokenizeConfig = shard.TokenizeConfig{Tokenizer: tok, MaxLen: c.MaxLength}
+	sc.TokenizeConfig = shard.TokenizeConfig{Tokenizer: tok, MaxLen: c.MaxLength, Truncation: trunc}
 	ds, err := shard.Load(ctx, c.Data, sc)
 	if err != nil {
 		return err

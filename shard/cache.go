@@ -18,7 +18,8 @@ import (
 // tokenizer, settings). The cache file is
 // <dir>/<file base>.<first 16 hex digits of the key>.tok, where the key is
 // sha256 over the file's sha256, the tokenizer's fingerprint, MaxLen,
-// MaxBytesPerToken and every ReadConfig field (columns, format, policies).
+// Truncation, MaxBytesPerToken and every ReadConfig field (columns, format,
+// policies).
 // Layout, little-endian:
 //
 //	"DDPSHARD" | uint32 header length | header (JSON, cacheHeader)
@@ -50,8 +51,8 @@ type cacheHeader struct {
 // cacheKey returns the key of Note [Token cache].
 func cacheKey(fileSum []byte, cfg Config) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "ddprun shard cache v%d\n%x\n%q\n%d %d\n%#v\n", cacheVersion, fileSum,
-		cfg.Tokenizer.Fingerprint(), cfg.MaxLen, cmpOr(cfg.MaxBytesPerToken, 50), cfg.Read)
+	fmt.Fprintf(h, "ddprun shard cache v%d\n%x\n%q\n%d %s %d\n%#v\n", cacheVersion, fileSum,
+		cfg.Tokenizer.Fingerprint(), cfg.MaxLen, cfg.Truncation, cmpOr(cfg.MaxBytesPerToken, 50), cfg.Read)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

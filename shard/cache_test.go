@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ddprun/ddprun/shard"
+	"github.com/ddprun/ddprun/truncation"
 )
 
 // countingTokenizer counts Encode calls.
@@ -20,9 +21,9 @@ type countingTokenizer struct {
 	calls *atomic.Int64
 }
 
-func (c countingTokenizer) Encode(text, pair string, maxLen int) ([]int32, []int32, error) {
+func (c countingTokenizer) Encode(text, pair string, maxLen int, trunc truncation.Mode) ([]int32, []int32, error) {
 	c.calls.Add(1)
-	return c.wordTokenizer.Encode(text, pair, maxLen)
+	return c.wordTokenizer.Encode(text, pair, maxLen, trunc)
 }
 
 func testConfig(cacheDir string) shard.Config {
@@ -177,17 +178,17 @@ type lenTokenizer struct {
 	maxSeen *atomic.Int64
 }
 
-func (l lenTokenizer) Encode(text, pair string, maxLen int) ([]int32, []int32, error) {
+func (l lenTokenizer) Encode(text, pair string, maxLen int, trunc truncation.Mode) ([]int32, []int32, error) {
 	if int64(len(text)) > l.maxSeen.Load() {
 		l.maxSeen.Store(int64(len(text)))
 	}
-	return l.wordTokenizer.Encode(text, pair, maxLen)
+	return l.wordTokenizer.Encode(text, pair, maxLen, trunc)
 }
 
 // badTokenizer breaks the Tokenizer contract.
 type badTokenizer struct{ wordTokenizer }
 
-func (badTokenizer) Encode(text, pair string, maxLen int) ([]int32, []int32, error) {
+func (badTokenizer) Encode(text, pair string, maxLen int, trunc truncation.Mode) ([]int32, []int32, error) {
 	return make([]int32, maxLen+1), make([]int32, maxLen+1), nil
 }
 

@@ -20,6 +20,11 @@
 //		Logger:         log,
 //	})
 //
+// TokenizeConfig.Truncation says which tokens a row longer than MaxLen
+// keeps: its head (the zero value), its tail or both (package truncation).
+// Huge rows are cut to the bytes those tokens come from before tokenizing;
+// see Note [Pre-cut].
+//
 // Every rank loads every split: tokenizing is deterministic, so all ranks
 // hold the same rows, and the token cache makes restarts cheap.
 //

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ddprun/ddprun/shard"
+	"github.com/ddprun/ddprun/truncation"
 )
 
 // wordTokenizer is a stand-in for a WordPiece tokenizer: one token per
@@ -20,28 +21,35 @@ type wordTokenizer struct{}
 
 func (wordTokenizer) Fingerprint() string { return "words-v1" }
 
-func (wordTokenizer) Encode(text, pair string, maxLen int) (ids, typeIDs []int32, err error) {
+func (wordTokenizer) Encode(text, pair string, maxLen int, trunc truncation.Mode) (ids, typeIDs []int32, err error) {
 	a, b := words(text), words(pair)
 	special := 2
 	if pair != "" {
 		special = 3
 	}
-	for len(a)+len(b)+special > maxLen { // longest first
-		if len(a) >= len(b) {
-			a = a[:len(a)-1]
+	ka, kb := len(a), len(b)
+	for ka+kb+special > maxLen && ka+kb > 0 { // longest first
+		if ka >= kb {
+			ka--
 		} else {
-			b = b[:len(b)-1]
+			kb--
 		}
 	}
-	ids = append(append([]int32{101}, a...), 102)
+	ids = append(append([]int32{101}, kept(a, ka, trunc)...), 102)
 	typeIDs = make([]int32, len(ids))
 	if pair != "" {
-		ids = append(append(ids, b...), 102)
+		ids = append(append(ids, kept(b, kb, trunc)...), 102)
 		for len(typeIDs) < len(ids) {
 			typeIDs = append(typeIDs, 1)
 		}
 	}
 	return ids, typeIDs, nil
+}
+
+// kept returns the k of ids that trunc keeps.
+func kept(ids []int32, k int, trunc truncation.Mode) []int32 {
+	head, tail := trunc.Keep(len(ids), k)
+	return append(ids[:head:head], ids[len(ids)-tail:]...)
 }
 
 func words(s string) []int32 {

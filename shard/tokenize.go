@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/ddprun/ddprun/truncation"
 )
 
 // Tokenizer turns text into model input. Implementations must be safe for
@@ -15,9 +17,10 @@ import (
 type Tokenizer interface {
 	// Encode tokenizes text (and pair, if non-empty) as [CLS] text [SEP]
 	// (pair [SEP]), truncated to maxLen tokens in total (longest-first for
-	// pairs), returning token ids and token type ids of equal length, at
-	// least 1 and at most maxLen.
-	Encode(text, pair string, maxLen int) (ids, typeIDs []int32, err error)
+	// pairs: how many tokens each text keeps), returning token ids and
+	// token type ids of equal length, at least 1 and at most maxLen. A text
+	// that is cut keeps the tokens trunc.Keep says, of its own tokens.
+	Encode(text, pair string, maxLen int, trunc truncation.Mode) (ids, typeIDs []int32, err error)
 	// Fingerprint identifies the vocabulary and settings (for the token
 	// cache key): two tokenizers with the same fingerprint must encode
 	// every input the same way.
@@ -28,11 +31,15 @@ type Tokenizer interface {
 type TokenizeConfig struct {
 	Tokenizer Tokenizer
 	MaxLen    int // tokens per row, special tokens included (BERT: at most 512)
-	Workers   int // parallel Encode calls; 0 means GOMAXPROCS
-	// MaxBytesPerToken bounds the text handed to Encode: text (and pair)
-	// longer than MaxLen*MaxBytesPerToken bytes is cut there, at a rune
-	// boundary, first, so a 100 MB row costs no more than a short one.
-	// 0 means 50, far above English WordPiece's 4 to 6 bytes per token.
+	// Truncation says which tokens a longer row keeps; the zero Mode keeps
+	// the first (head).
+	Truncation truncation.Mode
+	Workers    int // parallel Encode calls; 0 means GOMAXPROCS
+	// MaxBytesPerToken bounds the text handed to Encode: of a text (and
+	// pair) longer than MaxLen*MaxBytesPerToken bytes, only that many bytes
+	// from each end that Truncation keeps go to Encode (Note [Pre-cut]), so
+	// a 100 MB row costs no more than a short one. 0 means 50, far above
+	// English WordPiece's 4 to 6 bytes per token.
 	MaxBytesPerToken int
 }
 
@@ -54,6 +61,9 @@ type chunk struct {
 func Tokenize(ctx context.Context, name string, scan func(func(Record) error) (ReadStats, error), cfg TokenizeConfig) (*Dataset, error) {
 	if cfg.MaxLen < 2 {
 		return nil, fmt.Errorf("shard: tokenize %s: max length %d: want at least 2", name, cfg.MaxLen)
+	}
+	if err := cfg.Truncation.Validate(); err != nil {
+		return nil, fmt.Errorf("shard: tokenize %s: %w", name, err)
 	}
 	workers := cfg.Workers
 	if workers <= 0 {
@@ -154,12 +164,12 @@ func (b *builder) work(ctx context.Context, jobs <-chan *chunk, cfg TokenizeConf
 func (b *builder) encode(c *chunk, cfg TokenizeConfig) error {
 	limit := cfg.MaxLen * cmpOr(cfg.MaxBytesPerToken, 50)
 	for _, r := range c.recs {
-		text, cut1 := cutBytes(r.Text, limit)
-		pair, cut2 := cutBytes(r.Pair, limit)
+		text, cut1 := cutBytes(r.Text, limit, cfg.Truncation)
+		pair, cut2 := cutBytes(r.Pair, limit, cfg.Truncation)
 		if cut1 || cut2 {
 			c.cut++
 		}
-		ids, types, err := cfg.Tokenizer.Encode(text, pair, cfg.MaxLen)
+		ids, types, err := cfg.Tokenizer.Encode(text, pair, cfg.MaxLen, cfg.Truncation)
 		if err != nil {
 			return fmt.Errorf("shard: tokenize %s:%d: %w", b.ds.name, r.Line, err)
 		}
@@ -210,15 +220,52 @@ func (b *builder) build() *Dataset {
 	return d
 }
 
-// cutBytes cuts s to at most limit bytes at a rune boundary.
-func cutBytes(s string, limit int) (string, bool) {
-	if len(s) <= limit {
-		return s, false
+// Note [Pre-cut]: a text longer than limit = MaxLen*MaxBytesPerToken bytes
+// is cut before Encode, keeping the bytes whose tokens the truncation keeps:
+// the first limit bytes (head), the last limit bytes (tail), or both joined
+// by a space (head+tail, which leaves a text of up to 2*limit bytes whole).
+// Cuts fall on rune boundaries, so a word that a cut splits gives other
+// tokens than it would whole. Those are the last tokens of a head part and
+// the first of a tail part, and Encode drops them: they come after what a
+// head keeps, before what a tail keeps, and in the middle of a head+tail,
+// where the joining space keeps them from merging with a whole word. So the
+// tokens kept are exactly those of the uncut text when the whole words of
+// each part make at least as many tokens as are kept from that end: a
+// guarantee of about limit bytes per MaxLen tokens, which 50 bytes per
+// token leaves to all but pathological text (one 10 KB word is one [UNK]).
+// Tokenizing is word-local in WordPiece (words split on white space), which
+// is what makes this hold. One more limit: when both texts of a pair are
+// cut, longest-first compares the cut lengths, and if their order differs
+// from the uncut one the odd token can go to the other text.
+
+// cutBytes returns what the pre-cut passes to Encode of s for trunc, and
+// whether it cut. See Note [Pre-cut].
+func cutBytes(s string, limit int, trunc truncation.Mode) (string, bool) {
+	switch {
+	case trunc.Side == truncation.HeadTail && len(s) > 2*limit:
+		return s[:runeStartBefore(s, limit)] + " " + s[runeStartAfter(s, len(s)-limit):], true
+	case trunc.Side == truncation.Tail && len(s) > limit:
+		return s[runeStartAfter(s, len(s)-limit):], true
+	case trunc.Side == truncation.Head && len(s) > limit:
+		return s[:runeStartBefore(s, limit)], true
 	}
-	for limit > 0 && !utf8.RuneStart(s[limit]) {
-		limit--
+	return s, false
+}
+
+// runeStartBefore returns the last rune boundary of s at or before i.
+func runeStartBefore(s string, i int) int {
+	for i > 0 && i < len(s) && !utf8.RuneStart(s[i]) {
+		i--
 	}
-	return s[:limit], true
+	return i
+}
+
+// runeStartAfter returns the first rune boundary of s at or after i.
+func runeStartAfter(s string, i int) int {
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++
+	}
+	return i
 }
 
 // cmpOr returns v, or def if v <= 0.

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ddprun/ddprun/truncation"
 )
 
 const benchEnglish = `The film's opening act is genuinely thrilling: a heist in Zürich, told in
@@ -26,7 +28,7 @@ func benchmarkEncode(b *testing.B, text string) {
 	tokens := 0
 	for b.Loop() {
 		for _, d := range docs {
-			ids, _, err := tok.Encode(d, "", 0)
+			ids, _, err := tok.Encode(d, "", 0, truncation.Mode{})
 			if err != nil {
 				b.Fatal(err)
 			}

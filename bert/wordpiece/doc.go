@@ -9,7 +9,7 @@
 //	if err != nil {
 //		return err
 //	}
-//	ids, typeIDs, err := tok.Encode("How old are you?", "I am six.", 128)
+//	ids, typeIDs, err := tok.Encode("How old are you?", "I am six.", 128, truncation.Mode{})
 //	// ids:     [CLS] how old are you ? [SEP] i am six . [SEP]
 //	// typeIDs:   0    0   0   0   0  0   0   1  1   1  1   1
 //
@@ -17,6 +17,12 @@
 // defaults (lowercase, strip accents when lowercasing, split CJK ideographs,
 // words over 100 characters become [UNK]). A Tokenizer is safe for
 // concurrent use; Encode allocates little beyond its two results.
+//
+// The last argument of Encode says which tokens a text longer than maxLen
+// keeps: the zero truncation.Mode keeps the first, as HF does by default.
+// Truncation returns the mode a model folder records (HF's truncation_side,
+// or ddprun's own key for head+tail), and Save records the one
+// SetTruncation set, so that a model is applied as it was trained.
 //
 // Fingerprint identifies the vocabulary and options, so a cache of token ids
 // can be checked against the tokenizer that reads it. Save writes a folder

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/ddprun/ddprun/truncation"
 )
 
 // The embedded vocabulary is the one sugarme/tokenizer ships, and loads to
@@ -21,11 +23,11 @@ func TestBertBaseUncasedEmbedded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, _, err := emb.Encode("Héllo, wörld! Unbelievably tokenized.", "", 64)
+	ids, _, err := emb.Encode("Héllo, wörld! Unbelievably tokenized.", "", 64, truncation.Mode{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _, _ := file.Encode("Héllo, wörld! Unbelievably tokenized.", "", 64)
+	want, _, _ := file.Encode("Héllo, wörld! Unbelievably tokenized.", "", 64, truncation.Mode{})
 	if !slices.Equal(ids, want) || emb.Fingerprint() != file.Fingerprint() {
 		t.Errorf("embedded %v (%s), file %v (%s)", ids, emb.Fingerprint(), want, file.Fingerprint())
 	}

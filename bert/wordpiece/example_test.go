@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/ddprun/ddprun/bert/wordpiece"
+	"github.com/ddprun/ddprun/truncation"
 )
 
 func Example() {
@@ -14,13 +15,13 @@ func Example() {
 		panic(err)
 	}
 	fmt.Println(tok.Tokenize("Unaffable? Ünaffable!"))
-	ids, typeIDs, err := tok.Encode("How old are you?", "I am six.", 0)
+	ids, typeIDs, err := tok.Encode("How old are you?", "I am six.", 0, truncation.Mode{})
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println(ids)
 	fmt.Println(typeIDs)
-	ids, _, _ = tok.Encode("How old are you?", "I am six.", 8)
+	ids, _, _ = tok.Encode("How old are you?", "I am six.", 8, truncation.Mode{})
 	fmt.Println(ids)
 	// Output:
 	// [un ##aff ##able ? un ##aff ##able [UNK]]

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ddprun/ddprun/truncation"
 )
 
 // Options change how text is split. A nil pointer means "as the tokenizer's
@@ -45,7 +47,8 @@ var ErrVocab = errors.New("wordpiece: bad vocabulary")
 // folder holding either (vocab.txt preferred) and optionally
 // tokenizer_config.json, whose do_lower_case, strip_accents,
 // tokenize_chinese_chars and model_max_length are used where opts leaves them
-// unset.
+// unset, and whose truncation_side and ddprun_truncation give Truncation
+// (a head+tail without H there is a quarter of model_max_length-2).
 func Load(path string, opts Options) (*Tokenizer, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -71,13 +74,19 @@ func Load(path string, opts Options) (*Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newTokenizer(file, tokens, resolve(opts, cfg))
+	t, err := newTokenizer(file, tokens, resolve(opts, cfg))
+	if err != nil {
+		return nil, err
+	}
+	t.trunc = cfg.trunc
+	return t, nil
 }
 
 // fileConfig holds the settings found in tokenizer files; nil means unset.
 type fileConfig struct {
 	lower, strip, chinese *bool
 	maxChars, maxLength   int
+	trunc                 truncation.Mode
 }
 
 func resolve(o Options, c fileConfig) settings {
@@ -293,6 +302,8 @@ func readTokenizerConfig(file string) (fileConfig, error) {
 		StripAccents         *bool    `json:"strip_accents"`
 		TokenizeChineseChars *bool    `json:"tokenize_chinese_chars"`
 		ModelMaxLength       *float64 `json:"model_max_length"` // HF writes 1e30 for "no limit"
+		TruncationSide       string   `json:"truncation_side"`
+		DDPRunTruncation     string   `json:"ddprun_truncation"`
 	}
 	if err := json.Unmarshal(data, &tc); err != nil {
 		return cfg, fmt.Errorf("wordpiece: %s: %v", jsonPos(file, data, err), err)
@@ -301,5 +312,24 @@ func readTokenizerConfig(file string) (fileConfig, error) {
 	if l := tc.ModelMaxLength; l != nil && *l > 0 && *l < 1<<31 {
 		cfg.maxLength = int(*l)
 	}
+	cfg.trunc, err = readTruncation(tc.TruncationSide, tc.DDPRunTruncation, firstPositive(cfg.maxLength, 512))
+	if err != nil {
+		return cfg, fmt.Errorf("wordpiece: %s: %w", file, err)
+	}
 	return cfg, nil
+}
+
+// readTruncation reads the keys that Save's truncationConfig writes:
+// ddprun's own, else HF's truncation_side.
+func readTruncation(side, ddprun string, maxLen int) (truncation.Mode, error) {
+	if ddprun != "" {
+		return truncation.Parse(ddprun, maxLen)
+	}
+	switch side {
+	case "", "right":
+		return truncation.Mode{Side: truncation.Head}, nil
+	case "left":
+		return truncation.Mode{Side: truncation.Tail}, nil
+	}
+	return truncation.Mode{}, fmt.Errorf("truncation_side %q: want left or right", side)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/ddprun/ddprun/truncation"
 )
 
 // reference is bert/testdata/tokenizer_reference.json.
@@ -110,7 +112,7 @@ func TestParity(t *testing.T) {
 					t.Errorf("Tokenize(%q):\n got %q\nwant %q", pair, got, c.PairTokens)
 				}
 			}
-			ids, types, err := tok.Encode(c.Text, pair, c.MaxLen)
+			ids, types, err := tok.Encode(c.Text, pair, c.MaxLen, truncation.Mode{})
 			if err != nil {
 				t.Fatalf("Encode: %v", err)
 			}

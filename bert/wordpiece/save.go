@@ -6,11 +6,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ddprun/ddprun/truncation"
 )
 
 // Save writes vocab.txt, tokenizer_config.json and special_tokens_map.json to
 // dir (created if missing), a folder that HF's BertTokenizer (and
 // AutoTokenizer) can load and that Load reads back to an equal Tokenizer.
+//
+// tokenizer_config.json records Truncation as HF's truncation_side: "right"
+// for head, "left" for tail. HF has no head+tail: Save writes "right" and,
+// for ddprun, "ddprun_truncation": "head+tail:H", which HF ignores, so an
+// HF tokenizer loaded from the folder truncates such a model's input at the
+// end (head) only.
 func (t *Tokenizer) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("wordpiece: save: %w", err)
@@ -34,6 +42,9 @@ func (t *Tokenizer) Save(dir string) error {
 		"do_basic_tokenize":            true,
 		"model_max_length":             t.modelMaxLength,
 		"clean_up_tokenization_spaces": true,
+	}
+	for k, v := range truncationConfig(t.trunc) {
+		config[k] = v
 	}
 	if t.strip == t.lower {
 		config["strip_accents"] = nil // HF's default: follow do_lower_case
@@ -68,4 +79,15 @@ func writeFile(path string, v any) error {
 		return fmt.Errorf("wordpiece: save: %w", err)
 	}
 	return nil
+}
+
+// truncationConfig returns the tokenizer_config.json keys that record m.
+func truncationConfig(m truncation.Mode) map[string]any {
+	switch m.Side {
+	case truncation.Tail:
+		return map[string]any{"truncation_side": "left"}
+	case truncation.HeadTail:
+		return map[string]any{"truncation_side": "right", "ddprun_truncation": m.String()}
+	}
+	return map[string]any{"truncation_side": "right"}
 }

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/ddprun/ddprun/truncation"
 )
 
 // The special tokens of a BERT vocabulary.
@@ -37,6 +39,7 @@ type Tokenizer struct {
 
 	cls, sep, pad, unk, mask int32
 	fingerprint              string
+	trunc                    truncation.Mode // what the files record; see Truncation
 
 	pool sync.Pool // *scratch
 }
@@ -98,6 +101,17 @@ func (t *Tokenizer) ModelMaxLength() int { return t.modelMaxLength }
 // made by an equivalent tokenizer.
 func (t *Tokenizer) Fingerprint() string { return t.fingerprint }
 
+// Truncation returns the truncation that the tokenizer's
+// tokenizer_config.json records (truncation_side "left" is tail, "right" or
+// none is head; ddprun_truncation, when present, says head+tail:H), or what
+// SetTruncation set: the rule the model was trained with, for callers to
+// pass to Encode. Encode itself follows only its argument.
+func (t *Tokenizer) Truncation() truncation.Mode { return t.trunc }
+
+// SetTruncation sets what Truncation returns and Save records. It must not
+// run concurrently with either; Encode may run.
+func (t *Tokenizer) SetTruncation(m truncation.Mode) { t.trunc = m }
+
 // Tokenize returns the WordPiece tokens of text, without [CLS] and [SEP].
 func (t *Tokenizer) Tokenize(text string) []string {
 	s := t.getScratch()
@@ -115,59 +129,77 @@ func (t *Tokenizer) Tokenize(text string) []string {
 // and including the first [SEP] and 1 after it.
 //
 // If maxLen > 0 the result is truncated to at most maxLen ids as HF's
-// truncation=True (strategy "longest_first") does: a single text loses tokens
-// at its end; for a pair, the longer side is cut down to the shorter one and
-// what is still over is split evenly, the pair losing the odd token. Encode
-// returns an error wrapping ErrMaxLen if a pair gets maxLen < 3, or if a text
-// would lose all its tokens (where HF logs an error and does not truncate).
+// truncation=True (strategy "longest_first") does: a single text keeps
+// maxLen-2 tokens; for a pair, the longer side is cut down to the shorter
+// one and what is still over is split evenly, the pair losing the odd token.
+// trunc says which tokens a text that is cut keeps: its first (the zero
+// Mode, head: HF's truncation_side "right"), its last (tail: "left"), or its
+// first trunc.Head and then its last (head+tail). See Note [Pair
+// truncation]. Encode returns an error wrapping ErrMaxLen if a pair gets
+// maxLen < 3, or if a text would lose all its tokens (where HF logs an error
+// and does not truncate).
 //
 // Unlike HF, an empty pair means "no pair": HF would encode ("a", "") as
 // [CLS] a [SEP] [SEP].
-func (t *Tokenizer) Encode(text, pair string, maxLen int) (ids, typeIDs []int32, err error) {
+func (t *Tokenizer) Encode(text, pair string, maxLen int, trunc truncation.Mode) (ids, typeIDs []int32, err error) {
+	if err := trunc.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("wordpiece: encode: %w", err)
+	}
 	s := t.getScratch()
 	defer t.pool.Put(s)
+	isPair := pair != ""
 	s.a = t.appendIDs(s.a[:0], text, s)
-	a, b := s.a, []int32(nil)
-	if pair != "" {
-		s.b = t.appendIDs(s.b[:0], pair, s)
-		b = s.b
+	s.b = s.b[:0]
+	if isPair {
+		s.b = t.appendIDs(s.b, pair, s)
 	}
-	a, b, err = truncate(a, b, pair != "", maxLen)
+	ka, kb, err := keepCounts(len(s.a), len(s.b), isPair, maxLen)
 	if err != nil {
 		return nil, nil, err
 	}
-	return t.assemble(a, b, pair != ""), types(len(a), len(b), pair != ""), nil
+	return t.assemble(s.a, s.b, ka, kb, isPair, trunc), types(ka, kb, isPair), nil
 }
 
-// truncate implements truncate_sequences with truncation_side "right".
-func truncate(a, b []int32, isPair bool, maxLen int) ([]int32, []int32, error) {
+// Note [Pair truncation]: a text pair is truncated in two steps. How many
+// tokens each text keeps is HF's longest_first rule (keepCounts), whatever
+// the side; which ones is the side rule applied to each text on its own
+// (truncation.Mode.Keep): head keeps each text's first tokens, tail its
+// last, and head+tail:H the first H of each text that is cut (all it keeps,
+// if it keeps no more than H) and then its last. A short question paired
+// with a long passage thus keeps the whole question and the passage's first
+// H and last tokens; two long texts keep H from the head of each. HF's
+// truncation_side "left" (tail) does the same for pairs.
+
+// keepCounts returns how many of na and nb tokens a text and its pair keep
+// in maxLen ids, as HF's truncate_sequences with "longest_first" does.
+func keepCounts(na, nb int, isPair bool, maxLen int) (ka, kb int, err error) {
 	if maxLen <= 0 {
-		return a, b, nil
+		return na, nb, nil
 	}
 	special := 2
 	if isPair {
 		special = 3
 	}
-	remove := len(a) + len(b) + special - maxLen
+	remove := na + nb + special - maxLen
 	switch {
 	case remove <= 0:
-		return a, b, nil
+		return na, nb, nil
 	case isPair && maxLen < 3:
-		return nil, nil, fmt.Errorf("%w: %d for a text pair, need at least 3", ErrMaxLen, maxLen)
-	case !isPair && remove >= len(a):
-		return nil, nil, fmt.Errorf("%w: %d leaves no room for any of the %d tokens", ErrMaxLen, maxLen, len(a))
+		return 0, 0, fmt.Errorf("%w: %d for a text pair, need at least 3", ErrMaxLen, maxLen)
+	case !isPair && remove >= na:
+		return 0, 0, fmt.Errorf("%w: %d leaves no room for any of the %d tokens", ErrMaxLen, maxLen, na)
 	case !isPair:
-		return a[:len(a)-remove], b, nil
+		return na - remove, nb, nil
 	}
-	first := min(abs(len(b)-len(a)), remove)
+	first := min(abs(nb-na), remove)
 	second := remove - first
 	var ra, rb int
-	if len(a) > len(b) {
+	if na > nb {
 		ra, rb = first+second/2, second-second/2
 	} else {
 		ra, rb = second/2, first+second-second/2
 	}
-	return a[:len(a)-ra], b[:len(b)-rb], nil
+	return na - ra, nb - rb, nil
 }
 
 func abs(x int) int {
@@ -177,20 +209,28 @@ func abs(x int) int {
 	return x
 }
 
-func (t *Tokenizer) assemble(a, b []int32, isPair bool) []int32 {
-	n := len(a) + 2
+// assemble returns [CLS] a [SEP] (b [SEP]), keeping ka tokens of a and kb
+// of b as trunc says.
+func (t *Tokenizer) assemble(a, b []int32, ka, kb int, isPair bool, trunc truncation.Mode) []int32 {
+	n := ka + 2
 	if isPair {
-		n += len(b) + 1
+		n += kb + 1
 	}
 	ids := make([]int32, 0, n)
 	ids = append(ids, t.cls)
-	ids = append(ids, a...)
+	ids = appendKept(ids, a, ka, trunc)
 	ids = append(ids, t.sep)
 	if isPair {
-		ids = append(ids, b...)
+		ids = appendKept(ids, b, kb, trunc)
 		ids = append(ids, t.sep)
 	}
 	return ids
+}
+
+// appendKept appends the k of ids that trunc keeps to dst.
+func appendKept(dst, ids []int32, k int, trunc truncation.Mode) []int32 {
+	head, tail := trunc.Keep(len(ids), k)
+	return append(append(dst, ids[:head]...), ids[len(ids)-tail:]...)
 }
 
 func types(na, nb int, isPair bool) []int32 {

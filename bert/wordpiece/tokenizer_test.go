@@ -9,11 +9,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/ddprun/ddprun/truncation"
 )
 
 // The method set another package's shard.Tokenizer declares.
 var _ interface {
-	Encode(text, pair string, maxLen int) (ids, typeIDs []int32, err error)
+	Encode(text, pair string, maxLen int, trunc truncation.Mode) (ids, typeIDs []int32, err error)
 	Fingerprint() string
 } = (*Tokenizer)(nil)
 
@@ -47,7 +49,7 @@ func TestEncodeMaxLen(t *testing.T) {
 		{"a b c", "a b c", 6, []int32{2, 5, 6, 3, 5, 3}, false}, // the pair loses the odd token
 		{"abc", "", 0, []int32{2, 10, 9, 3}, false},             // ab ##c
 	} {
-		ids, types, err := tok.Encode(tc.text, tc.pair, tc.maxLen)
+		ids, types, err := tok.Encode(tc.text, tc.pair, tc.maxLen, truncation.Mode{})
 		if tc.err {
 			if !errors.Is(err, ErrMaxLen) {
 				t.Errorf("Encode(%q, %q, %d): err %v, want ErrMaxLen", tc.text, tc.pair, tc.maxLen, err)
@@ -166,12 +168,12 @@ func mustNew(t *testing.T, opts Options) *Tokenizer {
 
 func TestConcurrentEncode(t *testing.T) {
 	tok := tiny(t, Options{})
-	want, _, _ := tok.Encode("a abc Äbc", "c b", 0)
+	want, _, _ := tok.Encode("a abc Äbc", "c b", 0, truncation.Mode{})
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
 			for range 200 {
-				got, _, err := tok.Encode("a abc Äbc", "c b", 0)
+				got, _, err := tok.Encode("a abc Äbc", "c b", 0, truncation.Mode{})
 				if err != nil || !slices.Equal(got, want) {
 					t.Errorf("concurrent Encode = %v, %v; want %v", got, err, want)
 					return
