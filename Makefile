@@ -6,7 +6,7 @@ ENV := . build/libtorch/env.sh &&
 BIN := bin/ddprun
 # Packages that must build without cgo (the import walls of ARCHITECTURE.md).
 PURE_DIRS := collective collective/ring shard launcher k8s internal bert/wordpiece ddp/optim ddp/metrics \
-	ddp/tblog ddp/runlog ddp/progress ddp/report
+	ddp/tblog ddp/runlog ddp/progress ddp/report ddp/baseline
 PURE := $(foreach d,$(PURE_DIRS),$(if $(wildcard $(d)),./$(d)/...))
 GOTESTFLAGS ?= -count=1
 DATA ?= data/spamassassin

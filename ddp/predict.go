@@ -17,7 +17,7 @@ import (
 	"github.com/ddprun/ddprun/ddp/metrics"
 	"github.com/ddprun/ddprun/internal/rankenv"
 	"github.com/ddprun/ddprun/shard"
-	"github.com/ddprun/ddprun/truncation"
+	"github.com/ddprun/ddprun/shard/truncation"
 )
 
 // InferConfig configures `ddprun predict` and `ddprun eval`: a trained HF

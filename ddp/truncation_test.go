@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ddprun/ddprun/truncation"
+	"github.com/ddprun/ddprun/shard/truncation"
 )
 
 // writeLongData writes a CSV like writeData's whose texts start with 30

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/ddprun/ddprun/shard"
-	"github.com/ddprun/ddprun/truncation"
+	"github.com/ddprun/ddprun/shard/truncation"
 )
 
 // countingTokenizer counts Encode calls.

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/ddprun/ddprun/shard"
-	"github.com/ddprun/ddprun/truncation"
+	"github.com/ddprun/ddprun/shard/truncation"
 )
 
 // wordTokenizer is a stand-in for a WordPiece tokenizer: one token per

@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ddprun/ddprun/shard"
-	"github.com/ddprun/ddprun/truncation"
+	"github.com/ddprun/ddprun/shard/truncation"
 )
 
 // longText returns about n bytes of distinct words, each ending in a

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ddprun/ddprun/truncation"
+	"github.com/ddprun/ddprun/shard/truncation"
 )
 
 const benchEnglish = `The film's opening act is genuinely thrilling: a heist in Zürich, told in

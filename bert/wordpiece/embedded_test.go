@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/ddprun/ddprun/truncation"
+	"github.com/ddprun/ddprun/shard/truncation"
 )
 
 // The embedded vocabulary is the one sugarme/tokenizer ships, and loads to

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/ddprun/ddprun/bert/wordpiece"
-	"github.com/ddprun/ddprun/truncation"
+	"github.com/ddprun/ddprun/shard/truncation"
 )
 
 func Example() {

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/ddprun/ddprun/truncation"
+	"github.com/ddprun/ddprun/shard/truncation"
 )
 
 // Options change how text is split. A nil pointer means "as the tokenizer's

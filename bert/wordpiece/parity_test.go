@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ddprun/ddprun/truncation"
+	"github.com/ddprun/ddprun/shard/truncation"
 )
 
 // reference is bert/testdata/tokenizer_reference.json.

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/ddprun/ddprun/truncation"
+	"github.com/ddprun/ddprun/shard/truncation"
 )
 
 // The special tokens of a BERT vocabulary.

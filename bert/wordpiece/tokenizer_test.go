@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ddprun/ddprun/truncation"
+	"github.com/ddprun/ddprun/shard/truncation"
 )
 
 // The method set another package's shard.Tokenizer declares.

@@ -3,7 +3,7 @@ package truncation_test
 import (
 	"fmt"
 
-	"github.com/ddprun/ddprun/truncation"
+	"github.com/ddprun/ddprun/shard/truncation"
 )
 
 func Example() {
