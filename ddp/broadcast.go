@@ -13,7 +13,7 @@ import (
 // broadcastString sends rank 0's s to every rank (a length, then the
 // bytes packed into int32s).
 func broadcastString(ctx context.Context, c collective.Comm, s string) (string, error) {
-	if c == nil || c.Size() == 1 {
+	if c.Size() == 1 {
 		return s, nil
 	}
 	n := []int64{int64(len(s))}

@@ -114,10 +114,11 @@ func deviceName(d gotch.Device) string {
 // collective registry: the TCP ring, listening on the socket the launcher
 // passed (DDPRUN_LISTEN_FD) or on its own address in DDPRUN_PEERS, or NCCL,
 // whose unique id travels over such a ring. cfg.Wire is "fp32" or "bf16"
-// ("" = bf16 with several ranks). A single rank gets nil: no network at all.
+// ("" = bf16 with several ranks). A single rank gets collective.Solo: no
+// network at all.
 func OpenComm(ctx context.Context, id rankenv.Identity, cfg Config, log *slog.Logger) (collective.Comm, error) {
 	if !id.Distributed() {
-		return nil, nil
+		return collective.Solo(), nil
 	}
 	dev, err := ResolveDevice(cfg.Device, id, torchrt.CUDADevices())
 	if err != nil {

@@ -7,7 +7,7 @@
 //	cfg := ddp.DefaultConfig()
 //	cfg.Train, cfg.Val, cfg.Test = "train.csv", "val.csv", "test.csv"
 //	cfg.Preset = "mini"                              // or cfg.Model = "./bert-base-uncased"
-//	comm, _ := ddp.OpenComm(ctx, id, cfg, log)       // ring or NCCL to the peers (nil alone)
+//	comm, _ := ddp.OpenComm(ctx, id, cfg, log)       // ring or NCCL to the peers (collective.Solo alone)
 //	res, err := ddp.Train(ctx, cfg, ddp.Env{ID: id, Comm: comm, Stderr: os.Stderr})
 //
 // Inside, every step:

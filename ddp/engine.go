@@ -25,7 +25,7 @@ type engine struct {
 	red      *reducer
 	opt      *optim.Optimizer  // the host optimizer (Note [Optimizer implementations]); nil with flat
 	flat     *devopt.Optimizer // the flat optimizer; nil with host
-	comm     collective.Comm   // nil: one rank
+	comm     collective.Comm   // collective.Solo for one rank
 	sched    optim.Schedule
 	lr       float64
 	clip     float64
@@ -74,12 +74,12 @@ func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResul
 	t0 := time.Now()
 	sent := e.red.stats.Bytes // before backward: with overlap, buckets are sent during it
 	for i, b := range micro {
-		if i == len(micro)-1 && e.red.overlap != nil && e.comm != nil {
+		if i == len(micro)-1 && e.red.overlap != nil {
 			e.red.overlap.start(ctx, e.comm, e.onBucket)
 		}
 		loss, err := e.backward(b, 1/float64(len(micro)), &res)
 		if err != nil {
-			if i == len(micro)-1 && e.red.overlap != nil && e.comm != nil {
+			if i == len(micro)-1 && e.red.overlap != nil {
 				e.red.overlap.finish() // the step failed anyway; let the goroutine end
 			}
 			return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
@@ -289,16 +289,16 @@ type engineOptions struct {
 // the same parameters, copies rank 0's values to all, and makes the
 // gradient buckets.
 func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engineOptions) (*engine, error) {
-	e := &engine{m: m, comm: comm, sched: o.Sched, lr: o.LR, clip: o.Clip, bf16: o.BF16, seed: o.Seed, lazy: o.LazyEmbeddings, loss: o.Loss}
-	if comm != nil {
-		e.rank = comm.Rank()
-		if comm.Size() > 1 {
-			if err := checkReplicas(ctx, comm, m); err != nil {
-				return nil, err
-			}
-			if err := broadcastParams(ctx, comm, m); err != nil {
-				return nil, err
-			}
+	if comm == nil {
+		comm = collective.Solo()
+	}
+	e := &engine{m: m, comm: comm, rank: comm.Rank(), sched: o.Sched, lr: o.LR, clip: o.Clip, bf16: o.BF16, seed: o.Seed, lazy: o.LazyEmbeddings, loss: o.Loss}
+	if comm.Size() > 1 {
+		if err := checkReplicas(ctx, comm, m); err != nil {
+			return nil, err
+		}
+		if err := broadcastParams(ctx, comm, m); err != nil {
+			return nil, err
 		}
 	}
 	var err error
@@ -316,7 +316,7 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 		return nil, err
 	}
 	e.red.wireSize = max(o.WireBytes, 2)
-	e.red.wire16 = o.Wire16 && comm != nil && comm.Size() > 1
+	e.red.wire16 = o.Wire16 && comm.Size() > 1
 	if flat {
 		if e.flat, err = devopt.New(o.Optim, e.red.groups()); err != nil {
 			e.red.drop()
@@ -325,14 +325,14 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 	}
 	if e.red.sparse != nil {
 		e.red.sparse.wireSize = 4
-		if comm != nil && comm.Size() > 1 && o.WireBytes == 2 {
+		if comm.Size() > 1 && o.WireBytes == 2 {
 			e.red.sparse.wireSize = 2
 		}
 	}
 	// Overlap runs all-reduces on another goroutine: not with conversions
 	// that call libtorch, and not on CUDA, where the collectives are ordered
 	// on the compute stream anyway.
-	if comm != nil && comm.Size() > 1 && !o.NoOverlap && len(e.red.buckets) > 0 && !e.red.wire16 && !m.Device().IsCuda() {
+	if comm.Size() > 1 && !o.NoOverlap && len(e.red.buckets) > 0 && !e.red.wire16 && !m.Device().IsCuda() {
 		if e.red.overlap, err = newOverlapper(e.red, m); err != nil {
 			e.red.drop()
 			return nil, err

@@ -165,7 +165,7 @@ func (t *trainer) restore(ctx context.Context, ck *loadedCheckpoint) error {
 // shareOptimizerState sends rank 0's optimizer state (read from the
 // checkpoint) to the other ranks, parameter by parameter in name order.
 func (t *trainer) shareOptimizerState(ctx context.Context, ck *loadedCheckpoint) error {
-	if t.env.Comm == nil || t.world() == 1 {
+	if t.world() == 1 {
 		return nil
 	}
 	if t.rank() != 0 {
@@ -298,8 +298,8 @@ func (t *trainer) epochFloat() float64 {
 // meanOverRanks averages a value over the ranks (the logged loss is the
 // global batch's).
 func (t *trainer) meanOverRanks(ctx context.Context, v float64) (float64, error) {
-	if t.env.Comm == nil || t.world() == 1 {
-		return v, nil
+	if t.world() == 1 {
+		return v, nil // exact: the all-reduce travels in float32
 	}
 	buf := []float32{float32(v)}
 	if err := t.env.Comm.AllReduce(ctx, collective.Float32s(buf), collective.Avg); err != nil {
@@ -355,9 +355,6 @@ func (t *trainer) stopRequested(ctx context.Context) (bool, error) {
 	case <-t.env.Reporter.StopRequested():
 		local = 1
 	default:
-	}
-	if t.env.Comm == nil || t.world() == 1 {
-		return local == 1, nil
 	}
 	buf := []int32{local}
 	if err := t.env.Comm.AllReduce(ctx, collective.Int32s(buf), collective.Max); err != nil {
@@ -424,8 +421,8 @@ func (t *trainer) evaluateSplit(ctx context.Context, ds *shard.Dataset) (metrics
 const lossScale = 1e9
 
 func reduceCounts(ctx context.Context, c collective.Comm, counts *metrics.Counts) error {
-	if c == nil || c.Size() == 1 {
-		return nil
+	if c.Size() == 1 {
+		return nil // the counts are the total; the fixed-point round trip would round the loss
 	}
 	v := append(counts.Int64s(), int64(math.Round(counts.LossSum()*lossScale)))
 	if err := c.AllReduce(ctx, collective.Int64s(v), collective.Sum); err != nil {
@@ -532,16 +529,13 @@ func (t *trainer) loadBest(ctx context.Context, res *Result) error {
 		return err
 	}
 	res.BestCheckpoint = best
-	if t.env.Comm != nil && t.world() > 1 {
-		return broadcastParams(ctx, t.env.Comm, t.model)
-	}
-	return nil
+	return broadcastParams(ctx, t.env.Comm, t.model)
 }
 
 // agreeBool shares rank 0's decision v, or its error, with every rank
 // (the other ranks pass their own errors, if any, through).
 func (t *trainer) agreeBool(ctx context.Context, v bool, err error) (bool, error) {
-	if t.env.Comm == nil || t.world() == 1 {
+	if t.world() == 1 {
 		return v, err
 	}
 	msg := ""

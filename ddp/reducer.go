@@ -283,7 +283,7 @@ func (r *reducer) sync(ctx context.Context, m *bert.Model, c collective.Comm, on
 }
 
 func (r *reducer) allReduceDense(ctx context.Context, c collective.Comm, onBucket func(i int)) error {
-	if c == nil || c.Size() == 1 {
+	if c.Size() == 1 {
 		return nil
 	}
 	for i := range r.mem {

@@ -63,7 +63,7 @@ func (s *sparseGrad) sync(ctx context.Context, m *bert.Model, c collective.Comm)
 	if err != nil {
 		return err
 	}
-	if c == nil || c.Size() == 1 {
+	if c.Size() == 1 {
 		s.accumulate(ids, rows, 1)
 		s.dirty = append(s.dirty, ids...)
 		return nil

@@ -47,7 +47,7 @@ type Result struct {
 // Env is what a rank gets from its surroundings.
 type Env struct {
 	ID       rankenv.Identity
-	Comm     collective.Comm  // nil: one rank
+	Comm     collective.Comm  // the ranks' communicator; nil: one rank (collective.Solo)
 	Reporter control.Reporter // nil: none
 	Stderr   io.Writer        // progress bar and human-readable logs (rank 0)
 	Log      *slog.Logger
@@ -74,6 +74,9 @@ func Train(ctx context.Context, cfg Config, env Env) (*Result, error) {
 	}
 	if env.Stderr == nil {
 		env.Stderr = io.Discard
+	}
+	if env.Comm == nil {
+		env.Comm = collective.Solo()
 	}
 	dev, err := ResolveDevice(cfg.Device, env.ID, torchrt.CUDADevices())
 	if err != nil {
@@ -183,7 +186,7 @@ type trainer struct {
 
 func (t *trainer) rank() int { return t.env.ID.Rank }
 
-func (t *trainer) world() int { return max(t.env.ID.WorldSize, 1) }
+func (t *trainer) world() int { return t.env.Comm.Size() }
 
 func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokenizer, data *splits, th *torchrt.Thread, dev gotch.Device) (*trainer, error) {
 	t := &trainer{cfg: cfg, env: env, tok: tok, data: data, th: th, start: time.Now(), device: dev}
@@ -353,7 +356,7 @@ func (t *trainer) engineOptions() engineOptions {
 		CapBytes:        int(c.BucketCapMB * (1 << 20)),
 		DenseEmbeddings: c.DenseEmbeddings,
 		Flat:            c.OptimizerImpl == "flat",
-		Wire16:          c.Wire != "fp32" && t.env.Comm != nil && !convertsTo(t.env.Comm, collective.BFloat16),
+		Wire16:          c.Wire != "fp32" && !convertsTo(t.env.Comm, collective.BFloat16),
 		NoOverlap:       !overlapOn(c.Overlap, t.env.ID),
 		LazyEmbeddings:  c.LazyEmbeddings,
 		WireBytes:       map[bool]int{true: 4, false: 2}[c.Wire == "fp32"],

@@ -62,9 +62,7 @@ func runTrain(ctx context.Context, o IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	if comm != nil {
-		defer comm.Close()
-	}
+	defer comm.Close()
 	rep, err := dialControl(ctx, id)
 	if err != nil {
 		return err
