@@ -23,12 +23,15 @@ var benchmarks = map[string]func(ctx context.Context, o IO, args []string) error
 }
 
 func runBench(ctx context.Context, o IO, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(o.Stdout, "Usage: ddprun bench allreduce|step [flags]\n\n"+
+			"  allreduce  time float32 all-reduces over the TCP ring between local ranks (nccl-tests' columns)\n"+
+			"  step       time one rank's training step on random tokens\n\n"+
+			"Run 'ddprun bench allreduce --help' or 'ddprun bench step --help' for their flags.")
+		return nil
+	}
 	if len(args) == 0 || benchmarks[args[0]] == nil {
-		fmt.Fprintln(o.Stderr, "Usage: ddprun bench allreduce|step [flags]")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return nil
-		}
-		return fmt.Errorf("%w: bench: want a benchmark name: allreduce or step", ErrUsage)
+		return usagef("bench: want a benchmark name: allreduce or step (see ddprun bench --help)")
 	}
 	return benchmarks[args[0]](ctx, o, args[1:])
 }
@@ -96,7 +99,8 @@ func runBenchAllReduce(ctx context.Context, o IO, args []string) error {
 	var f allReduceFlags
 	fs := flag.NewFlagSet("bench allreduce", flag.ContinueOnError)
 	f.Register(fs)
-	if done, err := parseFlags(fs, args, o.Stderr); done {
+	setUsage(fs, "Usage: ddprun bench allreduce [flags]\n\nTime float32 all-reduces over the TCP ring between local ranks, in nccl-tests' columns.\n\nFlags:\n")
+	if done, err := parseFlags(fs, args, o); done {
 		return err
 	}
 	wires, err := f.wires()

@@ -15,7 +15,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -86,11 +85,12 @@ func ExitCode(err error) int {
 // Run runs the ddprun command line args (without the program name).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := IO{Stdout: stdout, Stderr: stderr}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		usage(stderr)
+		return usagef("no command (see ddprun --help)")
+	}
+	if isHelp(args[0]) || args[0] == "help" {
 		usage(stdout)
-		if len(args) == 0 {
-			return fmt.Errorf("%w: no command", ErrUsage)
-		}
 		return nil
 	}
 	if isLaunch(args) { // ddprun [launch flags] train ...: see launch.go
@@ -98,8 +98,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cmd, ok := lookup(args[0])
 	if !ok {
-		usage(stderr)
-		return fmt.Errorf("%w: unknown command %q", ErrUsage, args[0])
+		return usagef("unknown command %q (see ddprun --help)", args[0])
 	}
 	return cmd.Run(ctx, o, args[1:])
 }
@@ -118,20 +117,4 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'ddprun <command> --help' for a command's flags. Examples:")
 	fmt.Fprintln(w, "  ddprun train --train train.csv --val val.csv --preset mini --output runs/a")
 	fmt.Fprintln(w, "  ddprun --nproc 2 train --train train.csv --model ./bert-base-uncased --output runs/b")
-}
-
-// parseFlags parses args into fs, turning parse errors into ErrUsage and
-// --help into a nil error with done set.
-func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (done bool, err error) {
-	fs.SetOutput(stderr)
-	err = fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return true, nil
-	case err != nil:
-		return true, fmt.Errorf("%w: %s: %w", ErrUsage, fs.Name(), err)
-	case fs.NArg() > 0:
-		return true, fmt.Errorf("%w: %s: unexpected arguments %q", ErrUsage, fs.Name(), fs.Args())
-	}
-	return false, nil
 }

@@ -65,7 +65,6 @@ func (r *doctorReport) failed() []string {
 // trainer would use. It exits 1 when a check fails.
 func runDoctor(ctx context.Context, o IO, args []string) error {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(o.Stderr)
 	cfg := ddp.DefaultConfig()
 	fs.StringVar(&cfg.Device, "device", cfg.Device, "device as `ddprun train --device` would choose it")
 	fs.StringVar(&cfg.Backend, "backend", cfg.Backend, "backend as `ddprun train --backend` would choose it")
@@ -74,11 +73,8 @@ func runDoctor(ctx context.Context, o IO, args []string) error {
 	fs.Var(&maxBytes, "max-bytes", "largest all-reduce probed (sizes 1M, x4, up to this)")
 	iters := fs.Int("iters", 5, "timed all-reduces per size")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	fs.Usage = func() {
-		fmt.Fprintf(o.Stderr, "Usage: ddprun [launch flags] doctor [flags]\n\nCheck this machine, and under the launcher every rank and link, before training.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if done, err := parseFlags(fs, args, o.Stderr); done {
+	setUsage(fs, "Usage: ddprun [launch flags] doctor [flags]\n\nCheck this machine, and under the launcher every rank and link, before training.\n\nFlags:\n")
+	if done, err := parseFlags(fs, args, o); done {
 		return err
 	}
 	id, err := rankenv.FromEnv(os.Getenv)

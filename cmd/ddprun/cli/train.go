@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/ddprun/ddprun/ddp"
@@ -31,19 +32,15 @@ func runTrain(ctx context.Context, o IO, args []string) error {
 	stdout, stderr := o.Stdout, o.Stderr
 	cfg := ddp.DefaultConfig()
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	cfg.Register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: ddprun [launch flags] train --train FILE (--model DIR | --preset NAME) [flags]\n\n"+
-			"Fine-tune (or train from scratch) a BERT/DistilBERT text classifier. Without a launcher it runs as one rank;\n"+
-			"under `ddprun --nproc K` or `--nodes N` each rank runs this command with its identity in the environment.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if done, err := parseFlags(fs, args, stderr); done {
+	setUsage(fs, "Usage: ddprun [launch flags] train --train FILE (--model DIR | --preset NAME) [flags]\n\n"+
+		"Fine-tune (or train from scratch) a BERT/DistilBERT text classifier. Without a launcher it runs as one rank;\n"+
+		"under `ddprun --nproc K` or `--nodes N` each rank runs this command with its identity in the environment.\n\nFlags:\n")
+	if done, err := parseFlags(fs, args, o); done {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+		return &usageError{msg: "train: " + strings.TrimPrefix(err.Error(), "ddp: ") + " (see ddprun train --help)", cause: err}
 	}
 	id, err := rankenv.FromEnv(os.Getenv)
 	if err != nil {
