@@ -31,6 +31,12 @@ type Command struct {
 	Hidden  bool   // internal: not listed
 	// Run runs the subcommand with the arguments after its name.
 	Run func(ctx context.Context, io IO, args []string) error
+	// Check, if set, parses and validates args as Run does, prints the
+	// help for --help (done with a nil error), and runs nothing: the
+	// launcher calls it before it starts any rank, so that a mistake is
+	// one message and exit 2 rather than one per rank, and help prints
+	// once. done is set for help and for errors.
+	Check func(io IO, args []string) (done bool, err error)
 }
 
 // IO is where a command writes.

@@ -69,7 +69,8 @@ func isLaunch(args []string) bool {
 
 // runLaunch runs the launcher: the flags up to the first non-flag
 // argument are launch flags; the rest is the rank command, re-executed
-// from os.Executable() once per rank.
+// from os.Executable() once per rank. The command's flags are checked
+// here first (Command.Check).
 func runLaunch(ctx context.Context, o IO, args []string) error {
 	var f launchFlags
 	fs := flag.NewFlagSet("ddprun", flag.ContinueOnError)
@@ -88,8 +89,14 @@ func runLaunch(ctx context.Context, o IO, args []string) error {
 	if fs.NArg() == 0 {
 		return fmt.Errorf("%w: launch flags need a command to run, e.g. ddprun --nproc 2 train ...", ErrUsage)
 	}
-	if _, ok := lookup(fs.Arg(0)); !ok {
-		return fmt.Errorf("%w: unknown command %q", ErrUsage, fs.Arg(0))
+	cmd, ok := lookup(fs.Arg(0))
+	if !ok {
+		return usagef("unknown command %q (see ddprun --help)", fs.Arg(0))
+	}
+	if cmd.Check != nil { // the rank's own parse and validation, once, before any rank starts
+		if done, err := cmd.Check(o, fs.Args()[1:]); done {
+			return err
+		}
 	}
 	if err := f.podDefaults(ctx); err != nil {
 		return err

@@ -19,7 +19,12 @@ import (
 )
 
 func init() {
-	Register(Command{Name: "train", Summary: "train a BERT/DistilBERT classifier (one rank; see the launch flags for more)", Run: runTrain})
+	Register(Command{Name: "train", Summary: "train a BERT/DistilBERT classifier (one rank; see the launch flags for more)", Run: runTrain,
+		Check: func(o IO, args []string) (bool, error) {
+			cfg := ddp.DefaultConfig()
+			_, done, err := parseTrain(o, args, &cfg)
+			return done, err
+		}})
 	Register(Command{Name: "predict", Summary: "predict labels and probabilities with a trained model", Run: runPredict})
 	Register(Command{Name: "eval", Summary: "evaluate a trained model on labelled data", Run: runEval})
 }
@@ -28,19 +33,35 @@ func init() {
 // (SIGINT/SIGTERM, the launcher) after writing a checkpoint.
 const ExitStopped = 3
 
-func runTrain(ctx context.Context, o IO, args []string) error {
-	stdout, stderr := o.Stdout, o.Stderr
-	cfg := ddp.DefaultConfig()
+// trainFlags binds cfg to a new flag set for train.
+func trainFlags(cfg *ddp.Config) *flag.FlagSet {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	cfg.Register(fs)
 	setUsage(fs, "Usage: ddprun [launch flags] train --train FILE (--model DIR | --preset NAME) [flags]\n\n"+
 		"Fine-tune (or train from scratch) a BERT/DistilBERT text classifier. Without a launcher it runs as one rank;\n"+
 		"under `ddprun --nproc K` or `--nodes N` each rank runs this command with its identity in the environment.\n\nFlags:\n")
+	return fs
+}
+
+// parseTrain parses args into cfg and validates it, as every rank and,
+// before any starts, the launcher do. done is set for --help (printed to
+// o.Stdout) and for errors.
+func parseTrain(o IO, args []string, cfg *ddp.Config) (fs *flag.FlagSet, done bool, err error) {
+	fs = trainFlags(cfg)
 	if done, err := parseFlags(fs, args, o); done {
-		return err
+		return fs, true, err
 	}
 	if err := cfg.Validate(); err != nil {
-		return &usageError{msg: "train: " + strings.TrimPrefix(err.Error(), "ddp: ") + " (see ddprun train --help)", cause: err}
+		return fs, true, &usageError{msg: "train: " + strings.TrimPrefix(err.Error(), "ddp: ") + " (see ddprun train --help)", cause: err}
+	}
+	return fs, false, nil
+}
+
+func runTrain(ctx context.Context, o IO, args []string) error {
+	stdout, stderr := o.Stdout, o.Stderr
+	cfg := ddp.DefaultConfig()
+	if _, done, err := parseTrain(o, args, &cfg); done {
+		return err
 	}
 	id, err := rankenv.FromEnv(os.Getenv)
 	if err != nil {
