@@ -104,7 +104,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cmd, ok := lookup(args[0])
 	if !ok {
-		return usagef("unknown command %q (see ddprun --help)", args[0])
+		return unknownCommand(args[0])
 	}
 	return cmd.Run(ctx, o, args[1:])
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -40,4 +41,27 @@ func (b *byteSize) Set(s string) error {
 	}
 	*b = byteSize(v * mult)
 	return nil
+}
+
+// aliasUsage starts the usage of an alias: "alias of --lr".
+const aliasUsage = "alias of --"
+
+// alias makes name another spelling of fs's flag orig: it shares orig's
+// Value, and help lists it on one line after the flags (printFlags), not
+// as an entry of its own.
+func alias(fs *flag.FlagSet, name, orig string) {
+	f := fs.Lookup(orig)
+	if f == nil {
+		panic("cli: alias --" + name + " of an undefined flag --" + orig)
+	}
+	fs.Var(f.Value, name, aliasUsage+orig)
+}
+
+// aliasOf returns the name of the flag f is an alias of, or "".
+func aliasOf(fs *flag.FlagSet, f *flag.Flag) string {
+	orig, ok := strings.CutPrefix(f.Usage, aliasUsage)
+	if !ok || fs.Lookup(orig) == nil {
+		return ""
+	}
+	return orig
 }

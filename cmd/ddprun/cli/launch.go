@@ -75,23 +75,22 @@ func runLaunch(ctx context.Context, o IO, args []string) error {
 	var f launchFlags
 	fs := flag.NewFlagSet("ddprun", flag.ContinueOnError)
 	f.Register(fs)
-	fs.SetOutput(o.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(o.Stderr, "Usage: ddprun [launch flags] <command> [command flags]\n\nLaunch flags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+	restore := quiet(fs)
+	err := fs.Parse(args)
+	restore()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(o.Stdout)
+		return nil
+	case err != nil:
+		return flagError(fs, err)
 	}
 	if fs.NArg() == 0 {
 		return fmt.Errorf("%w: launch flags need a command to run, e.g. ddprun --nproc 2 train ...", ErrUsage)
 	}
 	cmd, ok := lookup(fs.Arg(0))
 	if !ok {
-		return usagef("unknown command %q (see ddprun --help)", fs.Arg(0))
+		return unknownCommand(fs.Arg(0))
 	}
 	if cmd.Check != nil { // the rank's own parse and validation, once, before any rank starts
 		if done, err := cmd.Check(o, fs.Args()[1:]); done {

@@ -12,7 +12,7 @@ import (
 // the command's result: it goes to stdout and exits 0, so that
 // `ddprun train --help | grep lr` works (git, go and kubectl do the same).
 // A mistake in the command line is one line on stderr and exit 2: what is
-// wrong and where the help is, never the
+// wrong, its likely meaning (suggest.go) and where the help is, never the
 // whole flag list (130 lines that bury the one that matters). The flag
 // package's own printing is switched off for that: parseFlags parses with
 // output discarded and formats the error itself.
@@ -93,6 +93,14 @@ func quiet(fs *flag.FlagSet) (restore func()) {
 	return func() { fs.Usage = usage }
 }
 
+// unknownCommand is the error for a command name that is not registered.
+func unknownCommand(name string) error {
+	if s := suggestCommand(name); s != "" {
+		return usagef("unknown command %q (did you mean %s? see ddprun --help)", name, s)
+	}
+	return usagef("unknown command %q (see ddprun --help)", name)
+}
+
 // showUsage prints fs's usage to w.
 func showUsage(fs *flag.FlagSet, w io.Writer) {
 	fs.SetOutput(w)
@@ -101,11 +109,15 @@ func showUsage(fs *flag.FlagSet, w io.Writer) {
 }
 
 // flagError rewrites an error of fs.Parse as one line: the command, the
-// flag with the double dash users type, and where the help is.
+// flag with the double dash users type, for an unknown flag what it likely
+// meant (suggest), and where the help is.
 func flagError(fs *flag.FlagSet, err error) error {
 	msg := err.Error()
 	help := "see " + commandPath(fs) + " --help"
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		if s := suggest(fs, name); s != "" {
+			help = "did you mean " + s + "? " + help
+		}
 		return &usageError{msg: fmt.Sprintf("%sunknown flag --%s (%s)", prefix(fs), name, help), cause: err}
 	}
 	msg = strings.NewReplacer("for flag -", "for --", "for -", "for --", "argument: -", "argument: --").Replace(msg)
