@@ -33,10 +33,26 @@ func init() {
 // (SIGINT/SIGTERM, the launcher) after writing a checkpoint.
 const ExitStopped = 3
 
-// trainFlags binds cfg to a new flag set for train.
+// trainAliases are HF TrainingArguments' names of train's flags, accepted
+// as they are: HF habits work, and help lists them on one line.
+var trainAliases = [][2]string{
+	{"learning-rate", "lr"},
+	{"num-train-epochs", "epochs"},
+	{"per-device-train-batch-size", "batch-size"},
+	{"per-device-eval-batch-size", "eval-batch-size"},
+	{"gradient-accumulation-steps", "grad-accum"},
+	{"output-dir", "output"},
+	{"logging-steps", "log-every"},
+}
+
+// trainFlags binds cfg to a new flag set for train: ddp's flags and their
+// HF aliases.
 func trainFlags(cfg *ddp.Config) *flag.FlagSet {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	cfg.Register(fs)
+	for _, a := range trainAliases {
+		alias(fs, a[0], a[1])
+	}
 	setUsage(fs, "Usage: ddprun [launch flags] train --train FILE (--model DIR | --preset NAME) [flags]\n\n"+
 		"Fine-tune (or train from scratch) a BERT/DistilBERT text classifier. Without a launcher it runs as one rank;\n"+
 		"under `ddprun --nproc K` or `--nodes N` each rank runs this command with its identity in the environment.\n\nFlags:\n")

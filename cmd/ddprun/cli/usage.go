@@ -53,12 +53,39 @@ func prefix(fs *flag.FlagSet) string {
 	return fs.Name() + ": "
 }
 
-// setUsage makes fs's usage its header followed by its flags,
-// written to fs.Output().
+// setUsage makes fs's usage its header followed by its flags
+// (printFlags), written to fs.Output().
 func setUsage(fs *flag.FlagSet, header string) {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), header)
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs)
+	}
+}
+
+// printFlags is fs.PrintDefaults with the double dash users type, and with
+// the aliases on one line after the flags instead of entries of their own.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	var b strings.Builder
+	entries := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	entries.SetOutput(&b)
+	var aliases []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if orig := aliasOf(fs, f); orig != "" {
+			aliases = append(aliases, "--"+f.Name+" (--"+orig+")")
+			return
+		}
+		entries.Var(f.Value, f.Name, f.Usage)
+		entries.Lookup(f.Name).DefValue = f.DefValue // not the value parsed so far
+	})
+	entries.PrintDefaults()
+	for _, line := range strings.SplitAfter(b.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, "  -"); ok {
+			line = "  --" + rest
+		}
+		io.WriteString(w, line)
+	}
+	if len(aliases) > 0 {
+		fmt.Fprintf(w, "\naliases: %s\n", strings.Join(aliases, ", "))
 	}
 }
 

@@ -21,7 +21,7 @@ func TestHelp_Stdout(t *testing.T) {
 			t.Errorf("%q: err %v, stdout %d bytes starting %.40q, stderr %q", args, err, len(out), out, errOut)
 		}
 	}
-	if out, _, _ := run(t, "train", "--help"); !strings.Contains(out, "\n  -lr float") {
+	if out, _, _ := run(t, "train", "--help"); !strings.Contains(out, "\n  --lr float") {
 		t.Errorf("train --help does not list --lr:\n%s", out)
 	}
 }
