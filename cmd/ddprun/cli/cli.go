@@ -15,6 +15,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -95,9 +96,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		usage(stderr)
 		return usagef("no command (see ddprun --help)")
 	}
-	if isHelp(args[0]) || args[0] == "help" {
+	switch {
+	case args[0] == "help" && len(args) > 1: // ddprun help train
+		return Run(ctx, []string{args[1], "--help"}, stdout, stderr)
+	case isHelp(args[0]) || args[0] == "help":
 		usage(stdout)
 		return nil
+	case args[0] == "--version" || args[0] == "-version":
+		return printVersion(stdout, false)
 	}
 	if isLaunch(args) { // ddprun [launch flags] train ...: see launch.go
 		return runLaunch(ctx, o, args)
@@ -112,15 +118,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: ddprun [launch flags] <command> [flags]\n\nCommands:")
 	registry.Lock()
-	defer registry.Unlock()
 	for _, c := range registry.cmds {
 		if !c.Hidden {
 			fmt.Fprintf(w, "  %-12s %s\n", c.Name, c.Summary)
 		}
 	}
-	fmt.Fprintln(w, "\nLaunch flags run a command as several ranks: --nproc K on this machine, --nodes N [--join host:port]")
-	fmt.Fprintln(w, "across machines, plus supervision, restarts and metrics; 'ddprun --nproc 1 --help' lists them.")
-	fmt.Fprintln(w, "\nRun 'ddprun <command> --help' for a command's flags. Examples:")
+	registry.Unlock()
+	fmt.Fprintln(w, "\nLaunch flags, before the command, run it as several ranks: --nproc K on this machine,")
+	fmt.Fprintln(w, "--nodes N [--join host:port] across machines, with supervision, restarts and metrics:")
+	fmt.Fprintln(w)
+	fs := flag.NewFlagSet("ddprun", flag.ContinueOnError)
+	new(launchFlags).Register(fs)
+	printFlags(w, fs)
+	fmt.Fprintln(w, "\nRun 'ddprun <command> --help' for a command's flags, 'ddprun --version' for the version. Examples:")
 	fmt.Fprintln(w, "  ddprun train --train train.csv --val val.csv --preset mini --output runs/a")
 	fmt.Fprintln(w, "  ddprun --nproc 2 train --train train.csv --model ./bert-base-uncased --output runs/b")
 }
