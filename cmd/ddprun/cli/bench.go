@@ -49,9 +49,9 @@ type allReduceFlags struct {
 func (f *allReduceFlags) Register(fs *flag.FlagSet) {
 	f.minBytes, f.maxBytes = 4<<10, 256<<20
 	fs.IntVar(&f.nproc, "nproc", 2, "number of local rank processes")
-	fs.Var(&f.minBytes, "min-bytes", "smallest buffer (suffixes K, M, G)")
-	fs.Var(&f.maxBytes, "max-bytes", "largest buffer; sizes double from min-bytes")
-	fs.Var(&f.chunk, "chunk", "ring chunk size on the wire (0: the ring's default)")
+	fs.Var(&f.minBytes, "min-bytes", "smallest buffer `SIZE` (suffixes K, M, G)")
+	fs.Var(&f.maxBytes, "max-bytes", "largest buffer `SIZE`; sizes double from --min-bytes")
+	fs.Var(&f.chunk, "chunk", "ring chunk `SIZE` on the wire (0: the ring's default)")
 	fs.StringVar(&f.wire, "wire", "both", "wire dtype for the float32 buffer: fp32, bf16, fp16 or both (fp32 then bf16)")
 	fs.StringVar(&f.op, "op", "sum", "reduction: sum, avg, max or min")
 	fs.IntVar(&f.iters, "iters", 20, "timed iterations per size")

@@ -45,10 +45,10 @@ type doctorFlags struct {
 func parseDoctor(o IO, args []string) (f *doctorFlags, done bool, err error) {
 	f = &doctorFlags{cfg: ddp.DefaultConfig(), maxBytes: 64 << 20}
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.StringVar(&f.cfg.Device, "device", f.cfg.Device, "device as `ddprun train --device` would choose it")
-	fs.StringVar(&f.cfg.Backend, "backend", f.cfg.Backend, "backend as `ddprun train --backend` would choose it")
+	fs.StringVar(&f.cfg.Device, "device", f.cfg.Device, "device as ddprun train --device would choose it: auto|cpu|cuda|cuda:N")
+	fs.StringVar(&f.cfg.Backend, "backend", f.cfg.Backend, "backend as ddprun train --backend would choose it: auto|ring|nccl")
 	fs.StringVar(&f.output, "output", "", "check that this output `DIR` is writable and has room")
-	fs.Var(&f.maxBytes, "max-bytes", "largest all-reduce probed (sizes 1M, x4, up to this)")
+	fs.Var(&f.maxBytes, "max-bytes", "largest all-reduce `SIZE` probed (1M, 4M, 16M, ... up to this; suffixes K, M, G)")
 	fs.IntVar(&f.iters, "iters", 5, "timed all-reduces per size")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON")
 	setUsage(fs, "Usage: ddprun [launch flags] doctor [flags]\n\nCheck this machine, and under the launcher every rank and link, before training.\n\nFlags:\n")

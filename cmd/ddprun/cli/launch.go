@@ -45,7 +45,7 @@ func (f *launchFlags) Register(fs *flag.FlagSet) {
 	fs.IntVar(&f.nproc, "nproc", 0, "ranks on this node (default: one per GPU, else 1)")
 	alias(fs, "nproc-per-node", "nproc") // torchrun's spellings
 	alias(fs, "nproc_per_node", "nproc")
-	fs.Var(&f.nodes, "nodes", "number of nodes N, or MIN:MAX for an elastic job (multi-node; needs a shared secret)")
+	fs.Var(&f.nodes, "nodes", "number of nodes `N`, or MIN:MAX for an elastic job (multi-node; needs a shared secret)")
 	alias(fs, "nnodes", "nodes")
 	fs.StringVar(&f.join, "join", "", "host:port of any running node of the job (none on the first node; in a pod from ddprun k8s render: derived from JOB_COMPLETION_INDEX and DDPRUN_K8S_*)")
 	fs.StringVar(&f.bind, "bind", "", "address to listen on (default: 127.0.0.1 alone, else the address that routes to --join)")

@@ -9,7 +9,8 @@ import (
 var helpCommands = [][]string{
 	{"train", "--help"}, {"predict", "--help"}, {"eval", "-h"}, {"doctor", "--help"},
 	{"bench", "--help"}, {"bench", "allreduce", "--help"}, {"bench", "step", "--help"},
-	{"k8s", "--help"}, {"k8s", "render", "--help"},
+	{"k8s", "--help"}, {"k8s", "render", "--help"}, {"version", "--help"},
+	{"--help"}, {"help"}, {"--nproc", "1", "--help"}, {"help", "train"},
 }
 
 // Help that was asked for is the result: stdout, exit 0, nothing on
@@ -52,6 +53,35 @@ func TestUsageError_OneLine(t *testing.T) {
 		}
 		if msg := err.Error(); !strings.HasPrefix(msg, tc.want) || strings.Contains(msg, "\n") || strings.Contains(msg, "usage error") {
 			t.Errorf("%q: message %q, want one line starting %q", tc.args, msg, tc.want)
+		}
+	}
+}
+
+// Every flag entry of every help reads "--name TYPE" or "--name": the flag
+// package takes the first `backquoted` word of a usage as the value's
+// name ("--device ddprun train --device"), and says "value" for a flag
+// type of ours unless the usage names it.
+func TestHelp_NoMangledLines(t *testing.T) {
+	for _, args := range helpCommands {
+		out, _, _ := run(t, args...)
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line)
+			if !strings.HasPrefix(line, "  -") || len(f) == 0 {
+				continue
+			}
+			if !strings.HasPrefix(line, "  --") || len(f) > 2 || len(f) == 2 && f[1] == "value" {
+				t.Errorf("%q: mangled flag line %q", args, line)
+			}
+		}
+	}
+}
+
+// ddprun --help lists the launch flags and their aliases.
+func TestHelp_LaunchFlags(t *testing.T) {
+	out, _, _ := run(t, "--help")
+	for _, want := range []string{"\n  --nproc int\n", "\n  --nodes N\n", "\n  --max-restarts int\n", "--nnodes (--nodes)", "\n  train "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ddprun --help lacks %q:\n%s", want, out)
 		}
 	}
 }
