@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -64,4 +65,37 @@ func aliasOf(fs *flag.FlagSet, f *flag.Flag) string {
 		return ""
 	}
 	return orig
+}
+
+// canonicalArgs returns args, which fs parsed without error, with every
+// alias spelled as the flag it stands for (--output-dir=x as --output=x):
+// for programs that look for a flag by name in a command line they pass
+// on, such as k8s render's --output default.
+func canonicalArgs(fs *flag.FlagSet, args []string) []string {
+	out := slices.Clone(args)
+	for i := 0; i < len(out); i++ {
+		a := out[i]
+		if len(a) < 2 || a[0] != '-' || a == "--" {
+			break // the flag package stops here too
+		}
+		dashes := "-"
+		if a[1] == '-' {
+			dashes = "--"
+		}
+		name, value, hasValue := strings.Cut(a[len(dashes):], "=")
+		f := fs.Lookup(name)
+		if f == nil {
+			break
+		}
+		if orig := aliasOf(fs, f); orig != "" {
+			out[i] = dashes + orig
+			if hasValue {
+				out[i] += "=" + value
+			}
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !hasValue && !(ok && b.IsBoolFlag()) {
+			i++ // the next argument is the value
+		}
+	}
+	return out
 }

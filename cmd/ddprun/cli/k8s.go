@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ddprun/ddprun/ddp"
 	"github.com/ddprun/ddprun/k8s"
 )
 
@@ -46,6 +47,9 @@ func runK8sRender(o IO, args []string) error {
 	case err != nil:
 		return flagError(fs, err)
 	}
+	if done, err := checkTrainArgs(o, &opts); done {
+		return err
+	}
 	opts.Generator = "ddprun k8s render " + strings.Join(args, " ")
 	if err := k8s.Render(o.Stdout, opts); err != nil {
 		if errors.Is(err, k8s.ErrOptions) {
@@ -54,4 +58,24 @@ func runK8sRender(o IO, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// checkTrainArgs parses and validates the train flags after -- as the
+// pods' ranks will (their --output defaults to the output volume), so
+// that a mistake fails here, exit 2, not in every pod after scheduling.
+// The flags are then spelled without aliases: the renderer looks for
+// --output by name to add its default, and must find --output-dir too.
+// done is set for errors and for -- --help (train's help is printed).
+func checkTrainArgs(o IO, opts *k8s.Options) (done bool, err error) {
+	cfg := ddp.DefaultConfig()
+	cfg.Output = opts.OutputPath
+	fs, done, err := parseTrain(o, opts.TrainArgs, &cfg)
+	if err != nil {
+		return true, &usageError{msg: "k8s render: " + err.Error(), cause: err}
+	}
+	if done {
+		return true, nil
+	}
+	opts.TrainArgs = canonicalArgs(fs, opts.TrainArgs)
+	return false, nil
 }
