@@ -28,7 +28,7 @@ type versionInfo struct {
 	Version  string `json:"version"`            // -X Version, else the module version ("(devel)" from a checkout)
 	Revision string `json:"revision,omitempty"` // VCS commit the binary was built from
 	Time     string `json:"time,omitempty"`     // its commit time
-	Modified bool   `json:"modified"`           // built with uncommitted changes
+	Modified *bool  `json:"modified,omitempty"` // built with uncommitted changes (nil: unknown)
 	Go       string `json:"go"`
 	Platform string `json:"platform"`
 	Libtorch string `json:"libtorch"` // the headers' TORCH_VERSION
@@ -54,7 +54,7 @@ func versionFrom(bi *debug.BuildInfo, ok bool) versionInfo {
 			case "vcs.time":
 				v.Time = s.Value
 			case "vcs.modified":
-				v.Modified = s.Value == "true"
+				v.Modified = new(s.Value == "true")
 			}
 		}
 	}
@@ -69,7 +69,7 @@ func (v versionInfo) String() string {
 	s := "ddprun " + v.Version
 	if v.Revision != "" {
 		rev := v.Revision[:min(len(v.Revision), 12)]
-		if v.Modified {
+		if v.Modified != nil && *v.Modified {
 			rev += ", modified"
 		}
 		s += " (rev " + rev + ")"

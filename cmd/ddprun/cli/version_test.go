@@ -43,7 +43,7 @@ func TestVersionFrom(t *testing.T) {
 	if s := v.String(); !strings.HasPrefix(s, "ddprun v1.2.0 (rev 0123456789ab, modified) go") || v.Time != "2025-01-02T03:04:05Z" {
 		t.Errorf("%s (%+v)", s, v)
 	}
-	if v := versionFrom(nil, false); v.Version != "(devel)" || v.Revision != "" {
+	if v := versionFrom(nil, false); v.Version != "(devel)" || v.Revision != "" || v.Modified != nil {
 		t.Errorf("without build info: %+v", v)
 	}
 }
