@@ -76,7 +76,8 @@ func parseTrain(o IO, args []string, cfg *ddp.Config) (fs *flag.FlagSet, done bo
 func runTrain(ctx context.Context, o IO, args []string) error {
 	stdout, stderr := o.Stdout, o.Stderr
 	cfg := ddp.DefaultConfig()
-	if _, done, err := parseTrain(o, args, &cfg); done {
+	fs, done, err := parseTrain(o, args, &cfg)
+	if done {
 		return err
 	}
 	id, err := rankenv.FromEnv(os.Getenv)
@@ -107,7 +108,8 @@ func runTrain(ctx context.Context, o IO, args []string) error {
 	if id.Rank == 0 {
 		progress = stderr
 	}
-	res, err := ddp.Train(ctx, cfg, ddp.Env{ID: id, Comm: comm, Reporter: rep, Stop: stop, Stderr: progress, Log: log})
+	res, err := ddp.Train(ctx, cfg, ddp.Env{ID: id, Comm: comm, Reporter: rep, Stop: stop, Stderr: progress, Log: log,
+		OnStep: saveTrainingArgs(id, fs, cfg.Output, log)})
 	if errors.Is(err, ddp.ErrStopped) {
 		log.Warn("stopped on request after a checkpoint; run the same command again to resume", "step", res.Steps)
 		return ExitError{Code: ExitStopped, Err: err}
