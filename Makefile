@@ -21,7 +21,7 @@ setup:
 
 build: setup
 	@mkdir -p bin
-	$(ENV) go build -o $(BIN) ./cmd/ddprun
+	$(ENV) go build -ldflags "-X github.com/ddprun/ddprun/cmd/ddprun/cli.Version=$$(git describe --tags --always --dirty 2>/dev/null)" -o $(BIN) ./cmd/ddprun
 
 vet:
 	$(ENV) go vet ./...

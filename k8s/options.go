@@ -87,7 +87,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Nodes, "nodes", 2, "pods, one launcher each (completions = parallelism)")
 	fs.IntVar(&o.NProcPerNode, "nproc-per-node", 0, "ranks per pod (default: --gpus, else --gaudi, else 1)")
 	fs.StringVar(&o.Image, "image", "", "container image with ddprun (see k8s/Dockerfile); required")
-	fs.StringVar(&o.ImagePullPolicy, "image-pull-policy", "", "Always, IfNotPresent or Never (kind: Never after `kind load docker-image`)")
+	fs.StringVar(&o.ImagePullPolicy, "image-pull-policy", "", "Always, IfNotPresent or Never (kind: Never after 'kind load docker-image')")
 	fs.StringVar(&o.Secret, "secret", "", "name of the Secret that holds the job secret (mounted as a file); required")
 	fs.StringVar(&o.SecretKey, "secret-key", "secret", "key of the job secret in --secret")
 	fs.StringVar(&o.CPU, "cpu", "", "CPU request per pod, e.g. 4 or 3500m")

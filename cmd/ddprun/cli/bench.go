@@ -23,12 +23,15 @@ var benchmarks = map[string]func(ctx context.Context, o IO, args []string) error
 }
 
 func runBench(ctx context.Context, o IO, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(o.Stdout, "Usage: ddprun bench allreduce|step [flags]\n\n"+
+			"  allreduce  time float32 all-reduces over the TCP ring between local ranks (nccl-tests' columns)\n"+
+			"  step       time one rank's training step on random tokens\n\n"+
+			"Run 'ddprun bench allreduce --help' or 'ddprun bench step --help' for their flags.")
+		return nil
+	}
 	if len(args) == 0 || benchmarks[args[0]] == nil {
-		fmt.Fprintln(o.Stderr, "Usage: ddprun bench allreduce|step [flags]")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return nil
-		}
-		return fmt.Errorf("%w: bench: want a benchmark name: allreduce or step", ErrUsage)
+		return usagef("bench: want a benchmark name: allreduce or step (see ddprun bench --help)")
 	}
 	return benchmarks[args[0]](ctx, o, args[1:])
 }
@@ -46,9 +49,9 @@ type allReduceFlags struct {
 func (f *allReduceFlags) Register(fs *flag.FlagSet) {
 	f.minBytes, f.maxBytes = 4<<10, 256<<20
 	fs.IntVar(&f.nproc, "nproc", 2, "number of local rank processes")
-	fs.Var(&f.minBytes, "min-bytes", "smallest buffer (suffixes K, M, G)")
-	fs.Var(&f.maxBytes, "max-bytes", "largest buffer; sizes double from min-bytes")
-	fs.Var(&f.chunk, "chunk", "ring chunk size on the wire (0: the ring's default)")
+	fs.Var(&f.minBytes, "min-bytes", "smallest buffer `SIZE` (suffixes K, M, G)")
+	fs.Var(&f.maxBytes, "max-bytes", "largest buffer `SIZE`; sizes double from --min-bytes")
+	fs.Var(&f.chunk, "chunk", "ring chunk `SIZE` on the wire (0: the ring's default)")
 	fs.StringVar(&f.wire, "wire", "both", "wire dtype for the float32 buffer: fp32, bf16, fp16 or both (fp32 then bf16)")
 	fs.StringVar(&f.op, "op", "sum", "reduction: sum, avg, max or min")
 	fs.IntVar(&f.iters, "iters", 20, "timed iterations per size")
@@ -96,7 +99,8 @@ func runBenchAllReduce(ctx context.Context, o IO, args []string) error {
 	var f allReduceFlags
 	fs := flag.NewFlagSet("bench allreduce", flag.ContinueOnError)
 	f.Register(fs)
-	if done, err := parseFlags(fs, args, o.Stderr); done {
+	setUsage(fs, "Usage: ddprun bench allreduce [flags]\n\nTime float32 all-reduces over the TCP ring between local ranks, in nccl-tests' columns.\n\nFlags:\n")
+	if done, err := parseFlags(fs, args, o); done {
 		return err
 	}
 	wires, err := f.wires()

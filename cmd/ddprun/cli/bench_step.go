@@ -19,7 +19,6 @@ func init() { benchmarks["step"] = runBenchStep }
 // bench/bert_step.sh runs it beside PyTorch eager (bench/bert_step.py).
 func runBenchStep(ctx context.Context, o IO, args []string) error {
 	fs := flag.NewFlagSet("bench step", flag.ContinueOnError)
-	fs.SetOutput(o.Stderr)
 	preset := fs.String("preset", "tiny", "model size: micro|tiny|mini|small|base (bert-base-uncased vocabulary, 2 labels)")
 	precision := fs.String("precision", "fp32", "fp32|bf16")
 	batch := fs.Int("batch-size", 16, "rows per step")
@@ -34,11 +33,8 @@ func runBenchStep(ctx context.Context, o IO, args []string) error {
 	device := fs.String("device", "cpu", "cpu|cuda|cuda:N")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	fs.Usage = func() {
-		fmt.Fprintf(o.Stderr, "Usage: ddprun bench step [flags]\n\nTime one rank's training step on random tokens.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if done, err := parseFlags(fs, args, o.Stderr); done {
+	setUsage(fs, "Usage: ddprun bench step [flags]\n\nTime one rank's training step on random tokens.\n\nFlags:\n")
+	if done, err := parseFlags(fs, args, o); done {
 		return err
 	}
 	if *impl != "host" && *impl != "flat" {

@@ -32,6 +32,12 @@ type Command struct {
 	Hidden  bool   // internal: not listed
 	// Run runs the subcommand with the arguments after its name.
 	Run func(ctx context.Context, io IO, args []string) error
+	// Check, if set, parses and validates args as Run does, prints the
+	// help for --help (done with a nil error), and runs nothing: the
+	// launcher calls it before it starts any rank, so that a mistake is
+	// one message and exit 2 rather than one per rank, and help prints
+	// once. done is set for help and for errors.
+	Check func(io IO, args []string) (done bool, err error)
 }
 
 // IO is where a command writes.
@@ -86,20 +92,25 @@ func ExitCode(err error) int {
 // Run runs the ddprun command line args (without the program name).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := IO{Stdout: stdout, Stderr: stderr}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		usage(stderr)
+		return usagef("no command (see ddprun --help)")
+	}
+	switch {
+	case args[0] == "help" && len(args) > 1: // ddprun help train
+		return Run(ctx, []string{args[1], "--help"}, stdout, stderr)
+	case isHelp(args[0]) || args[0] == "help":
 		usage(stdout)
-		if len(args) == 0 {
-			return fmt.Errorf("%w: no command", ErrUsage)
-		}
 		return nil
+	case args[0] == "--version" || args[0] == "-version":
+		return printVersion(stdout, false)
 	}
 	if isLaunch(args) { // ddprun [launch flags] train ...: see launch.go
 		return runLaunch(ctx, o, args)
 	}
 	cmd, ok := lookup(args[0])
 	if !ok {
-		usage(stderr)
-		return fmt.Errorf("%w: unknown command %q", ErrUsage, args[0])
+		return unknownCommand(args[0])
 	}
 	return cmd.Run(ctx, o, args[1:])
 }
@@ -107,31 +118,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: ddprun [launch flags] <command> [flags]\n\nCommands:")
 	registry.Lock()
-	defer registry.Unlock()
 	for _, c := range registry.cmds {
 		if !c.Hidden {
 			fmt.Fprintf(w, "  %-12s %s\n", c.Name, c.Summary)
 		}
 	}
-	fmt.Fprintln(w, "\nLaunch flags run a command as several ranks: --nproc K on this machine, --nodes N [--join host:port]")
-	fmt.Fprintln(w, "across machines, plus supervision, restarts and metrics; 'ddprun --nproc 1 --help' lists them.")
-	fmt.Fprintln(w, "\nRun 'ddprun <command> --help' for a command's flags. Examples:")
+	registry.Unlock()
+	fmt.Fprintln(w, "\nLaunch flags, before the command, run it as several ranks: --nproc K on this machine,")
+	fmt.Fprintln(w, "--nodes N [--join host:port] across machines, with supervision, restarts and metrics:")
+	fmt.Fprintln(w)
+	fs := flag.NewFlagSet("ddprun", flag.ContinueOnError)
+	new(launchFlags).Register(fs)
+	printFlags(w, fs)
+	fmt.Fprintln(w, "\nRun 'ddprun <command> --help' for a command's flags, 'ddprun --version' for the version. Examples:")
 	fmt.Fprintln(w, "  ddprun train --train train.csv --val val.csv --preset mini --output runs/a")
 	fmt.Fprintln(w, "  ddprun --nproc 2 train --train train.csv --model ./bert-base-uncased --output runs/b")
-}
-
-// parseFlags parses args into fs, turning parse errors into ErrUsage and
-// --help into a nil error with done set.
-func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (done bool, err error) {
-	fs.SetOutput(stderr)
-	err = fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return true, nil
-	case err != nil:
-		return true, fmt.Errorf("%w: %s: %w", ErrUsage, fs.Name(), err)
-	case fs.NArg() > 0:
-		return true, fmt.Errorf("%w: %s: unexpected arguments %q", ErrUsage, fs.Name(), fs.Args())
-	}
-	return false, nil
 }

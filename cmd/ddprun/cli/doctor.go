@@ -24,7 +24,36 @@ import (
 )
 
 func init() {
-	Register(Command{Name: "doctor", Summary: "check this machine, and under a launcher the job's ranks and links, before training", Run: runDoctor})
+	Register(Command{Name: "doctor", Summary: "check this machine, and under a launcher the job's ranks and links, before training", Run: runDoctor,
+		Check: func(o IO, args []string) (bool, error) {
+			_, done, err := parseDoctor(o, args)
+			return done, err
+		}})
+}
+
+// doctorFlags are doctor's flags.
+type doctorFlags struct {
+	cfg      ddp.Config // Device and Backend
+	output   string
+	maxBytes byteSize
+	iters    int
+	json     bool
+}
+
+// parseDoctor parses doctor's flags; done is set for --help (printed to
+// o.Stdout) and for errors.
+func parseDoctor(o IO, args []string) (f *doctorFlags, done bool, err error) {
+	f = &doctorFlags{cfg: ddp.DefaultConfig(), maxBytes: 64 << 20}
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.StringVar(&f.cfg.Device, "device", f.cfg.Device, "device as ddprun train --device would choose it: auto|cpu|cuda|cuda:N")
+	fs.StringVar(&f.cfg.Backend, "backend", f.cfg.Backend, "backend as ddprun train --backend would choose it: auto|ring|nccl")
+	fs.StringVar(&f.output, "output", "", "check that this output `DIR` is writable and has room")
+	fs.Var(&f.maxBytes, "max-bytes", "largest all-reduce `SIZE` probed (1M, 4M, 16M, ... up to this; suffixes K, M, G)")
+	fs.IntVar(&f.iters, "iters", 5, "timed all-reduces per size")
+	fs.BoolVar(&f.json, "json", false, "print the report as JSON")
+	setUsage(fs, "Usage: ddprun [launch flags] doctor [flags]\n\nCheck this machine, and under the launcher every rank and link, before training.\n\nFlags:\n")
+	done, err = parseFlags(fs, args, o)
+	return f, done, err
 }
 
 // check is one line of the doctor's report.
@@ -64,21 +93,8 @@ func (r *doctorReport) failed() []string {
 // GPU fail) and check and time float32 all-reduces on the device the
 // trainer would use. It exits 1 when a check fails.
 func runDoctor(ctx context.Context, o IO, args []string) error {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(o.Stderr)
-	cfg := ddp.DefaultConfig()
-	fs.StringVar(&cfg.Device, "device", cfg.Device, "device as `ddprun train --device` would choose it")
-	fs.StringVar(&cfg.Backend, "backend", cfg.Backend, "backend as `ddprun train --backend` would choose it")
-	output := fs.String("output", "", "check that this output `DIR` is writable and has room")
-	maxBytes := byteSize(64 << 20)
-	fs.Var(&maxBytes, "max-bytes", "largest all-reduce probed (sizes 1M, x4, up to this)")
-	iters := fs.Int("iters", 5, "timed all-reduces per size")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	fs.Usage = func() {
-		fmt.Fprintf(o.Stderr, "Usage: ddprun [launch flags] doctor [flags]\n\nCheck this machine, and under the launcher every rank and link, before training.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if done, err := parseFlags(fs, args, o.Stderr); done {
+	f, done, err := parseDoctor(o, args)
+	if done {
 		return err
 	}
 	id, err := rankenv.FromEnv(os.Getenv)
@@ -87,7 +103,7 @@ func runDoctor(ctx context.Context, o IO, args []string) error {
 	}
 	host, _ := os.Hostname()
 	rep := &doctorReport{Rank: id.Rank, WorldSize: id.WorldSize, Host: host}
-	dev, devErr := localChecks(rep, cfg, id, *output)
+	dev, devErr := localChecks(rep, f.cfg, id, f.output)
 	if id.Distributed() {
 		ctrl, err := dialControl(ctx, id)
 		if err != nil {
@@ -96,11 +112,11 @@ func runDoctor(ctx context.Context, o IO, args []string) error {
 		defer ctrl.Close()
 		if devErr != nil {
 			rep.add("backend", "fail", "not joined: no device to probe")
-		} else if err := jobChecks(ctx, rep, cfg, id, dev, int64(maxBytes), *iters); err != nil {
+		} else if err := jobChecks(ctx, rep, f.cfg, id, dev, int64(f.maxBytes), f.iters); err != nil {
 			rep.add("backend", "fail", "%v", err)
 		}
 	}
-	if *asJSON {
+	if f.json {
 		if err := json.NewEncoder(o.Stdout).Encode(rep); err != nil {
 			return err
 		}

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -40,4 +42,60 @@ func (b *byteSize) Set(s string) error {
 	}
 	*b = byteSize(v * mult)
 	return nil
+}
+
+// aliasUsage starts the usage of an alias: "alias of --lr".
+const aliasUsage = "alias of --"
+
+// alias makes name another spelling of fs's flag orig: it shares orig's
+// Value, and help lists it on one line after the flags (printFlags), not
+// as an entry of its own.
+func alias(fs *flag.FlagSet, name, orig string) {
+	f := fs.Lookup(orig)
+	if f == nil {
+		panic("cli: alias --" + name + " of an undefined flag --" + orig)
+	}
+	fs.Var(f.Value, name, aliasUsage+orig)
+}
+
+// aliasOf returns the name of the flag f is an alias of, or "".
+func aliasOf(fs *flag.FlagSet, f *flag.Flag) string {
+	orig, ok := strings.CutPrefix(f.Usage, aliasUsage)
+	if !ok || fs.Lookup(orig) == nil {
+		return ""
+	}
+	return orig
+}
+
+// canonicalArgs returns args, which fs parsed without error, with every
+// alias spelled as the flag it stands for (--output-dir=x as --output=x):
+// for programs that look for a flag by name in a command line they pass
+// on, such as k8s render's --output default.
+func canonicalArgs(fs *flag.FlagSet, args []string) []string {
+	out := slices.Clone(args)
+	for i := 0; i < len(out); i++ {
+		a := out[i]
+		if len(a) < 2 || a[0] != '-' || a == "--" {
+			break // the flag package stops here too
+		}
+		dashes := "-"
+		if a[1] == '-' {
+			dashes = "--"
+		}
+		name, value, hasValue := strings.Cut(a[len(dashes):], "=")
+		f := fs.Lookup(name)
+		if f == nil {
+			break
+		}
+		if orig := aliasOf(fs, f); orig != "" {
+			out[i] = dashes + orig
+			if hasValue {
+				out[i] += "=" + value
+			}
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !hasValue && !(ok && b.IsBoolFlag()) {
+			i++ // the next argument is the value
+		}
+	}
+	return out
 }

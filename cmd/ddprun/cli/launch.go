@@ -42,9 +42,11 @@ type launchFlags struct {
 
 // Register binds the flags to fs.
 func (f *launchFlags) Register(fs *flag.FlagSet) {
-	fs.IntVar(&f.nproc, "nproc-per-node", 0, "ranks on this node (default: one per GPU, else 1)")
-	fs.IntVar(&f.nproc, "nproc", 0, "alias of --nproc-per-node")
-	fs.Var(&f.nodes, "nodes", "number of nodes N, or MIN:MAX for an elastic job (multi-node; needs a shared secret)")
+	fs.IntVar(&f.nproc, "nproc", 0, "ranks on this node (default: one per GPU, else 1)")
+	alias(fs, "nproc-per-node", "nproc") // torchrun's spellings
+	alias(fs, "nproc_per_node", "nproc")
+	fs.Var(&f.nodes, "nodes", "number of nodes `N`, or MIN:MAX for an elastic job (multi-node; needs a shared secret)")
+	alias(fs, "nnodes", "nodes")
 	fs.StringVar(&f.join, "join", "", "host:port of any running node of the job (none on the first node; in a pod from ddprun k8s render: derived from JOB_COMPLETION_INDEX and DDPRUN_K8S_*)")
 	fs.StringVar(&f.bind, "bind", "", "address to listen on (default: 127.0.0.1 alone, else the address that routes to --join)")
 	fs.IntVar(&f.port, "port", 7946, "gossip (memberlist) port of this node (0: any)")
@@ -69,27 +71,33 @@ func isLaunch(args []string) bool {
 
 // runLaunch runs the launcher: the flags up to the first non-flag
 // argument are launch flags; the rest is the rank command, re-executed
-// from os.Executable() once per rank.
+// from os.Executable() once per rank. The command's flags are checked
+// here first (Command.Check).
 func runLaunch(ctx context.Context, o IO, args []string) error {
 	var f launchFlags
 	fs := flag.NewFlagSet("ddprun", flag.ContinueOnError)
 	f.Register(fs)
-	fs.SetOutput(o.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(o.Stderr, "Usage: ddprun [launch flags] <command> [command flags]\n\nLaunch flags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+	restore := quiet(fs)
+	err := fs.Parse(args)
+	restore()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(o.Stdout)
+		return nil
+	case err != nil:
+		return flagError(fs, err)
 	}
 	if fs.NArg() == 0 {
 		return fmt.Errorf("%w: launch flags need a command to run, e.g. ddprun --nproc 2 train ...", ErrUsage)
 	}
-	if _, ok := lookup(fs.Arg(0)); !ok {
-		return fmt.Errorf("%w: unknown command %q", ErrUsage, fs.Arg(0))
+	cmd, ok := lookup(fs.Arg(0))
+	if !ok {
+		return unknownCommand(fs.Arg(0))
+	}
+	if cmd.Check != nil { // the rank's own parse and validation, once, before any rank starts
+		if done, err := cmd.Check(o, fs.Args()[1:]); done {
+			return err
+		}
 	}
 	if err := f.podDefaults(ctx); err != nil {
 		return err

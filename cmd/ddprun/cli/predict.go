@@ -5,20 +5,15 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 
 	"github.com/ddprun/ddprun/ddp"
 )
 
-func inferFlags(name, usage string, stderr io.Writer, c *ddp.InferConfig) *flag.FlagSet {
+func inferFlags(name, usage string, c *ddp.InferConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	c.Register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "%s\n\nFlags:\n", usage)
-		fs.PrintDefaults()
-	}
+	setUsage(fs, usage+"\n\nFlags:\n")
 	return fs
 }
 
@@ -26,9 +21,9 @@ func runPredict(ctx context.Context, o IO, args []string) error {
 	stdout, stderr := o.Stdout, o.Stderr
 	var c ddp.InferConfig
 	fs := inferFlags("predict", "Usage: ddprun predict --model DIR --data FILE [--output preds.csv|preds.jsonl]\n\n"+
-		"Write each row's predicted label and every label's probability (CSV, or JSONL with --json or a .jsonl output).", stderr, &c)
+		"Write each row's predicted label and every label's probability (CSV, or JSONL with --json or a .jsonl output).", &c)
 	fs.StringVar(&c.Output, "output", "", "predictions `FILE` (.csv or .jsonl; default: stdout)")
-	if done, err := parseFlags(fs, args, stderr); done {
+	if done, err := parseFlags(fs, args, o); done {
 		return err
 	}
 	n, err := ddp.Predict(ctx, c, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
@@ -45,8 +40,8 @@ func runEval(ctx context.Context, o IO, args []string) error {
 	stdout, stderr := o.Stdout, o.Stderr
 	var c ddp.InferConfig
 	fs := inferFlags("eval", "Usage: ddprun eval --model DIR --data FILE [--json]\n\n"+
-		"Print loss, accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix on labelled data.", stderr, &c)
-	if done, err := parseFlags(fs, args, stderr); done {
+		"Print loss, accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix on labelled data.", &c)
+	if done, err := parseFlags(fs, args, o); done {
 		return err
 	}
 	sum, err := ddp.Evaluate(ctx, c, slog.New(slog.NewTextHandler(stderr, nil)))

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,7 +20,12 @@ import (
 )
 
 func init() {
-	Register(Command{Name: "train", Summary: "train a BERT/DistilBERT classifier (one rank; see the launch flags for more)", Run: runTrain})
+	Register(Command{Name: "train", Summary: "train a BERT/DistilBERT classifier (one rank; see the launch flags for more)", Run: runTrain,
+		Check: func(o IO, args []string) (bool, error) {
+			cfg := ddp.DefaultConfig()
+			_, done, err := parseTrain(o, args, &cfg)
+			return done, err
+		}})
 	Register(Command{Name: "predict", Summary: "predict labels and probabilities with a trained model", Run: runPredict})
 	Register(Command{Name: "eval", Summary: "evaluate a trained model on labelled data", Run: runEval})
 }
@@ -28,23 +34,52 @@ func init() {
 // (SIGINT/SIGTERM, the launcher) after writing a checkpoint.
 const ExitStopped = 3
 
+// trainAliases are HF TrainingArguments' names of train's flags, accepted
+// as they are: HF habits work, and help lists them on one line.
+var trainAliases = [][2]string{
+	{"learning-rate", "lr"},
+	{"num-train-epochs", "epochs"},
+	{"per-device-train-batch-size", "batch-size"},
+	{"per-device-eval-batch-size", "eval-batch-size"},
+	{"gradient-accumulation-steps", "grad-accum"},
+	{"output-dir", "output"},
+	{"logging-steps", "log-every"},
+}
+
+// trainFlags binds cfg to a new flag set for train: ddp's flags and their
+// HF aliases.
+func trainFlags(cfg *ddp.Config) *flag.FlagSet {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	cfg.Register(fs)
+	for _, a := range trainAliases {
+		alias(fs, a[0], a[1])
+	}
+	setUsage(fs, "Usage: ddprun [launch flags] train --train FILE (--model DIR | --preset NAME) [flags]\n\n"+
+		"Fine-tune (or train from scratch) a BERT/DistilBERT text classifier. Without a launcher it runs as one rank;\n"+
+		"under `ddprun --nproc K` or `--nodes N` each rank runs this command with its identity in the environment.\n\nFlags:\n")
+	return fs
+}
+
+// parseTrain parses args into cfg and validates it, as every rank and,
+// before any starts, the launcher do. done is set for --help (printed to
+// o.Stdout) and for errors.
+func parseTrain(o IO, args []string, cfg *ddp.Config) (fs *flag.FlagSet, done bool, err error) {
+	fs = trainFlags(cfg)
+	if done, err := parseFlags(fs, args, o); done {
+		return fs, true, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return fs, true, &usageError{msg: "train: " + strings.TrimPrefix(err.Error(), "ddp: ") + " (see ddprun train --help)", cause: err}
+	}
+	return fs, false, nil
+}
+
 func runTrain(ctx context.Context, o IO, args []string) error {
 	stdout, stderr := o.Stdout, o.Stderr
 	cfg := ddp.DefaultConfig()
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.Register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: ddprun [launch flags] train --train FILE (--model DIR | --preset NAME) [flags]\n\n"+
-			"Fine-tune (or train from scratch) a BERT/DistilBERT text classifier. Without a launcher it runs as one rank;\n"+
-			"under `ddprun --nproc K` or `--nodes N` each rank runs this command with its identity in the environment.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if done, err := parseFlags(fs, args, stderr); done {
+	fs, done, err := parseTrain(o, args, &cfg)
+	if done {
 		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	id, err := rankenv.FromEnv(os.Getenv)
 	if err != nil {
@@ -72,7 +107,8 @@ func runTrain(ctx context.Context, o IO, args []string) error {
 	if id.Rank == 0 {
 		progress = stderr
 	}
-	res, err := ddp.Train(ctx, cfg, ddp.Env{ID: id, Comm: comm, Reporter: rep, Stop: stop, Stderr: progress, Log: log})
+	res, err := ddp.Train(ctx, cfg, ddp.Env{ID: id, Comm: comm, Reporter: rep, Stop: stop, Stderr: progress, Log: log,
+		OnStep: saveTrainingArgs(id, fs, cfg.Output, log)})
 	if errors.Is(err, ddp.ErrStopped) {
 		log.Warn("stopped on request after a checkpoint; run the same command again to resume", "step", res.Steps)
 		return ExitError{Code: ExitStopped, Err: err}
