@@ -16,7 +16,7 @@ func TestK8sRender_ChecksTrainFlags(t *testing.T) {
 		train []string
 		want  string
 	}{
-		{[]string{"--train", "/data/t.csv", "--preset", "mini"}, "k8s render: train: --eval-strategy epoch needs --val (or use --eval-strategy no)"},
+		{[]string{"--train", "/data/t.csv", "--preset", "mini", "--eval-strategy", "epoch"}, "k8s render: train: --eval-strategy epoch needs --val (or use --eval-strategy no)"},
 		{[]string{"--train", "/data/t.csv", "--preset", "mini", "--eval-strategy", "no", "--learning_rate", "1e-4"}, "k8s render: train: unknown flag --learning_rate (did you mean --lr?"},
 		{[]string{"--preset", "mini", "--eval-strategy", "no"}, "k8s render: train: --train is required"},
 		{[]string{"--train", "/data/t.csv", "--preset", "mini", "--eval-strategy", "no", "--output="}, "k8s render: train: --output is required"},

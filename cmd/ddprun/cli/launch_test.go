@@ -20,7 +20,7 @@ func TestLaunch_ChecksCommandFirst(t *testing.T) {
 		want string
 	}{
 		{[]string{"--nproc", "2", "train", "--train", "x.csv", "--preset", "micro", "--nonsense", "1"}, "train: unknown flag --nonsense"},
-		{[]string{"--nproc", "2", "train", "--train", "x.csv", "--preset", "micro"}, "train: --eval-strategy epoch needs --val"},
+		{[]string{"--nproc", "2", "train", "--train", "x.csv", "--preset", "micro", "--load-best-at-end"}, "train: --load-best-at-end needs evaluations"},
 		{[]string{"--nproc", "2", "doctor", "--iters", "x"}, `doctor: invalid value "x" for --iters`},
 	} {
 		out, errOut, err := run(t, tc.args...)

@@ -37,7 +37,7 @@ func TestUsageError_OneLine(t *testing.T) {
 		{[]string{"train", "--nonsense", "1"}, "train: unknown flag --nonsense ("},
 		{[]string{"train", "--lr", "fast"}, `train: invalid value "fast" for --lr: parse error (see ddprun train --help)`},
 		{[]string{"train", "--lr"}, "train: flag needs an argument: --lr (see ddprun train --help)"},
-		{[]string{"train", "--train", "x.csv", "--preset", "micro"}, "train: --eval-strategy epoch needs --val"},
+		{[]string{"train", "--train", "x.csv", "--preset", "micro", "--eval-strategy", "epoch"}, "train: --eval-strategy epoch needs --val"},
 		{[]string{"train", "--train", "x.csv", "--preset", "micro", "stray"}, `train: unexpected arguments ["stray"]`},
 		{[]string{"doctor", "--iters=x"}, `doctor: invalid value "x" for --iters`},
 		{[]string{"bench", "step", "--preset"}, "bench step: flag needs an argument: --preset"},
