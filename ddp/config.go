@@ -45,6 +45,7 @@ type Config struct {
 	BatchSize       int
 	EvalBatch       int
 	GradAccum       int
+	GlobalBatch     int // --global-batch-size: samples per optimizer step whatever the world size; 0: batch x ranks x accum
 	LR              float64
 	WeightDecay     float64
 	Optimizer       string
@@ -132,6 +133,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.BatchSize, "batch-size", c.BatchSize, "rows per rank per micro-batch (global batch = batch size x ranks x grad accum)")
 	fs.IntVar(&c.EvalBatch, "eval-batch-size", c.EvalBatch, "rows per rank per evaluation batch (0: 2 x batch size)")
 	fs.IntVar(&c.GradAccum, "grad-accum", c.GradAccum, "micro-batches per optimizer step (gradients synced on the last only)")
+	fs.IntVar(&c.GlobalBatch, "global-batch-size", c.GlobalBatch, "samples per optimizer step, kept when the world size changes (elastic jobs): --grad-accum becomes N / (batch size x ranks), which must divide")
 	fs.Float64Var(&c.LR, "lr", c.LR, "peak learning rate")
 	fs.Float64Var(&c.WeightDecay, "weight-decay", c.WeightDecay, "decoupled weight decay (not on biases and LayerNorm weights)")
 	fs.StringVar(&c.Optimizer, "optimizer", c.Optimizer, "adamw|adam|sgd")
@@ -186,8 +188,10 @@ func (c *Config) Validate() error {
 		return bad("--train is required")
 	case (c.Model == "") == (c.Preset == ""):
 		return bad("give exactly one of --model DIR (fine-tune) and --preset micro|tiny|mini|small|base (from scratch)")
-	case c.BatchSize < 1 || c.GradAccum < 1 || c.MaxLength < 2:
-		return bad("--batch-size, --grad-accum must be >= 1 and --max-length >= 2")
+	case c.BatchSize < 1 || c.GradAccum < 1 || c.MaxLength < 2 || c.GlobalBatch < 0:
+		return bad("--batch-size, --grad-accum must be >= 1, --max-length >= 2 and --global-batch-size >= 0")
+	case c.GlobalBatch > 0 && c.GradAccum != 1:
+		return bad("give --global-batch-size or --grad-accum, not both: the first derives the second from the world size")
 	case c.MaxSteps <= 0 && c.Epochs <= 0:
 		return bad("--epochs or --max-steps must be positive")
 	case c.Precision != "fp32" && c.Precision != "bf16":
@@ -297,6 +301,20 @@ func (c *Config) saveSteps() int {
 	return defaultSteps
 }
 
+// gradAccum is the number of micro-batches per optimizer step on world
+// ranks: --grad-accum, or what --global-batch-size leaves for it.
+func (c *Config) gradAccum(world int) (int, error) {
+	if c.GlobalBatch == 0 {
+		return c.GradAccum, nil
+	}
+	per := c.BatchSize * world
+	if c.GlobalBatch%per != 0 {
+		return 0, fmt.Errorf("ddp: --global-batch-size %d is not a multiple of --batch-size %d x %d ranks = %d: choose a global batch that every world size of the job divides, or another --batch-size",
+			c.GlobalBatch, c.BatchSize, world, per)
+	}
+	return c.GlobalBatch / per, nil
+}
+
 func (c *Config) evalBatch() int {
 	if c.EvalBatch > 0 {
 		return c.EvalBatch
@@ -326,12 +344,17 @@ func (c *Config) hash() string {
 	if m, err := c.truncation(); err == nil && m.Side != truncation.Head {
 		trunc = m.String()
 	}
+	accum := c.GradAccum
+	if c.GlobalBatch > 0 {
+		accum = 0 // derived from the world size, which may change across a resume
+	}
 	key := struct {
 		Train, Model, Preset, ModelType, Pooling, Labels, Text, Pair, Label string
 		MaxLength, Batch, Accum                                             int
 		Seed                                                                int64
 		Truncation                                                          string `json:",omitempty"`
-	}{c.Train, c.Model, c.Preset, c.ModelType, c.Pooling, c.Labels, c.TextColumn, c.PairColumn, c.LabelColumn, c.MaxLength, c.BatchSize, c.GradAccum, c.Seed, trunc}
+		GlobalBatch                                                         int    `json:",omitempty"`
+	}{c.Train, c.Model, c.Preset, c.ModelType, c.Pooling, c.Labels, c.TextColumn, c.PairColumn, c.LabelColumn, c.MaxLength, c.BatchSize, accum, c.Seed, trunc, c.GlobalBatch}
 	b, _ := json.Marshal(key)
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:8])

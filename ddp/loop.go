@@ -239,7 +239,7 @@ func (t *trainer) run(ctx context.Context) (*Result, error) {
 func (t *trainer) nextMicroBatches(ctx context.Context) ([]*shard.Batch, bool, error) {
 	t.heartbeat(control.PhaseData, -1)
 	var micro []*shard.Batch
-	for len(micro) < t.cfg.GradAccum {
+	for len(micro) < t.accum {
 		b, err := t.train.Next(ctx)
 		if isEOF(err) {
 			return micro, true, nil

@@ -48,7 +48,7 @@ func (t *trainer) reportInfo(res *Result) report.RunInfo {
 	host, _ := os.Hostname()
 	info.Extra = []report.Field{
 		{Name: "Training data", Value: fmt.Sprintf("%s (%d rows)", t.cfg.Train, t.data.Train.Len())},
-		{Name: "Global batch", Value: fmt.Sprint(t.cfg.BatchSize * t.world() * t.cfg.GradAccum)},
+		{Name: "Global batch", Value: fmt.Sprint(t.cfg.BatchSize * t.world() * t.accum)},
 		{Name: "Learning rate", Value: fmt.Sprintf("%g (%s, warmup %d)", t.cfg.LR, t.cfg.Scheduler, t.eng.sched.Warmup)},
 		{Name: "Max length", Value: fmt.Sprint(t.cfg.MaxLength)},
 		{Name: "Stop", Value: res.Stop},

@@ -174,6 +174,7 @@ type trainer struct {
 	state    TrainerState
 	total    int // optimizer steps in the run
 	perEp    int // optimizer steps per epoch
+	accum    int // micro-batches per optimizer step (Config.gradAccum)
 	rec      recorder
 	start    time.Time
 	seen     int64 // samples trained on by all ranks, this process
@@ -315,8 +316,14 @@ func (t *trainer) buildLoader() error {
 	if err != nil {
 		return err
 	}
+	if t.accum, err = t.cfg.gradAccum(t.world()); err != nil {
+		return err
+	}
+	if t.cfg.GlobalBatch > 0 && t.rank() == 0 {
+		t.env.Log.Info("global batch", "samples", t.cfg.GlobalBatch, "batch_size", t.cfg.BatchSize, "ranks", t.world(), "grad_accum", t.accum)
+	}
 	batches := t.train.BatchesPerEpoch()
-	t.perEp = (batches + t.cfg.GradAccum - 1) / t.cfg.GradAccum
+	t.perEp = (batches + t.accum - 1) / t.accum
 	t.total = int(math.Ceil(t.cfg.Epochs * float64(t.perEp)))
 	if t.cfg.MaxSteps > 0 {
 		t.total = t.cfg.MaxSteps
