@@ -3,6 +3,7 @@ package ddp
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -188,4 +189,16 @@ func TestLoadBestWithSeparateOutputs(t *testing.T) {
 		t.Fatal("the best checkpoint is the last one: the test cannot tell the best weights from the last")
 	}
 	compareWeightFiles(t, filepath.Join(best, bert.SafetensorsFile), filepath.Join(outs[0], bert.SafetensorsFile))
+}
+
+// Only rank 0 reports what every rank does alike (tokenizing the same
+// files); warnings still come from every rank.
+func TestQuieterDropsInfo(t *testing.T) {
+	var b strings.Builder
+	log := quieter(slog.New(slog.NewTextHandler(&b, nil)).With("rank", 1), slog.LevelWarn)
+	log.Info("shard: tokenized")
+	log.Warn("a damaged row")
+	if strings.Contains(b.String(), "tokenized") || !strings.Contains(b.String(), "a damaged row") || !strings.Contains(b.String(), "rank=1") {
+		t.Errorf("log: %s", b.String())
+	}
 }

@@ -89,7 +89,11 @@ func Train(ctx context.Context, cfg Config, env Env) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := loadSplits(ctx, &cfg, tok, modelLabels(cfg.Model), env.Log)
+	dataLog := env.Log
+	if env.ID.Rank != 0 {
+		dataLog = quieter(env.Log, slog.LevelWarn) // rank 0 reports the tokenizing
+	}
+	data, err := loadSplits(ctx, &cfg, tok, modelLabels(cfg.Model), dataLog)
 	if err != nil {
 		return nil, err
 	}
