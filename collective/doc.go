@@ -1,7 +1,9 @@
 // Package collective is the communicator contract of ddprun: the small
 // interface that the trainer (package ddp) uses to keep replicas identical,
-// and that each backend (the pure-Go TCP ring in collective/ring; NCCL and
-// HCCL later) implements.
+// and that each backend implements: the pure-Go TCP ring (collective/ring,
+// host memory, every machine), NCCL on NVIDIA GPUs (collective/nccl, loaded
+// at run time), and Solo for a single rank. collective/hccl only probes
+// Intel Gaudi's library: gotch has no HPU device, so nothing trains there.
 //
 // # Using a communicator
 //
@@ -42,6 +44,6 @@
 // # Extras
 //
 // Barrier, AllGatherV and AllGatherCounts are helpers built on the Comm
-// interface; VarAllGatherer and ReduceScatterer are optional interfaces
+// interface; Options.Integrity asks the ring to authenticate every message; VarAllGatherer and ReduceScatterer are optional interfaces
 // that backends implement when they can do better than the helpers.
 package collective

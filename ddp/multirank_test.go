@@ -68,7 +68,10 @@ func testResumeWithoutSharedOutput(t *testing.T, impl string, open commMaker) {
 	cfg := testTrainConfig(t, model, data, "")
 	cfg.Test, cfg.NoReport, cfg.LoadBestAtEnd = "", true, false
 	cfg.OptimizerImpl = impl
-	cfg.Overlap = "on" // one machine would default to off (Note [Overlap policy]); keep it covered
+	// Overlap is off on one machine by default (Note [Overlap policy]):
+	// force it to keep it covered, with an fp32 wire, since a bf16 wire
+	// converted in ddp turns it off.
+	cfg.Overlap, cfg.Wire = "on", "fp32"
 	full := []string{t.TempDir(), t.TempDir()}
 	_, errs := trainRanks(t, cfg, full, 0, open)
 	for r, err := range errs {
