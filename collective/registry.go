@@ -37,23 +37,72 @@ type Options struct {
 // Factory opens a Comm for a backend.
 type Factory func(ctx context.Context, o Options) (Comm, error)
 
-var registry struct {
-	sync.Mutex
-	m map[string]Factory
+// Capabilities are what a backend declares about itself, so that callers
+// choose and configure backends without knowing their names.
+type Capabilities struct {
+	// Native lists the devices whose buffers the backend reduces where
+	// they are; a caller choosing a backend automatically picks one of
+	// these. Staged lists devices it also accepts by copying (for tests).
+	Native, Staged []Device
+	// ConvertsWire: the backend reduces Float32 buffers with a narrower
+	// Options.WireDType on the wire by itself (the ring). Without it the
+	// backend reduces every buffer in its own dtype, and a caller that
+	// wants bf16 on the wire converts its buffers first.
+	ConvertsWire bool
+	// Integrity: the backend can authenticate every message
+	// (Options.Integrity).
+	Integrity bool
 }
 
-// Register makes a backend available by name. Backends call it from init;
-// it panics on a duplicate name, like database/sql.Register.
-func Register(name string, f Factory) {
+// Accepts reports whether buffers on d can be reduced at all.
+func (c Capabilities) Accepts(d Device) bool {
+	return slices.Contains(c.Native, d) || slices.Contains(c.Staged, d)
+}
+
+type backend struct {
+	open Factory
+	caps Capabilities
+}
+
+var registry struct {
+	sync.Mutex
+	m map[string]backend
+}
+
+// Register makes a backend available by name, with what it can do.
+// Backends call it from init; it panics on a duplicate name, like
+// database/sql.Register.
+func Register(name string, f Factory, caps Capabilities) {
 	registry.Lock()
 	defer registry.Unlock()
 	if registry.m == nil {
-		registry.m = map[string]Factory{}
+		registry.m = map[string]backend{}
 	}
 	if _, dup := registry.m[name]; dup {
 		panic("collective: Register called twice for backend " + name)
 	}
-	registry.m[name] = f
+	registry.m[name] = backend{f, caps}
+}
+
+// CapabilitiesOf returns what the named backend declared, and whether it
+// is registered.
+func CapabilitiesOf(name string) (Capabilities, bool) {
+	registry.Lock()
+	defer registry.Unlock()
+	b, ok := registry.m[name]
+	return b.caps, ok
+}
+
+// NativeBackends lists the registered backends that reduce buffers on d
+// natively, sorted by name.
+func NativeBackends(d Device) []string {
+	var out []string
+	for _, n := range Backends() {
+		if c, _ := CapabilitiesOf(n); slices.Contains(c.Native, d) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Backends lists the registered backend names, sorted.
@@ -72,10 +121,13 @@ func Backends() []string {
 // imported (for its init), e.g. _ "github.com/ddprun/ddprun/collective/ring".
 func Open(ctx context.Context, backend string, o Options) (Comm, error) {
 	registry.Lock()
-	f := registry.m[backend]
+	b, ok := registry.m[backend]
 	registry.Unlock()
-	if f == nil {
+	if !ok {
 		return nil, fmt.Errorf("%w: no backend %q (have %v)", ErrUnsupported, backend, Backends())
 	}
-	return f(ctx, o)
+	if o.Integrity && !b.caps.Integrity {
+		return nil, fmt.Errorf("%w: backend %s cannot authenticate every message (Options.Integrity)", ErrUnsupported, backend)
+	}
+	return b.open(ctx, o)
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -81,25 +82,35 @@ func useDevice(d gotch.Device) error {
 	return torchrt.SetCUDADevice(d.Value)
 }
 
-// BackendFor resolves --backend (auto, ring, nccl, hccl) for a device.
+// BackendFor resolves --backend (auto, or a registered backend's name)
+// for a device from what the backends declare (collective.Capabilities):
+// auto picks a backend that reduces the device's buffers where they are;
+// a named one must accept them. hccl is named for a clear error: only its
+// library probe exists.
 func BackendFor(spec string, dev gotch.Device) (string, error) {
+	kind, name := collective.CPU, deviceName(dev)
+	if dev.IsCuda() {
+		kind = collective.CUDA
+	}
 	switch spec {
 	case "", "auto":
-		if dev.IsCuda() {
-			return "nccl", nil
+		native := collective.NativeBackends(kind)
+		if len(native) == 0 {
+			return "", fmt.Errorf("%w: ddp: no backend reduces buffers on %s (have %v)", collective.ErrUnsupported, name, collective.Backends())
 		}
-		return "ring", nil
-	case "ring":
-		if dev.IsCuda() {
-			return "", fmt.Errorf("ddp: --backend ring reduces host memory; a model on %s needs --backend nccl (or --device cpu)", deviceName(dev))
-		}
-		return "ring", nil
-	case "nccl":
-		return "nccl", nil
+		return native[0], nil
 	case "hccl":
 		return "", fmt.Errorf("%w: ddp: --backend hccl: only the library probe exists (collective/hccl); gotch has no HPU device, so Gaudi training is not built", collective.ErrUnsupported)
 	}
-	return "", fmt.Errorf("ddp: --backend %q: want auto, ring, nccl or hccl", spec)
+	caps, ok := collective.CapabilitiesOf(spec)
+	if !ok {
+		return "", fmt.Errorf("ddp: --backend %q: want auto or one of %v", spec, collective.Backends())
+	}
+	if !caps.Accepts(kind) {
+		return "", fmt.Errorf("ddp: --backend %s cannot reduce buffers on %s; a model there needs --backend %s (or auto, or another --device)",
+			spec, name, strings.Join(collective.NativeBackends(kind), " or "))
+	}
+	return spec, nil
 }
 
 func deviceName(d gotch.Device) string {
@@ -109,56 +120,37 @@ func deviceName(d gotch.Device) string {
 	return "cpu"
 }
 
-// OpenComm connects this rank to its peers with the backend that --device
-// and --backend (cfg) choose (Note [Devices and backends]), through the
-// collective registry: the TCP ring, listening on the socket the launcher
-// passed (DDPRUN_LISTEN_FD) or on its own address in DDPRUN_PEERS, or NCCL,
-// whose unique id travels over such a ring. cfg.Wire is "fp32" or "bf16"
-// ("" = bf16 with several ranks). A single rank gets collective.Solo: no
-// network at all.
-func OpenComm(ctx context.Context, id rankenv.Identity, cfg Config, log *slog.Logger) (collective.Comm, error) {
-	if !id.Distributed() {
+// OpenComm connects this rank to its peers with the plan's backend (Note
+// [Plan]), through the collective registry: the TCP ring, listening on the
+// socket the launcher passed (DDPRUN_LISTEN_FD) or on its own address in
+// DDPRUN_PEERS, or NCCL, whose unique id travels over such a ring. A single
+// rank gets collective.Solo: no network at all.
+func OpenComm(ctx context.Context, id rankenv.Identity, cfg Config, plan Plan, log *slog.Logger) (collective.Comm, error) {
+	if plan.World == 1 {
 		return collective.Solo(), nil
 	}
-	dev, err := ResolveDevice(cfg.Device, id, torchrt.CUDADevices())
-	if err != nil {
-		return nil, err
-	}
-	backend, err := BackendFor(cfg.Backend, dev)
-	if err != nil {
-		return nil, err
-	}
 	o := collective.Options{Rank: id.Rank, Size: id.WorldSize, Peers: id.Peers, JobID: id.JobID, Secret: id.Secret,
-		WireDType: collective.BFloat16, Timeout: cfg.Timeout, Logger: log, Integrity: cfg.Integrity}
-	if cfg.Wire == "fp32" || backend == "nccl" { // NCCL: ddp converts (Note [Wire conversion])
-		o.WireDType = collective.Float32
+		WireDType: plan.Wire, Timeout: cfg.Timeout, Logger: log, Integrity: cfg.Integrity}
+	if plan.Convert {
+		o.WireDType = collective.Float32 // the buckets arrive converted (Note [Wire conversion])
 	}
-	if backend == "nccl" {
-		o.Device = "cuda:0"
-		if dev.IsCuda() {
-			o.Device = deviceName(dev)
-		} else {
-			log.Warn("--backend nccl with a CPU model: every all-reduce is staged through GPU memory; meant for testing")
-		}
+	if plan.Device.IsCuda() {
+		o.Device = deviceName(plan.Device)
+	} else if caps, _ := collective.CapabilitiesOf(plan.Backend); !slices.Contains(caps.Native, collective.CPU) {
+		log.Warn("the backend stages every all-reduce of this CPU model through device memory; meant for testing", "backend", plan.Backend)
 	}
 	if id.ListenFD > 0 {
 		f := os.NewFile(uintptr(id.ListenFD), "ring-listener")
+		var err error
 		o.Listener, err = net.FileListener(f)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("ddp: rank %d: the inherited listening socket (fd %d): %w", id.Rank, id.ListenFD, err)
 		}
 	}
-	c, err := collective.Open(ctx, backend, o)
+	c, err := collective.Open(ctx, plan.Backend, o)
 	if err != nil {
-		return nil, fmt.Errorf("ddp: rank %d: joining the job's %s backend: %w", id.Rank, backend, err)
+		return nil, fmt.Errorf("ddp: rank %d: joining the job's %s backend: %w", id.Rank, plan.Backend, err)
 	}
 	return c, nil
-}
-
-// convertsTo reports whether c turns Float32 buffers into wire on its own
-// (the ring does; NCCL reduces each buffer in its own dtype).
-func convertsTo(c collective.Comm, wire collective.DType) bool {
-	w, ok := c.(interface{ WireDType() collective.DType })
-	return ok && w.WireDType() == wire
 }

@@ -72,23 +72,6 @@ func TestBackendFor(t *testing.T) {
 	}
 }
 
-func TestOverlapPolicy(t *testing.T) {
-	oneMachine := rankenv.Identity{WorldSize: 4, LocalWorldSize: 4}
-	twoMachines := rankenv.Identity{WorldSize: 8, LocalWorldSize: 4}
-	for _, tc := range []struct {
-		spec string
-		id   rankenv.Identity
-		want bool
-	}{
-		{"auto", oneMachine, false}, {"", oneMachine, false}, {"auto", twoMachines, true},
-		{"on", oneMachine, true}, {"off", twoMachines, false},
-	} {
-		if got := overlapOn(tc.spec, tc.id); got != tc.want {
-			t.Errorf("overlapOn(%q, %d ranks on %d per machine) = %v", tc.spec, tc.id.WorldSize, tc.id.LocalWorldSize, got)
-		}
-	}
-}
-
 // Two ranks on one host that name the same GPU are refused, on every rank;
 // distinct GPUs (through CUDA_VISIBLE_DEVICES' physical indices) are not.
 func TestCheckPlacement(t *testing.T) {

@@ -30,7 +30,12 @@ func TestWireIntegrityFlag(t *testing.T) {
 				cfg := DefaultConfig()
 				cfg.Device, cfg.Integrity, cfg.Timeout = "cpu", integrity[r], 10*time.Second
 				id := rankenv.Identity{Rank: r, WorldSize: 2, LocalRank: r, LocalWorldSize: 2, Peers: peers, JobID: "integrity", Secret: []byte("0123456789abcdef0123456789abcdef")}
-				comms[r], errs[r] = OpenComm(ctx, id, cfg, nil)
+				plan, err := Resolve(cfg, id)
+				if err != nil {
+					errs[r] = err
+					return
+				}
+				comms[r], errs[r] = OpenComm(ctx, id, cfg, plan, nil)
 			})
 		}
 		wg.Wait()

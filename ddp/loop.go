@@ -581,9 +581,3 @@ func (t *trainer) writeFinal(res *Result) error {
 	return writeJSONFile(filepath.Join(t.cfg.Output, resultsFile), res)
 }
 
-func defaultWire(world int) string {
-	if world > 1 {
-		return "bf16"
-	}
-	return "fp32"
-}

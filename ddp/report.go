@@ -35,11 +35,8 @@ func (t *trainer) reportInfo(res *Result) report.RunInfo {
 	if model == "" {
 		model = t.cfg.ModelType + " (from scratch)"
 	}
-	wire := t.cfg.Wire
-	if wire == "" {
-		wire = defaultWire(t.world())
-	}
-	info := report.RunInfo{Model: model, Preset: t.cfg.Preset, WorldSize: t.world(), Precision: t.cfg.Precision, Wire: wire,
+	plan := t.env.Plan
+	info := report.RunInfo{Model: model, Preset: t.cfg.Preset, WorldSize: t.world(), Precision: t.cfg.Precision, Wire: plan.Wire.String(),
 		Steps: int64(res.Steps), Epochs: res.Epochs, WallTime: time.Since(t.start), BestCheckpoint: res.BestCheckpoint,
 		BestMetric: t.cfg.MetricForBest, Started: t.start}
 	if res.BestMetric != nil {
@@ -54,6 +51,8 @@ func (t *trainer) reportInfo(res *Result) report.RunInfo {
 		{Name: "Stop", Value: res.Stop},
 		{Name: "Host", Value: host},
 		{Name: "Seed", Value: fmt.Sprint(t.cfg.Seed)},
+		{Name: "Plan", Value: plan.String()},
+		{Name: "Overlap", Value: plan.Why["overlap"]},
 	}
 	return info
 }

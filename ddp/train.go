@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/sugarme/gotch"
@@ -48,6 +50,7 @@ type Result struct {
 type Env struct {
 	ID       rankenv.Identity
 	Comm     collective.Comm  // the ranks' communicator; nil: one rank (collective.Solo)
+	Plan     *Plan            // the resolved settings the Comm was opened with; nil: Train resolves them
 	Reporter control.Reporter // nil: none
 	Stderr   io.Writer        // progress bar and human-readable logs (rank 0)
 	Log      *slog.Logger
@@ -78,9 +81,12 @@ func Train(ctx context.Context, cfg Config, env Env) (*Result, error) {
 	if env.Comm == nil {
 		env.Comm = collective.Solo()
 	}
-	dev, err := ResolveDevice(cfg.Device, env.ID, torchrt.CUDADevices())
-	if err != nil {
-		return nil, err // before minutes of tokenising
+	if env.Plan == nil {
+		p, err := Resolve(cfg, env.ID)
+		if err != nil {
+			return nil, err // before minutes of tokenising
+		}
+		env.Plan = &p
 	}
 	if err := os.MkdirAll(cfg.Output, 0o755); err != nil {
 		return nil, fmt.Errorf("ddp: %w", err)
@@ -105,7 +111,7 @@ func Train(ctx context.Context, cfg Config, env Env) (*Result, error) {
 			"ranks_on_this_machine", env.ID.LocalWorldSize, "malloc_tuned", !rt.DefaultMalloc)
 	}
 	err = torchrt.Run(rt, func(th *torchrt.Thread) error {
-		t, err := newTrainer(ctx, &cfg, env, tok, data, th, dev)
+		t, err := newTrainer(ctx, &cfg, env, tok, data, th)
 		if err != nil {
 			return err
 		}
@@ -124,17 +130,6 @@ func Train(ctx context.Context, cfg Config, env Env) (*Result, error) {
 // with overlap, 82.2 without, lower with overlap in 5 of 5 pairs. So auto
 // overlaps when the job spans several machines and not on one; on and off
 // force it. (PyTorch DDP always overlaps.)
-
-// overlapOn resolves --overlap for a rank.
-func overlapOn(spec string, id rankenv.Identity) bool {
-	switch spec {
-	case "on":
-		return true
-	case "off":
-		return false
-	}
-	return id.WorldSize > id.LocalWorldSize
-}
 
 // threadPlan gives a rank's cores (--threads, else the machine's cores
 // shared by the ranks on it) to one thread pool at a time. See Note
@@ -193,8 +188,8 @@ func (t *trainer) rank() int { return t.env.ID.Rank }
 
 func (t *trainer) world() int { return t.env.Comm.Size() }
 
-func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokenizer, data *splits, th *torchrt.Thread, dev gotch.Device) (*trainer, error) {
-	t := &trainer{cfg: cfg, env: env, tok: tok, data: data, th: th, start: time.Now(), device: dev}
+func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokenizer, data *splits, th *torchrt.Thread) (*trainer, error) {
+	t := &trainer{cfg: cfg, env: env, tok: tok, data: data, th: th, start: time.Now(), device: env.Plan.Device}
 	ok := false
 	defer func() {
 		if !ok {
@@ -205,11 +200,10 @@ func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokeni
 		return nil, err
 	}
 	if t.rank() == 0 {
-		impl := "host"
-		if cfg.OptimizerImpl == "flat" || t.device.IsCuda() {
-			impl = "flat"
+		env.Log.Info("plan", "plan", env.Plan.String(), "cuda_devices", torchrt.CUDADevices(), "libtorch", torchrt.Version())
+		for _, k := range slices.Sorted(maps.Keys(env.Plan.Why)) {
+			env.Log.Debug("plan: why", "setting", k, "reason", env.Plan.Why[k])
 		}
-		env.Log.Info("device", "device", deviceName(t.device), "cuda_devices", torchrt.CUDADevices(), "libtorch", torchrt.Version(), "optimizer", impl)
 	}
 	if err := t.buildModel(); err != nil {
 		return nil, err
@@ -365,12 +359,12 @@ func (t *trainer) engineOptions() engineOptions {
 		Seed:            c.Seed,
 		FirstBytes:      int(c.FirstBucketMB * (1 << 20)),
 		CapBytes:        int(c.BucketCapMB * (1 << 20)),
-		DenseEmbeddings: c.DenseEmbeddings,
-		Flat:            c.OptimizerImpl == "flat",
-		Wire16:          c.Wire != "fp32" && !convertsTo(t.env.Comm, collective.BFloat16),
-		NoOverlap:       !overlapOn(c.Overlap, t.env.ID),
+		DenseEmbeddings: !t.env.Plan.Sparse,
+		Flat:            t.env.Plan.Flat,
+		Wire16:          t.env.Plan.Convert,
+		NoOverlap:       !t.env.Plan.Overlap,
 		LazyEmbeddings:  c.LazyEmbeddings,
-		WireBytes:       map[bool]int{true: 4, false: 2}[c.Wire == "fp32"],
+		WireBytes:       t.env.Plan.Wire.Size(),
 		Loss:            bert.LossOptions{LabelSmoothing: c.LabelSmoothing},
 	}
 }

@@ -11,7 +11,11 @@ import (
 	"github.com/ddprun/ddprun/collective/ring"
 )
 
-func init() { collective.Register("nccl", open) }
+// NCCL reduces device memory where it is, and host memory staged through
+// the device (for tests); every buffer in its own dtype.
+func init() {
+	collective.Register("nccl", open, collective.Capabilities{Native: []collective.Device{collective.CUDA}, Staged: []collective.Device{collective.CPU}})
+}
 
 // open is the registry's factory. It takes the device from Options.Device
 // ("cuda:N"), else from the environment (DDPRUN_DEVICE, else LOCAL_RANK,
@@ -21,9 +25,6 @@ func init() { collective.Register("nccl", open) }
 // Options.WireDType must be 0 or Float32 (see Config.WireDType). Callers
 // that need more call New.
 func open(ctx context.Context, o collective.Options) (collective.Comm, error) {
-	if o.Integrity {
-		return nil, fmt.Errorf("%w: nccl carries data over its own transports and cannot authenticate messages (Options.Integrity)", collective.ErrUnsupported)
-	}
 	dev, err := device(o.Device)
 	if err != nil {
 		return nil, err

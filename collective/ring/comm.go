@@ -56,7 +56,7 @@ func init() {
 			cfg.Timeout = o.Timeout
 		}
 		return New(ctx, cfg)
-	})
+	}, collective.Capabilities{Native: []collective.Device{collective.CPU}, ConvertsWire: true, Integrity: true})
 }
 
 // New joins the ring: it listens (or uses cfg.Listener), dials the right

@@ -171,15 +171,16 @@ func localChecks(rep *doctorReport, cfg ddp.Config, id rankenv.Identity, output 
 // checks on the compute thread.
 func jobChecks(ctx context.Context, rep *doctorReport, cfg ddp.Config, id rankenv.Identity, d gotch.Device, maxBytes int64, iters int) error {
 	cfg.Wire = "fp32"
-	comm, err := ddp.OpenComm(ctx, id, cfg, rankLogger(io.Discard, id))
+	plan, err := ddp.Resolve(cfg, id)
+	if err != nil {
+		return err
+	}
+	comm, err := ddp.OpenComm(ctx, id, cfg, plan, rankLogger(io.Discard, id))
 	if err != nil {
 		return err
 	}
 	defer comm.Close()
-	name := "ring"
-	if _, isNCCL := comm.(*nccl.Comm); isNCCL {
-		name = "nccl"
-	}
+	name := plan.Backend
 	var sizes []int64
 	for s := int64(1 << 20); s <= max(maxBytes, 1<<20); s *= 4 {
 		sizes = append(sizes, s)

@@ -93,7 +93,11 @@ func runTrain(ctx context.Context, o IO, args []string) error {
 	defer abort()
 	stop, cleanup := stopOnSignal(abort)
 	defer cleanup()
-	comm, err := ddp.OpenComm(ctx, id, cfg, log)
+	plan, err := ddp.Resolve(cfg, id)
+	if err != nil {
+		return err
+	}
+	comm, err := ddp.OpenComm(ctx, id, cfg, plan, log)
 	if err != nil {
 		return err
 	}
@@ -107,7 +111,7 @@ func runTrain(ctx context.Context, o IO, args []string) error {
 	if id.Rank == 0 {
 		progress = stderr
 	}
-	res, err := ddp.Train(ctx, cfg, ddp.Env{ID: id, Comm: comm, Reporter: rep, Stop: stop, Stderr: progress, Log: log,
+	res, err := ddp.Train(ctx, cfg, ddp.Env{ID: id, Comm: comm, Plan: &plan, Reporter: rep, Stop: stop, Stderr: progress, Log: log,
 		OnStep: saveTrainingArgs(id, fs, cfg.Output, log)})
 	if errors.Is(err, ddp.ErrStopped) {
 		log.Warn("stopped on request after a checkpoint; run the same command again to resume", "step", res.Steps)
