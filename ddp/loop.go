@@ -580,4 +580,3 @@ func (t *trainer) writeFinal(res *Result) error {
 	}
 	return writeJSONFile(filepath.Join(t.cfg.Output, resultsFile), res)
 }
-
