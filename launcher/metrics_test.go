@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -193,5 +196,49 @@ func TestMetrics_HTTP(t *testing.T) {
 	ct, body = get("")
 	if !strings.HasPrefix(ct, "text/plain; version=0.0.4") || !strings.Contains(body, `ddprun_world_size{job="j",node="a"} 4`) {
 		t.Errorf("text format: %q:\n%s", ct, body)
+	}
+}
+
+// TestMetrics_NamesInRulesAndDashboard: every ddprun metric the shipped
+// alert rules and dashboard (k8s/alerts) query is one the launcher
+// exports, so that renaming a metric cannot silently empty an alert.
+func TestMetrics_NamesInRulesAndDashboard(t *testing.T) {
+	x := newMetrics("j", "a")
+	x.reset(twoNodes(0), time.Now())
+	x.observe(control.Heartbeat{Rank: 0, Step: 1, StepTime: time.Millisecond, Samples: 4, AllReduceMB: 1, CheckpointWrite: time.Millisecond, Time: time.Now()}, time.Now())
+	exported := map[string]bool{}
+	for k := range series(t, x) {
+		name, _, _ := strings.Cut(strings.TrimSuffix(k, "_sum"), "{")
+		exported[name] = true
+	}
+	files, _ := filepath.Glob("../k8s/alerts/*")
+	if len(files) < 3 {
+		t.Fatalf("k8s/alerts holds %q, want the rules, their tests and the dashboard", files)
+	}
+	word := regexp.MustCompile(`[a-zA-Z0-9_:]*ddprun_[a-z_]+[a-zA-Z0-9_:]*`)
+	used := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range word.FindAllString(string(b), -1) {
+			if strings.Contains(w, ":") {
+				continue // a recording rule
+			}
+			name := w
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if n := strings.TrimSuffix(w, suffix); n != w && exported[n] {
+					name = n
+				}
+			}
+			if !exported[name] {
+				t.Errorf("%s: %s is not a metric the launcher exports", f, w)
+			}
+			used++
+		}
+	}
+	if used == 0 {
+		t.Error("no ddprun metric found in k8s/alerts")
 	}
 }
