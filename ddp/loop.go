@@ -272,7 +272,9 @@ func (t *trainer) step(ctx context.Context, micro []*shard.Batch) error {
 	t.rec.train(t.state.Step, t.epochFloat(), res)
 	t.env.Reporter.Heartbeat(control.Heartbeat{Rank: t.rank(), Step: t.state.Step, Epoch: t.state.Epoch, Phase: control.PhaseCompute,
 		Bucket: -1, Loss: res.Loss, SamplesPerSec: t.rate(), DataWait: t.train.Stats().Wait, Compute: res.Compute, AllReduce: res.AllReduce,
-		AllReduceMB: float64(t.eng.red.stats.Bytes) / 1e6, Time: time.Now()})
+		AllReduceMB: float64(t.eng.red.stats.Bytes) / 1e6, Time: time.Now(),
+		StepTime: res.DataWait + res.Compute + res.AllReduce + res.Optimizer, StepDataWait: res.DataWait, LR: res.LR,
+		Samples: t.seen / int64(t.world())}) // t.seen counts every rank's rows
 	t.th.Boundary()
 	if t.env.OnStep != nil {
 		t.env.OnStep(t.state.Step)
@@ -443,7 +445,11 @@ func (t *trainer) save(ctx context.Context) error {
 	t.heartbeat(control.PhaseCheckpoint, -1)
 	var err error
 	if t.rank() == 0 {
-		err = t.writeCheckpoint()
+		began := time.Now()
+		if err = t.writeCheckpoint(); err == nil {
+			t.env.Reporter.Heartbeat(control.Heartbeat{Rank: 0, Step: t.state.Step, Epoch: t.state.Epoch, Phase: control.PhaseCheckpoint,
+				Bucket: -1, CheckpointWrite: time.Since(began), Time: time.Now()})
+		}
 	}
 	return t.agree(ctx, err)
 }

@@ -21,7 +21,9 @@
 // --secret-file. The pods run as a numeric non-root user with a read-only
 // root filesystem, no capabilities and no service-account token (Note
 // [Pod security] in render.go); every port listens on the pod IP, and
-// the metrics port is on the Service only with --metrics-on-service. Restarts are ddprun's (Note [Restarts] in render.go): the
+// the metrics port is on the Service only with --metrics-on-service;
+// --pod-monitor adds a Prometheus Operator PodMonitor scraping every pod
+// (Note [PodMonitor]). Restarts are ddprun's (Note [Restarts] in render.go): the
 // Job never retries (restartPolicy Never, backoffLimit 0) and its
 // podFailurePolicy ignores disruptions and exit code 3, the code of a
 // launcher that stopped cleanly on SIGTERM after a checkpoint. The pods get

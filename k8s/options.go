@@ -67,6 +67,9 @@ type Options struct {
 	// are scraped per pod (a PodMonitor, or pod annotations) and need
 	// only the container port.
 	MetricsOnService bool
+	// PodMonitor adds a Prometheus Operator PodMonitor scraping every
+	// pod's metrics port (Note [PodMonitor]).
+	PodMonitor bool
 	// RunAsUser is the pods' user, group and fsGroup (0:
 	// DefaultRunAsUser). The pods never run as root.
 	RunAsUser   int64
@@ -106,6 +109,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.NATSPort, "nats-port", DefaultNATSPort, "control-plane (NATS) port on pod 0")
 	fs.IntVar(&o.MetricsPort, "metrics-port", DefaultMetricsPort, "Prometheus /metrics port on each pod's IP (0: none)")
 	fs.BoolVar(&o.MetricsOnService, "metrics-on-service", false, "also list the metrics port on the headless Service (for a ServiceMonitor; a PodMonitor needs only the pods' port)")
+	fs.BoolVar(&o.PodMonitor, "pod-monitor", false, "also render a Prometheus Operator PodMonitor (monitoring.coreos.com/v1) scraping every pod's metrics port, with honorLabels")
 	fs.Int64Var(&o.RunAsUser, "run-as-user", DefaultRunAsUser, "numeric user, group and fsGroup of the pods (never root: 0 means the default; host-path volumes must be writable by it)")
 	fs.BoolVar(&o.HostNetwork, "host-network", false, "use the nodes' network (hostNetwork: true): at most one pod per node")
 	fs.BoolVar(&o.JobSet, "jobset", false, "render a JobSet (jobset.x-k8s.io/v1alpha2) instead of an Indexed Job and a headless Service")
@@ -220,6 +224,8 @@ func (o *Options) Validate() error {
 		return bad("--run-as-user %d: want a non-root numeric user id (> 0)", o.RunAsUser)
 	case o.MetricsOnService && (o.MetricsPort == 0 || o.JobSet):
 		return bad("--metrics-on-service needs --metrics-port and no --jobset (the JobSet controller makes that Service)")
+	case o.PodMonitor && o.MetricsPort == 0:
+		return bad("--pod-monitor needs --metrics-port")
 	case o.ImagePullPolicy != "" && !slices.Contains([]string{"Always", "IfNotPresent", "Never"}, o.ImagePullPolicy):
 		return bad("--image-pull-policy %q: want Always, IfNotPresent or Never", o.ImagePullPolicy)
 	case !absPath(o.DataPath) || !absPath(o.OutputPath) || o.DataPath == o.OutputPath:

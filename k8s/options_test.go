@@ -27,6 +27,7 @@ func TestOptions_Security(t *testing.T) {
 		{"--run-as-user=-1"},
 		{"--metrics-on-service", "--metrics-port=0"},
 		{"--metrics-on-service", "--jobset"},
+		{"--pod-monitor", "--metrics-port=0"}, // a PodMonitor of a port nobody listens on
 	} {
 		if _, err := render(args...); !errors.Is(err, k8s.ErrOptions) {
 			t.Errorf("%q: %v, want ErrOptions", args, err)

@@ -76,7 +76,8 @@ func Render(w io.Writer, o Options) error {
 }
 
 // Objects returns the objects Render writes, in apply order: the Service
-// first, so that its DNS records exist when the pods start.
+// first, so that its DNS records exist when the pods start, and the
+// PodMonitor (with o.PodMonitor) last.
 func Objects(o Options) ([]any, error) {
 	o = o.withDefaults()
 	if err := o.Validate(); err != nil {
@@ -91,10 +92,18 @@ func Objects(o Options) ([]any, error) {
 				ReplicatedJobs: []ReplicatedJob{{Name: replicatedJob, Replicas: 1,
 					Template: JobTemplate{Metadata: ObjectMeta{Labels: labels(&o)}, Spec: spec}}},
 			}}
-		return []any{js}, nil
+		return withPodMonitor(&o, js), nil
 	}
 	job := Job{Meta: Meta{"batch/v1", "Job"}, Metadata: meta(&o, o.Name, true), Spec: spec}
-	return []any{service(&o), job}, nil
+	return withPodMonitor(&o, service(&o), job), nil
+}
+
+// withPodMonitor appends the PodMonitor, last, when o asks for one.
+func withPodMonitor(o *Options, objs ...any) []any {
+	if o.PodMonitor {
+		objs = append(objs, podMonitor(o))
+	}
+	return objs
 }
 
 func labels(o *Options) map[string]string {
@@ -329,6 +338,9 @@ func header(o Options) string {
 	kind := "an Indexed Job " + o.job() + " and the headless Service " + o.service()
 	if o.JobSet {
 		kind = "a JobSet " + o.Name + " (child Job " + o.job() + ", headless Service " + o.service() + " made by the JobSet controller)"
+	}
+	if o.PodMonitor {
+		kind += ";\n# a PodMonitor " + o.Name + " (Prometheus Operator) scrapes every pod's metrics port, honoring its job label"
 	}
 	fmt.Fprintf(&b, `# ddprun training job: %s.
 # %d pods x %d ranks; pod i is %s-i.%s (subdomain = Service name); pod 0

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ddprun/ddprun/k8s"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -55,9 +56,10 @@ type jobSet struct {
 
 // decoded is what a manifest holds, in the API's own types.
 type decoded struct {
-	svc    *corev1.Service
-	job    *batchv1.Job
-	jobSet *jobSet
+	svc        *corev1.Service
+	job        *batchv1.Job
+	jobSet     *jobSet
+	podMonitor *monitoringv1.PodMonitor
 }
 
 // decodeStrict splits the YAML stream (or the JSON List) and decodes each
@@ -105,6 +107,9 @@ func decodeStrict(out []byte, asJSON bool) (decoded, error) {
 		case "jobset.x-k8s.io/v1alpha2 JobSet":
 			d.jobSet = new(jobSet)
 			v = d.jobSet
+		case "monitoring.coreos.com/v1 PodMonitor":
+			d.podMonitor = new(monitoringv1.PodMonitor)
+			v = d.podMonitor
 		default:
 			return d, fmt.Errorf("unexpected object %s %s", tm.APIVersion, tm.Kind)
 		}
@@ -215,6 +220,7 @@ func validate(o k8s.Options, d decoded) (errs []error) {
 	errs = append(errs, validateResources(o, c, flags)...)
 	errs = append(errs, validateSecret(o, pod, c, flags)...)
 	errs = append(errs, validateSecurity(o, pod, c)...)
+	errs = append(errs, validatePodMonitor(o, d.podMonitor, podLabels, c, flags)...)
 	grace, err := time.ParseDuration(flags["grace"])
 	if tgp := pod.TerminationGracePeriodSeconds; err != nil || tgp == nil || time.Duration(*tgp)*time.Second < grace+10*time.Second {
 		fail("terminationGracePeriodSeconds %v must exceed --grace %q with room to spare", tgp, flags["grace"])
@@ -348,6 +354,47 @@ func validatePorts(o k8s.Options, c corev1.Container, svc *corev1.Service, flags
 		if !ok || cp.ContainerPort != sp.Port || cp.Protocol != sp.Protocol {
 			fail("Service port %s (%d/%s -> %s) matches no container port", sp.Name, sp.Port, sp.Protocol, sp.TargetPort.String())
 		}
+	}
+	return errs
+}
+
+// validatePodMonitor checks the PodMonitor of --pod-monitor: in the job's
+// namespace, selecting its pods and no other job's, scraping the port
+// --metrics-addr listens on, with honorLabels (the job label is ddprun's).
+func validatePodMonitor(o k8s.Options, pm *monitoringv1.PodMonitor, podLabels labels.Set, c corev1.Container, flags map[string]string) (errs []error) {
+	fail := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if (pm != nil) != o.PodMonitor {
+		fail("a PodMonitor rendered: %v, want %v (--pod-monitor)", pm != nil, o.PodMonitor)
+	}
+	if pm == nil {
+		return errs
+	}
+	if pm.Namespace != o.Namespace || pm.Spec.NamespaceSelector.Any || len(pm.Spec.NamespaceSelector.MatchNames) > 0 {
+		fail("PodMonitor namespace %q (selector %+v), want the job's %q only", pm.Namespace, pm.Spec.NamespaceSelector, o.Namespace)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(&pm.Spec.Selector)
+	other := labels.Merge(podLabels, labels.Set{k8s.LabelInstance: o.Name + "-other"})
+	if err != nil || sel.Empty() || !sel.Matches(podLabels) || sel.Matches(other) {
+		fail("PodMonitor selector %v (%v) must select the job's pods %v and no other job's", &pm.Spec.Selector, err, podLabels)
+	}
+	if len(pm.Spec.PodMetricsEndpoints) != 1 {
+		fail("want one podMetricsEndpoint, got %d", len(pm.Spec.PodMetricsEndpoints))
+		return errs
+	}
+	ep := pm.Spec.PodMetricsEndpoints[0]
+	name := "(unset)"
+	if ep.Port != nil {
+		name = *ep.Port
+	}
+	i := slices.IndexFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == name })
+	if i < 0 || ":"+strconv.Itoa(int(c.Ports[i].ContainerPort)) != flags["metrics-addr"] {
+		fail("PodMetricsEndpoint port %s is not the container port --metrics-addr=%q listens on", name, flags["metrics-addr"])
+	}
+	if ep.Path != "" && ep.Path != "/metrics" {
+		fail("PodMetricsEndpoint path %q, want /metrics", ep.Path)
+	}
+	if !ep.HonorLabels {
+		fail("honorLabels must be true: the job label is ddprun's job id (the alert rules group by it)")
 	}
 	return errs
 }
@@ -534,6 +581,48 @@ func TestValidateCatches(t *testing.T) {
 				}
 			}
 			if !strings.Contains(strings.Join(msgs, "\n"), c.want) {
+				t.Errorf("want an error mentioning %q, got %q", c.want, msgs)
+			}
+		})
+	}
+}
+
+// TestValidateCatches_PodMonitor breaks the PodMonitor of --pod-monitor
+// the ways that would leave Prometheus scraping nothing, or another
+// job's pods, or renaming the job label, and leaves it out.
+func TestValidateCatches_PodMonitor(t *testing.T) {
+	i := slices.IndexFunc(renderCases, func(c renderCase) bool { return c.name == "podmonitor" })
+	o, good := renderCases[i].render(t)
+	others, pm, _ := strings.Cut(string(good), "\n---\napiVersion: monitoring.coreos.com/v1\n")
+	errsOf := func(manifest string) string {
+		d, err := decodeStrict([]byte(manifest), false)
+		if err != nil {
+			return err.Error()
+		}
+		var msgs []string
+		for _, e := range validate(o, d) {
+			msgs = append(msgs, e.Error())
+		}
+		return strings.Join(msgs, "\n")
+	}
+	if msgs := errsOf(others + "\n"); !strings.Contains(msgs, "PodMonitor rendered: false") {
+		t.Errorf("without the PodMonitor: want an error, got %q", msgs)
+	}
+	for _, c := range []struct{ name, old, new, want string }{
+		{"port", "port: metrics", "port: http-metrics", "not the container port"},
+		{"honorLabels", "honorLabels: true", "honorLabels: false", "honorLabels"},
+		{"selector", "      app.kubernetes.io/instance: bert-mon\n", "", "no other job's"},
+		{"other job", "      app.kubernetes.io/instance: bert-mon\n", "      app.kubernetes.io/instance: bert\n", "must select the job's pods"},
+		{"namespace", "  namespace: ml\n", "", "want the job's \"ml\""},
+		{"any namespace", "spec:\n", "spec:\n  namespaceSelector:\n    any: true\n", "want the job's \"ml\""},
+		{"misspelt", "podMetricsEndpoints:", "podMetricEndpoints:", "unknown field"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bad := strings.Replace(pm, c.old, c.new, 1)
+			if bad == pm {
+				t.Fatalf("%q not in the PodMonitor", c.old)
+			}
+			if msgs := errsOf(others + "\n---\napiVersion: monitoring.coreos.com/v1\n" + bad); !strings.Contains(msgs, c.want) {
 				t.Errorf("want an error mentioning %q, got %q", c.want, msgs)
 			}
 		})

@@ -109,9 +109,10 @@ type Config struct {
 	LastCall time.Duration
 	// JoinTimeout bounds a rendezvous (0: 10 minutes).
 	JoinTimeout time.Duration
-	// MetricsAddr, when set, serves Prometheus /metrics there. Without a
-	// host (":9400") it listens on Bind, like the other listeners;
-	// "0.0.0.0:9400" listens on every interface.
+	// MetricsAddr, when set, serves Prometheus /metrics there, for this
+	// node's ranks (Note [Metrics]). Without a host (":9400") it listens
+	// on Bind, like the other listeners; "0.0.0.0:9400" listens on every
+	// interface.
 	MetricsAddr string
 	// GPUs is the number of GPUs on this node (-1: detect).
 	GPUs int

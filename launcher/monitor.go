@@ -42,9 +42,10 @@ type monitor struct {
 	nodes        map[int]string // rank -> node
 	ranks        map[int]*rankState
 	lastProgress time.Time
-	restarts     int
 	stragglerAt  map[int]time.Time
 	strikes      map[int]int
+	world        World    // the generation watched
+	exp          *metrics // nil: --metrics-addr not set
 }
 
 func newMonitor() *monitor {
@@ -55,7 +56,7 @@ func newMonitor() *monitor {
 func (m *monitor) reset(w World) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.gen, m.restarts = w.Gen, w.Gen
+	m.gen, m.world = w.Gen, w
 	m.ranks, m.nodes = map[int]*rankState{}, map[int]string{}
 	m.lastProgress = time.Time{}
 	m.strikes = map[int]int{}
@@ -63,6 +64,19 @@ func (m *monitor) reset(w World) {
 		for r := n.FirstRank; r < n.FirstRank+n.Slots; r++ {
 			m.nodes[r] = n.Name
 		}
+	}
+	if m.exp != nil {
+		m.exp.reset(w, time.Now())
+	}
+}
+
+// export feeds x from now on, starting with the generation being watched.
+func (m *monitor) export(x *metrics) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.exp = x
+	if len(m.world.Peers) > 0 {
+		x.reset(m.world, time.Now())
 	}
 }
 
@@ -74,6 +88,9 @@ func (m *monitor) observe(h control.Heartbeat, now time.Time) {
 	defer m.mu.Unlock()
 	if _, ok := m.nodes[h.Rank]; !ok {
 		return // not of this generation's world
+	}
+	if m.exp != nil {
+		m.exp.observe(h, now)
 	}
 	s := m.ranks[h.Rank]
 	if s == nil {
@@ -209,18 +226,4 @@ func (m *monitor) stragglerLine(r int, s *rankState, med float64) string {
 	return fmt.Sprintf("straggler: rank %d (node %s) is %.0f%% slower per step than the median: data wait %.1f ms (others %.1f), compute %.1f ms (others %.1f), all-reduce %.1f ms (others %.1f, waiting for it); mostly %s",
 		r, m.nodes[r], (s.busy/med-1)*100, s.data*1e3, stats.Median(data)*1e3, s.compute*1e3, stats.Median(comp)*1e3,
 		s.reduce*1e3, stats.Median(red)*1e3, cause)
-}
-
-// snapshot returns a copy of the per-rank states, for /metrics.
-func (m *monitor) snapshot() (restarts int, nodes map[int]string, ranks map[int]rankState) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	nodes, ranks = map[int]string{}, map[int]rankState{}
-	for r, n := range m.nodes {
-		nodes[r] = n
-	}
-	for r, s := range m.ranks {
-		ranks[r] = *s
-	}
-	return m.restarts, nodes, ranks
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/ddprun/ddprun/internal/control"
 )
 
-func TestMonitor_StragglerAndMetrics(t *testing.T) {
+func TestMonitor_Straggler(t *testing.T) {
 	m := newMonitor()
 	m.reset(World{Gen: 1, Nodes: []WorldNode{{Name: "a", Slots: 2}, {Name: "b", FirstRank: 2, Slots: 2}}, Peers: make([]string, 4)})
 	t0 := time.Unix(1000, 0)
@@ -26,18 +26,6 @@ func TestMonitor_StragglerAndMetrics(t *testing.T) {
 	}
 	if len(lines) == 0 || !strings.Contains(lines[0], "straggler: rank 2 (node b)") || !strings.Contains(lines[0], "mostly compute") {
 		t.Errorf("straggler lines: %q", lines)
-	}
-	var b strings.Builder
-	writeMetrics(&b, "job", m)
-	for _, want := range []string{
-		"ddprun_restarts_total{job=\"job\"} 1",
-		"ddprun_rank_step{job=\"job\",rank=\"3\",node=\"b\"} 10",
-		"ddprun_rank_allreduce_bytes_total{job=\"job\",rank=\"0\",node=\"a\"} 1e+07",
-		"# TYPE ddprun_rank_loss gauge",
-	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("metrics lack %q:\n%s", want, b.String())
-		}
 	}
 	if m.stalled(t0.Add(11*time.Second), time.Minute) || !m.stalled(t0.Add(2*time.Minute), time.Minute) {
 		t.Error("stall detection")

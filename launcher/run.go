@@ -50,7 +50,9 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	}
 	defer n.plane.close()
 	if cfg.MetricsAddr != "" {
-		addr, err := serveMetrics(pctx, metricsListenAddr(cfg.MetricsAddr, n.bind), n.job, n.plane.mon)
+		x := newMetrics(n.job, n.name)
+		n.plane.mon.export(x)
+		addr, err := serveMetrics(pctx, metricsListenAddr(cfg.MetricsAddr, n.bind), x)
 		if err != nil {
 			return ExitUsage, err
 		}

@@ -26,7 +26,7 @@ const (
 )
 
 // Heartbeat is a rank's report of where it is. Durations are those of the
-// last step.
+// last step, except DataWait.
 type Heartbeat struct {
 	Rank          int           `json:"rank"`
 	Step          int           `json:"step"`
@@ -36,11 +36,24 @@ type Heartbeat struct {
 	CollSeq       uint64        `json:"coll_seq"` // collective sequence number
 	Loss          float64       `json:"loss"`
 	SamplesPerSec float64       `json:"samples_per_sec"`
-	DataWait      time.Duration `json:"data_wait_ns"`
+	DataWait      time.Duration `json:"data_wait_ns"` // in total, since the rank started
 	Compute       time.Duration `json:"compute_ns"`
 	AllReduce     time.Duration `json:"allreduce_ns"`
-	AllReduceMB   float64       `json:"allreduce_mb"`
+	AllReduceMB   float64       `json:"allreduce_mb"` // in total
 	Time          time.Time     `json:"time"`
+
+	// Set on the heartbeat sent after each optimizer step only (phase
+	// heartbeats repeat the step number without them), for metrics that
+	// must see each step once: StepTime is the step's data wait, forward
+	// and backward, all-reduce and optimizer time, StepDataWait its data
+	// wait. Samples is the rows this rank trained on since it started.
+	StepTime     time.Duration `json:"step_ns,omitempty"`
+	StepDataWait time.Duration `json:"step_data_wait_ns,omitempty"`
+	LR           float64       `json:"lr,omitempty"`
+	Samples      int64         `json:"samples,omitempty"`
+	// CheckpointWrite is set on the heartbeat rank 0 sends after writing
+	// the checkpoint of Step: how long writing it took.
+	CheckpointWrite time.Duration `json:"checkpoint_write_ns,omitempty"`
 }
 
 // Reporter is a rank's connection to the control plane.
