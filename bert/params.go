@@ -13,6 +13,12 @@ type Param struct {
 	Shape     []int64
 	Init      Init
 	Trainable bool
+	// Decay: the parameter gets weight decay. HF Trainer's rule: every
+	// parameter but biases and the weights of LayerNorm modules.
+	Decay bool
+	// WordEmbedding marks the token embedding matrix, whose gradient a
+	// step touches only in the rows of its tokens.
+	WordEmbedding bool
 }
 
 // Init says how a parameter is initialised for training from scratch,
@@ -44,22 +50,34 @@ func (s *specBuilder) add(name string, init Init, shape ...int) {
 	for i, d := range shape {
 		sh[i] = int64(d)
 	}
-	s.params = append(s.params, Param{Name: name, Shape: sh, Init: init, Trainable: true})
+	s.params = append(s.params, Param{Name: name, Shape: sh, Init: init, Trainable: true, Decay: true})
 }
+
+// noDecay exempts the parameter added last from weight decay.
+func (s *specBuilder) noDecay() { s.params[len(s.params)-1].Decay = false }
 
 func (s *specBuilder) linear(name string, out, in int) {
 	s.add(name+".weight", InitNormal, out, in)
 	s.add(name+".bias", InitZeros, out)
+	s.noDecay()
 }
 
 func (s *specBuilder) norm(name string, n int) {
 	s.add(name+".weight", InitOnes, n)
+	s.noDecay()
 	s.add(name+".bias", InitZeros, n)
+	s.noDecay()
+}
+
+// wordEmbeddings adds the token embedding matrix.
+func (s *specBuilder) wordEmbeddings(name string, vocab, h int) {
+	s.add(name, InitEmbedding, vocab, h)
+	s.params[len(s.params)-1].WordEmbedding = true
 }
 
 func (s *specBuilder) bert(c Config) {
 	h, e := c.HiddenSize, "bert.embeddings."
-	s.add(e+"word_embeddings.weight", InitEmbedding, c.VocabSize, h)
+	s.wordEmbeddings(e+"word_embeddings.weight", c.VocabSize, h)
 	s.add(e+"position_embeddings.weight", InitNormal, c.MaxPositions, h)
 	s.add(e+"token_type_embeddings.weight", InitNormal, c.TypeVocabSize, h)
 	s.norm(e+"LayerNorm", h)
@@ -80,7 +98,7 @@ func (s *specBuilder) bert(c Config) {
 
 func (s *specBuilder) distil(c Config) {
 	h, e := c.HiddenSize, "distilbert.embeddings."
-	s.add(e+"word_embeddings.weight", InitEmbedding, c.VocabSize, h)
+	s.wordEmbeddings(e+"word_embeddings.weight", c.VocabSize, h)
 	s.add(e+"position_embeddings.weight", InitNormal, c.MaxPositions, h)
 	s.norm(e+"LayerNorm", h)
 	for i := range c.NumLayers {

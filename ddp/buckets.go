@@ -9,6 +9,7 @@ import (
 type ParamInfo struct {
 	Name  string
 	Numel int
+	Decay bool // gets weight decay (bert.Param.Decay)
 }
 
 // Bucket is a group of parameters whose gradients are reduced together as

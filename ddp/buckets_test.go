@@ -6,7 +6,7 @@ import (
 )
 
 func TestPlanBuckets(t *testing.T) {
-	ps := []ParamInfo{{"b", 10}, {"a", 300}, {"d", 5}, {"c", 1000}, {"e", 7}}
+	ps := []ParamInfo{{Name: "b", Numel: 10}, {Name: "a", Numel: 300}, {Name: "d", Numel: 5}, {Name: "c", Numel: 1000}, {Name: "e", Numel: 7}}
 	bs := PlanBuckets(ps, 4*12, 4*400)
 	got := ""
 	for _, b := range bs {
@@ -30,13 +30,13 @@ func TestPlanBuckets(t *testing.T) {
 // BERT-base's gradient sizes, without libtorch (KungFu's fakemodel idea).
 func BenchmarkPlanBucketsBertBase(b *testing.B) {
 	var ps []ParamInfo
-	ps = append(ps, ParamInfo{"bert.embeddings.word_embeddings.weight", 30522 * 768})
+	ps = append(ps, ParamInfo{Name: "bert.embeddings.word_embeddings.weight", Numel: 30522 * 768})
 	for l := range 12 {
 		for _, n := range []string{"q", "k", "v", "o"} {
-			ps = append(ps, ParamInfo{fmt.Sprintf("bert.encoder.layer.%d.%s.weight", l, n), 768 * 768})
+			ps = append(ps, ParamInfo{Name: fmt.Sprintf("bert.encoder.layer.%d.%s.weight", l, n), Numel: 768 * 768})
 		}
-		ps = append(ps, ParamInfo{fmt.Sprintf("bert.encoder.layer.%d.i.weight", l), 768 * 3072})
-		ps = append(ps, ParamInfo{fmt.Sprintf("bert.encoder.layer.%d.o2.weight", l), 768 * 3072})
+		ps = append(ps, ParamInfo{Name: fmt.Sprintf("bert.encoder.layer.%d.i.weight", l), Numel: 768 * 3072})
+		ps = append(ps, ParamInfo{Name: fmt.Sprintf("bert.encoder.layer.%d.o2.weight", l), Numel: 768 * 3072})
 	}
 	for b.Loop() {
 		PlanBuckets(ps, 1<<20, 25<<20)

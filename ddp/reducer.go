@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"unsafe"
 
 	"github.com/sugarme/gotch"
@@ -75,8 +74,8 @@ func newReducer(m *bert.Model, firstBytes, capBytes int, sparse, flat bool) (_ *
 		if !p.Trainable {
 			continue
 		}
-		pi := ParamInfo{Name: p.Name, Numel: int(numel(p.Shape))}
-		if sparse && isWordEmbedding(p.Name) {
+		pi := ParamInfo{Name: p.Name, Numel: int(numel(p.Shape)), Decay: p.Decay}
+		if sparse && p.WordEmbedding {
 			emb = &pi
 			continue
 		}
@@ -109,7 +108,7 @@ func (r *reducer) addSparse(m *bert.Model, p ParamInfo, shape []int64) error {
 	}
 	m.SetSparseEmbeddingGrad(true)
 	r.sparse = &sparseGrad{name: p.Name, dim: int(shape[1]), mem: make([]float32, p.Numel), param: len(r.params)}
-	r.params = append(r.params, optim.Param{Name: p.Name, Data: data, Grad: r.sparse.mem, Decay: decays(p.Name)})
+	r.params = append(r.params, optim.Param{Name: p.Name, Data: data, Grad: r.sparse.mem, Decay: p.Decay})
 	return nil
 }
 
@@ -141,7 +140,7 @@ func (r *reducer) groups() []devopt.Group {
 // decay come first, and returns how many elements they span.
 func decayFirst(b *Bucket) int {
 	slices.SortStableFunc(b.Params, func(x, y ParamInfo) int {
-		switch dx, dy := decays(x.Name), decays(y.Name); {
+		switch dx, dy := x.Decay, y.Decay; {
 		case dx == dy:
 			return 0
 		case dx:
@@ -156,7 +155,7 @@ func decayFirst(b *Bucket) int {
 	}
 	d := 0
 	for _, p := range b.Params {
-		if decays(p.Name) {
+		if p.Decay {
 			d += p.Numel
 		}
 	}
@@ -219,7 +218,7 @@ func (r *reducer) addBucket(m *bert.Model, b Bucket, shapes map[string][]int64, 
 		if err != nil {
 			return fmt.Errorf("ddp: %s: %w", p.Name, err)
 		}
-		r.params = append(r.params, optim.Param{Name: p.Name, Data: data, Grad: mem[off : off+p.Numel], Decay: decays(p.Name)})
+		r.params = append(r.params, optim.Param{Name: p.Name, Data: data, Grad: mem[off : off+p.Numel], Decay: p.Decay})
 	}
 	return nil
 }
@@ -238,12 +237,6 @@ func hostFloats(t *ts.Tensor) ([]float32, error) {
 		return nil, fmt.Errorf("the host optimizer and sparse embedding gradients need parameters on the CPU, found %v", dev)
 	}
 	return unsafe.Slice((*float32)(buf.Ptr), buf.Count), nil
-}
-
-// decays says whether weight decay applies to a parameter: HF's rule, no
-// decay for biases and LayerNorm weights.
-func decays(name string) bool {
-	return !(strings.HasSuffix(name, ".bias") || strings.Contains(name, "LayerNorm.") || strings.Contains(name, "layer_norm."))
 }
 
 // zero clears every bucket (the step's zero_grad).

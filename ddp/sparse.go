@@ -3,7 +3,6 @@ package ddp
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/bert/torchrt"
@@ -39,11 +38,6 @@ type sparseGrad struct {
 	param    int       // its index in reducer.params
 	wireSize int       // bytes per gathered value: 4 (fp32) or 2 (bf16, with --wire bf16)
 	bytes    int64     // wire bytes sent, cumulative
-}
-
-// isWordEmbedding reports the parameter the sparse path handles.
-func isWordEmbedding(name string) bool {
-	return strings.HasSuffix(name, "embeddings.word_embeddings.weight")
 }
 
 // zero clears the rows the last step wrote and drops the parameter's
