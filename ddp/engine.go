@@ -11,7 +11,6 @@ import (
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/collective"
-	"github.com/ddprun/ddprun/ddp/devopt"
 	"github.com/ddprun/ddprun/ddp/metrics"
 	"github.com/ddprun/ddprun/ddp/optim"
 	"github.com/ddprun/ddprun/shard"
@@ -23,9 +22,8 @@ import (
 type engine struct {
 	m        *bert.Model
 	red      *reducer
-	opt      *optim.Optimizer  // the host optimizer (Note [Optimizer implementations]); nil with flat
-	flat     *devopt.Optimizer // the flat optimizer; nil with host
-	comm     collective.Comm   // collective.Solo for one rank
+	opt      optimizer       // Note [Optimizer implementations]
+	comm     collective.Comm // collective.Solo for one rank
 	sched    optim.Schedule
 	lr       float64
 	clip     float64
@@ -34,7 +32,6 @@ type engine struct {
 	rank     int
 	step     int // optimizer steps done
 	onBucket func(int)
-	lazy     bool // update only the touched word-embedding rows (optim's Note [Lazy rows])
 	loss     bert.LossOptions
 }
 
@@ -72,15 +69,16 @@ func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResul
 		return res, err
 	}
 	t0 := time.Now()
-	sent := e.red.stats.Bytes // before backward: with overlap, buckets are sent during it
+	sent := e.red.bytesSent() // before backward: with overlap, buckets are sent during it
 	for i, b := range micro {
-		if i == len(micro)-1 && e.red.overlap != nil {
-			e.red.overlap.start(ctx, e.comm, e.onBucket)
+		last := i == len(micro)-1
+		if last {
+			e.red.startOverlap(ctx, e.comm, e.onBucket)
 		}
 		loss, err := e.backward(b, 1/float64(len(micro)), &res)
 		if err != nil {
-			if i == len(micro)-1 && e.red.overlap != nil {
-				e.red.overlap.finish() // the step failed anyway; let the goroutine end
+			if last {
+				e.red.finishOverlap() // the step failed anyway; let the goroutine end
 			}
 			return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
 		}
@@ -93,28 +91,15 @@ func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResul
 		return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
 	}
 	t2 := time.Now()
-	res.WireBytes = e.red.stats.Bytes - sent
-	if e.lazy {
-		e.red.lazyRows()
-	}
+	res.WireBytes = e.red.bytesSent() - sent
 	var err error
-	if e.flat != nil {
-		res.GradNorm, err = devopt.ClipGradNorm(e.red.flat, e.clip)
-	} else {
-		res.GradNorm = optim.ClipGradNorm(e.red.params, e.clip)
-	}
-	if err != nil {
+	if res.GradNorm, err = e.opt.clipGradNorm(e.clip); err != nil {
 		return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
 	}
 	if math.IsNaN(res.GradNorm) || math.IsInf(res.GradNorm, 0) {
 		return res, fmt.Errorf("ddp: step %d: the gradient norm is %v (loss %v): training diverged; lower --lr or use --max-grad-norm", e.step, res.GradNorm, res.Loss)
 	}
-	if e.flat != nil {
-		err = e.flat.Step(res.LR)
-	} else {
-		err = e.opt.Step(e.red.params, res.LR)
-	}
-	if err != nil {
+	if err := e.opt.step(res.LR); err != nil {
 		return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
 	}
 	e.step++
@@ -292,7 +277,7 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 	if comm == nil {
 		comm = collective.Solo()
 	}
-	e := &engine{m: m, comm: comm, rank: comm.Rank(), sched: o.Sched, lr: o.LR, clip: o.Clip, bf16: o.BF16, seed: o.Seed, lazy: o.LazyEmbeddings, loss: o.Loss}
+	e := &engine{m: m, comm: comm, rank: comm.Rank(), sched: o.Sched, lr: o.LR, clip: o.Clip, bf16: o.BF16, seed: o.Seed, loss: o.Loss}
 	if comm.Size() > 1 {
 		if err := checkReplicas(ctx, comm, m); err != nil {
 			return nil, err
@@ -306,22 +291,15 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 	if flat && o.LazyEmbeddings {
 		return nil, fmt.Errorf("ddp: --lazy-embeddings needs the host optimizer on the CPU (sparse embedding gradients); it does not apply to the flat optimizer")
 	}
-	if !flat {
-		if e.opt, err = optim.New(o.Optim); err != nil {
-			return nil, err
-		}
-	}
 	sparse := !o.DenseEmbeddings && !flat
 	if e.red, err = newReducer(m, o.FirstBytes, o.CapBytes, sparse, flat); err != nil {
 		return nil, err
 	}
 	e.red.wireSize = max(o.WireBytes, 2)
 	e.red.wire16 = o.Wire16 && comm.Size() > 1
-	if flat {
-		if e.flat, err = devopt.New(o.Optim, e.red.groups()); err != nil {
-			e.red.drop()
-			return nil, err
-		}
+	if e.opt, err = newOptimizer(o.Optim, m, e.red, flat, o.LazyEmbeddings); err != nil {
+		e.red.drop()
+		return nil, err
 	}
 	if e.red.sparse != nil {
 		e.red.sparse.wireSize = 4
@@ -334,7 +312,7 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 	// on the compute stream anyway.
 	if comm.Size() > 1 && !o.NoOverlap && len(e.red.buckets) > 0 && !e.red.wire16 && !m.Device().IsCuda() {
 		if e.red.overlap, err = newOverlapper(e.red, m); err != nil {
-			e.red.drop()
+			e.close()
 			return nil, err
 		}
 	}
@@ -342,33 +320,8 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 }
 
 func (e *engine) close() {
-	if e.flat != nil {
-		e.flat.Close()
-	}
+	e.opt.close()
 	e.red.drop()
-}
-
-// optimizerConfig, optimizerState and setOptimizerState hide which
-// optimizer implementation runs (Note [Optimizer implementations]).
-func (e *engine) optimizerConfig() optim.Config {
-	if e.flat != nil {
-		return e.flat.Config()
-	}
-	return e.opt.Config()
-}
-
-func (e *engine) optimizerState() (map[string]optim.ParamState, error) {
-	if e.flat != nil {
-		return e.flat.State()
-	}
-	return e.opt.State(), nil
-}
-
-func (e *engine) setOptimizerState(st map[string]optim.ParamState) error {
-	if e.flat != nil {
-		return e.flat.SetState(st)
-	}
-	return e.opt.SetState(st)
 }
 
 // scalarValue reads a one-element tensor. (gotch's Float64Values leaks the

@@ -134,7 +134,7 @@ func baseNames(paths []string) []string {
 // (the weights came through LoadState and the broadcast).
 func (t *trainer) restore(ctx context.Context, ck *loadedCheckpoint) error {
 	t.state = TrainerState{RunID: newRunID(), WorldSize: t.world(), MetricForBest: t.cfg.MetricForBest, PatienceLeft: t.cfg.Patience,
-		Labels: t.data.Labels.Names(), ConfigHash: t.cfg.hash(), Optimizer: t.eng.optimizerConfig().Kind, Schedule: t.eng.sched}
+		Labels: t.data.Labels.Names(), ConfigHash: t.cfg.hash(), Optimizer: t.eng.opt.config().Kind, Schedule: t.eng.sched}
 	if ck == nil {
 		return nil
 	}
@@ -145,7 +145,7 @@ func (t *trainer) restore(ctx context.Context, ck *loadedCheckpoint) error {
 	if err := t.shareOptimizerState(ctx, ck); err != nil {
 		return err
 	}
-	if err := t.eng.setOptimizerState(ck.Optimizer); err != nil {
+	if err := t.eng.opt.setState(ck.Optimizer); err != nil {
 		return fmt.Errorf("ddp: resuming from %s: %w", ck.Dir, err)
 	}
 	if err := t.train.Resume(s.Data); err != nil {
@@ -456,7 +456,7 @@ func (t *trainer) save(ctx context.Context) error {
 
 func (t *trainer) writeCheckpoint() error {
 	st := t.state
-	opt, err := t.eng.optimizerState()
+	opt, err := t.eng.opt.state()
 	if err != nil {
 		return err
 	}

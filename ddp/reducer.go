@@ -13,7 +13,6 @@ import (
 	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/collective"
 	"github.com/ddprun/ddprun/ddp/devopt"
-	"github.com/ddprun/ddprun/ddp/optim"
 )
 
 // reducer owns the gradient buckets: one flat fp32 tensor per bucket whose
@@ -22,16 +21,15 @@ import (
 // all-reduce sends, and the optimizer reads them there.
 type reducer struct {
 	buckets  []Bucket
-	nDecay   []int         // per bucket: the leading elements that get weight decay (decaying parameters come first)
-	flat     []*ts.Tensor  // one per bucket
-	weights  []*ts.Tensor  // with flat parameters: one per bucket, the parameters' memory (Note [Flat parameters])
-	views    []*ts.Tensor  // the .grad (and parameter) views, kept alive with the model
-	mem      [][]float32   // flat buffers as Go slices over the tensors' memory; nil off the CPU
-	params   []optim.Param // host optimizer only: trainable parameters, bucket order; Grad slices into mem
-	wire16   bool          // convert buckets to bf16 for the all-reduce here (Note [Wire conversion])
-	sparse   *sparseGrad   // the word embeddings, when synchronised sparsely
-	wireSize int           // bytes per gradient element on the wire (4 fp32, 2 bf16)
-	overlap  *overlapper   // reduces buckets behind backward (Note [Overlap]); nil: after it
+	nDecay   []int        // per bucket: the leading elements that get weight decay (decaying parameters come first)
+	flat     []*ts.Tensor // one per bucket
+	weights  []*ts.Tensor // with flat parameters: one per bucket, the parameters' memory (Note [Flat parameters])
+	views    []*ts.Tensor // the .grad (and parameter) views, kept alive with the model
+	mem      [][]float32  // flat buffers as Go slices over the tensors' memory; nil off the CPU
+	wire16   bool         // convert buckets to bf16 for the all-reduce here (Note [Wire conversion])
+	sparse   *sparseGrad  // the word embeddings, when synchronised sparsely
+	wireSize int          // bytes per gradient element on the wire (4 fp32, 2 bf16)
+	overlap  *overlapper  // reduces buckets behind backward (Note [Overlap]); nil: after it
 	stats    reduceStats
 }
 
@@ -63,8 +61,9 @@ type reduceStats struct {
 // newReducer plans and allocates the gradient buckets. With sparse, the
 // word embeddings get a buffer of their own, synchronised as Note [Sparse
 // embedding gradients] says. With flat, the parameters become views of
-// per-bucket weight buffers (Note [Flat parameters]); host optimizer
-// parameters (reducer.params) are made only without it.
+// per-bucket weight buffers (Note [Flat parameters]). The reducer holds
+// the gradient layout only; the optimizers lay themselves over it
+// (newOptimizer).
 func newReducer(m *bert.Model, firstBytes, capBytes int, sparse, flat bool) (_ *reducer, err error) {
 	var infos []ParamInfo
 	var emb *ParamInfo
@@ -102,26 +101,12 @@ func newReducer(m *bert.Model, firstBytes, capBytes int, sparse, flat bool) (_ *
 }
 
 func (r *reducer) addSparse(m *bert.Model, p ParamInfo, shape []int64) error {
-	data, err := hostFloats(m.Tensor(p.Name))
-	if err != nil {
-		return fmt.Errorf("ddp: %s: %w", p.Name, err)
+	if dev := m.Device(); dev.IsCuda() {
+		return fmt.Errorf("ddp: %s: sparse embedding gradients need the model on the CPU, found %s", p.Name, deviceName(dev))
 	}
 	m.SetSparseEmbeddingGrad(true)
-	r.sparse = &sparseGrad{name: p.Name, dim: int(shape[1]), mem: make([]float32, p.Numel), param: len(r.params)}
-	r.params = append(r.params, optim.Param{Name: p.Name, Data: data, Grad: r.sparse.mem, Decay: p.Decay})
+	r.sparse = &sparseGrad{name: p.Name, dim: int(shape[1]), mem: make([]float32, p.Numel), decay: p.Decay}
 	return nil
-}
-
-// lazyRows makes the optimizer update only the word-embedding rows this
-// step touched on any rank (optim's Note [Lazy rows]).
-func (r *reducer) lazyRows() {
-	if r.sparse == nil {
-		return
-	}
-	ids := append([]int64{}, r.sparse.dirty...) // not nil: no row touched means no row updated
-	slices.Sort(ids)
-	p := &r.params[r.sparse.param]
-	p.Rows, p.RowLen = slices.Compact(ids), r.sparse.dim
 }
 
 // groups describes the buckets for the flat optimizer.
@@ -212,13 +197,7 @@ func (r *reducer) addBucket(m *bert.Model, b Bucket, shapes map[string][]int64, 
 			if err != nil {
 				return fmt.Errorf("ddp: making %s a view of its weight bucket: %w", p.Name, err)
 			}
-			continue
 		}
-		data, err := hostFloats(m.Tensor(p.Name))
-		if err != nil {
-			return fmt.Errorf("ddp: %s: %w", p.Name, err)
-		}
-		r.params = append(r.params, optim.Param{Name: p.Name, Data: data, Grad: mem[off : off+p.Numel], Decay: p.Decay})
 	}
 	return nil
 }
@@ -385,4 +364,23 @@ func numel(shape []int64) int64 {
 		n *= d
 	}
 	return n
+}
+
+// bytesSent is the wire bytes this rank has sent so far (an estimate for
+// the ring: 2(n-1)/n of each buffer).
+func (r *reducer) bytesSent() int64 { return r.stats.Bytes }
+
+// startOverlap, when overlap is on, makes the coming backward pass
+// all-reduce each bucket as it fills (Note [Overlap]).
+func (r *reducer) startOverlap(ctx context.Context, c collective.Comm, onBucket func(int)) {
+	if r.overlap != nil {
+		r.overlap.start(ctx, c, onBucket)
+	}
+}
+
+// finishOverlap waits for an overlapped step that failed to wind down.
+func (r *reducer) finishOverlap() {
+	if r.overlap != nil {
+		r.overlap.finish()
+	}
 }

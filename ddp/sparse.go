@@ -35,7 +35,7 @@ type sparseGrad struct {
 	dim      int       // embedding width
 	mem      []float32 // the averaged dense gradient, [vocab][dim]; zero but for dirty rows
 	dirty    []int64   // rows that may be non-zero
-	param    int       // its index in reducer.params
+	decay    bool      // gets weight decay (bert.Param.Decay)
 	wireSize int       // bytes per gathered value: 4 (fp32) or 2 (bf16, with --wire bf16)
 	bytes    int64     // wire bytes sent, cumulative
 }
