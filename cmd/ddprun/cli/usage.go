@@ -103,6 +103,10 @@ func parseFlags(fs *flag.FlagSet, args []string, o IO) (done bool, err error) {
 	case err != nil:
 		return true, flagError(fs, err)
 	case fs.NArg() > 0:
+		if name, ok := boolValueApart(fs, args); ok {
+			return true, usagef("%sunexpected arguments %q: a switch takes its value with '=', as in --%s=%s (see %s --help)",
+				prefix(fs), fs.Args(), name, fs.Arg(0), commandPath(fs))
+		}
 		return true, usagef("%sunexpected arguments %q (see %s --help)", prefix(fs), fs.Args(), commandPath(fs))
 	}
 	return false, nil
@@ -149,4 +153,21 @@ func flagError(fs *flag.FlagSet, err error) error {
 	}
 	msg = strings.NewReplacer("for flag -", "for --", "for -", "for --", "argument: -", "argument: --").Replace(msg)
 	return &usageError{msg: fmt.Sprintf("%s%s (%s)", prefix(fs), msg, help), cause: err}
+}
+
+// boolValueApart reports whether parsing stopped at a true/false written
+// after a boolean flag (--load-best-at-end false), which Go's flag package
+// reads as the switch alone followed by an argument, and names the flag.
+func boolValueApart(fs *flag.FlagSet, args []string) (string, bool) {
+	i := len(args) - fs.NArg()
+	if i < 1 || (fs.Arg(0) != "true" && fs.Arg(0) != "false") {
+		return "", false
+	}
+	name := strings.TrimLeft(args[i-1], "-")
+	f := fs.Lookup(name)
+	if f == nil || strings.Contains(name, "=") {
+		return "", false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return name, ok && b.IsBoolFlag()
 }

@@ -39,6 +39,7 @@ func TestUsageError_OneLine(t *testing.T) {
 		{[]string{"train", "--lr"}, "train: flag needs an argument: --lr (see ddprun train --help)"},
 		{[]string{"train", "--train", "x.csv", "--preset", "micro", "--eval-strategy", "epoch"}, "train: --eval-strategy epoch needs --val"},
 		{[]string{"train", "--train", "x.csv", "--preset", "micro", "stray"}, `train: unexpected arguments ["stray"]`},
+		{[]string{"train", "--train", "x.csv", "--preset", "micro", "--load-best-at-end", "false", "--lr", "1"}, `train: unexpected arguments ["false" "--lr" "1"]: a switch takes its value with '=', as in --load-best-at-end=false`},
 		{[]string{"doctor", "--iters=x"}, `doctor: invalid value "x" for --iters`},
 		{[]string{"bench", "step", "--preset"}, "bench step: flag needs an argument: --preset"},
 		{[]string{"bench", "nonsense"}, "bench: want a benchmark name"},
