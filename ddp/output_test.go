@@ -202,3 +202,16 @@ func TestQuieterDropsInfo(t *testing.T) {
 		t.Errorf("log: %s", b.String())
 	}
 }
+
+// The count of trainable parameters (--freeze-base, --train-only) is what
+// the log and the report say.
+func TestParamSummary(t *testing.T) {
+	ps := []bert.Param{{Shape: []int64{1000, 1000}, Trainable: false}, {Shape: []int64{3, 100}, Trainable: true}, {Shape: []int64{3}, Trainable: true}}
+	if got := paramSummary(ps); got != "1.00M, 303 trainable" {
+		t.Errorf("paramSummary = %q", got)
+	}
+	ps[0].Trainable = true
+	if got := paramSummary(ps); got != "1.00M, all trainable" {
+		t.Errorf("paramSummary = %q", got)
+	}
+}

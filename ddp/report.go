@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/ddp/metrics"
 	"github.com/ddprun/ddprun/ddp/report"
 	"github.com/ddprun/ddprun/ddp/runlog"
@@ -51,8 +52,29 @@ func (t *trainer) reportInfo(res *Result) report.RunInfo {
 		{Name: "Stop", Value: res.Stop},
 		{Name: "Host", Value: host},
 		{Name: "Seed", Value: fmt.Sprint(t.cfg.Seed)},
+		{Name: "Parameters", Value: paramSummary(t.model.Params())},
 		{Name: "Plan", Value: plan.String()},
 		{Name: "Overlap", Value: plan.Why["overlap"]},
 	}
 	return info
+}
+
+// paramSummary says how many parameters train: "11.17M, all trainable" or
+// "11.17M, 2.3k trainable".
+func paramSummary(ps []bert.Param) string {
+	total, trainable := paramCounts(ps)
+	if trainable == total {
+		return humanCount(total) + ", all trainable"
+	}
+	return humanCount(total) + ", " + humanCount(trainable) + " trainable"
+}
+
+func humanCount(n int64) string {
+	switch {
+	case n >= 1e6:
+		return fmt.Sprintf("%.2fM", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
 }

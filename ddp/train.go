@@ -281,7 +281,26 @@ func (t *trainer) buildModel() error {
 	if mp := t.model.Config.MaxPositions; cfg.MaxLength > mp {
 		return fmt.Errorf("ddp: --max-length %d exceeds the model's %d positions (max_position_embeddings)", cfg.MaxLength, mp)
 	}
-	return t.applyFreezing()
+	if err := t.applyFreezing(); err != nil {
+		return err
+	}
+	if t.rank() == 0 {
+		total, trainable := paramCounts(t.model.Params())
+		t.env.Log.Info("parameters", "total", total, "trainable", trainable, "frozen", total-trainable)
+	}
+	return nil
+}
+
+// paramCounts counts the elements of all and of the trainable parameters.
+func paramCounts(ps []bert.Param) (total, trainable int64) {
+	for _, p := range ps {
+		n := numel(p.Shape)
+		total += n
+		if p.Trainable {
+			trainable += n
+		}
+	}
+	return total, trainable
 }
 
 func (t *trainer) logLoad(rep bert.LoadReport) {
