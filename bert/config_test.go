@@ -103,3 +103,11 @@ func TestMeanPoolingConfig(t *testing.T) {
 		t.Errorf("a [CLS] model must stay an HF BertForSequenceClassification:\n%s", b)
 	}
 }
+
+// A model folder without weights names both files it looked for.
+func TestReadWeights_NoWeights(t *testing.T) {
+	_, _, err := ReadWeights(t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), SafetensorsFile) || !strings.Contains(err.Error(), TorchBinFile) {
+		t.Errorf("error %v, want one naming %s and %s", err, SafetensorsFile, TorchBinFile)
+	}
+}

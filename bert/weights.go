@@ -43,6 +43,9 @@ func ReadWeights(path string) (map[string]HostTensor, string, error) {
 		if _, err := os.Stat(file); err != nil {
 			file = filepath.Join(path, TorchBinFile)
 		}
+		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+			return nil, path, fmt.Errorf("bert: %s has no weights: neither %s nor %s (is it an HF model folder?)", path, SafetensorsFile, TorchBinFile)
+		}
 	}
 	var (
 		w   map[string]HostTensor
