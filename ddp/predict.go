@@ -28,7 +28,8 @@ type InferConfig struct {
 	Output      string // predict: predictions file (.csv or .jsonl); "" = stdout as CSV
 	TextColumn  string
 	PairColumn  string
-	LabelColumn string
+	LabelColumn string // eval: the labels (predict has none)
+	IDColumn    string // predict: a column copied into each prediction
 	MaxLength   int
 	Truncation  string // head|tail|head+tail[:H]; "" = as the model folder records, else head
 	BatchSize   int
@@ -49,7 +50,6 @@ func (c *InferConfig) Register(fs interface {
 	fs.StringVar(&c.Data, "data", c.Data, "data `FILE` (.csv, .tsv or .jsonl)")
 	fs.StringVar(&c.TextColumn, "text-column", "text", "column holding the text")
 	fs.StringVar(&c.PairColumn, "text-pair-column", "", "optional column holding a second text")
-	fs.StringVar(&c.LabelColumn, "label-column", "label", "column holding the label")
 	fs.IntVar(&c.MaxLength, "max-length", 128, "truncate texts to this many tokens")
 	fs.StringVar(&c.Truncation, "truncation", "", "which tokens a longer text keeps: head|tail|head+tail[:H] (default: what the model folder's tokenizer_config.json records, as training wrote it, else head)")
 	fs.IntVar(&c.BatchSize, "batch-size", 64, "rows per batch")
@@ -88,7 +88,10 @@ func (c *InferConfig) truncation(recorded truncation.Mode) (truncation.Mode, err
 
 // Prediction is one row's result.
 type Prediction struct {
-	Line  int                `json:"line"`
+	ID   string `json:"id,omitempty"` // the --id-column's value
+	Row  int    `json:"row"`          // the data row, 0-based (rows skipped as empty not counted)
+	Line int    `json:"line"`         // the file line where the row starts
+
 	Label string             `json:"label"`
 	Score float64            `json:"score"`
 	Probs map[string]float64 `json:"probs"`
@@ -114,6 +117,9 @@ func inference(ctx context.Context, c InferConfig, withLabels bool, log *slog.Lo
 	}
 	sc := shard.Config{Logger: log}
 	sc.Read = shard.ReadConfig{Text: c.TextColumn, Pair: c.PairColumn, Label: c.LabelColumn, NoLabel: !withLabels}
+	if sc.Read.Label == "" {
+		sc.Read.Label = "label"
+	}
 	if c.SkipEmpty {
 		sc.Read.EmptyText = shard.PolicySkip
 	}
@@ -191,6 +197,10 @@ func Predict(ctx context.Context, c InferConfig, stdout io.Writer, log *slog.Log
 	}
 	bw := bufio.NewWriter(w)
 	jsonl := c.JSON || strings.HasSuffix(c.Output, ".jsonl")
+	ids, err := readIDs(c)
+	if err != nil {
+		return 0, err
+	}
 	var cw *csv.Writer
 	err = inference(ctx, c, false, log, func(labels []string, ds *shard.Dataset, b *shard.Batch, probs [][]float64, _ *metrics.Counts) error {
 		if b == nil {
@@ -198,10 +208,18 @@ func Predict(ctx context.Context, c InferConfig, stdout io.Writer, log *slog.Log
 		}
 		if cw == nil && !jsonl {
 			cw = csv.NewWriter(bw)
-			cw.Write(append([]string{"line", "label", "score"}, prefixed("p_", labels)...))
+			head := []string{"row", "line", "label", "score"}
+			if ids != nil {
+				head = append([]string{c.IDColumn}, head...)
+			}
+			cw.Write(append(head, prefixed("p_", labels)...))
 		}
 		for i := range b.B {
 			p := toPrediction(labels, ds.Line(b.Index[i]), probs[i])
+			p.Row = b.Index[i]
+			if ids != nil {
+				p.ID = ids[p.Row]
+			}
 			n++
 			if jsonl {
 				if err := json.NewEncoder(bw).Encode(p); err != nil {
@@ -209,7 +227,10 @@ func Predict(ctx context.Context, c InferConfig, stdout io.Writer, log *slog.Log
 				}
 				continue
 			}
-			row := []string{strconv.Itoa(p.Line), p.Label, fmtProb(p.Score)}
+			row := []string{strconv.Itoa(p.Row), strconv.Itoa(p.Line), p.Label, fmtProb(p.Score)}
+			if ids != nil {
+				row = append([]string{p.ID}, row...)
+			}
 			for _, pr := range probs[i] {
 				row = append(row, fmtProb(pr))
 			}
@@ -227,6 +248,29 @@ func Predict(ctx context.Context, c InferConfig, stdout io.Writer, log *slog.Log
 		err = ferr
 	}
 	return n, err
+}
+
+// readIDs reads the --id-column of every row that inference reads (the
+// same columns and empty-text policy, so the i-th id is data row i's).
+func readIDs(c InferConfig) ([]string, error) {
+	if c.IDColumn == "" {
+		return nil, nil
+	}
+	f, err := os.Open(c.Data)
+	if err != nil {
+		return nil, fmt.Errorf("ddp: %w", err)
+	}
+	defer f.Close()
+	rc := shard.ReadConfig{Text: c.TextColumn, Pair: c.PairColumn, ID: c.IDColumn, NoLabel: true}
+	if c.SkipEmpty {
+		rc.EmptyText = shard.PolicySkip
+	}
+	ids := []string{}
+	_, err = shard.Scan(f, c.Data, rc, func(r shard.Record) error {
+		ids = append(ids, r.ID)
+		return nil
+	})
+	return ids, err
 }
 
 func toPrediction(labels []string, line int, probs []float64) Prediction {

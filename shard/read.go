@@ -16,6 +16,9 @@ type ReadConfig struct {
 	Text   string // text column; "" means "text"
 	Pair   string // optional second text column (sentence pairs); "" means none
 	Label  string // label column; "" means "label"
+	// ID is an optional column copied as it is into Record.ID (a row's
+	// identifier for predictions); "" reads none.
+	ID string
 	// NoLabel reads files without a label column (prediction); rows then
 	// have Label "" and the dataset has no label ids.
 	NoLabel bool
@@ -57,6 +60,7 @@ func (c ReadConfig) withDefaults(name string) (ReadConfig, error) {
 // Record is one row of a data file.
 type Record struct {
 	Text, Pair string
+	ID         string // the ReadConfig.ID column, if any
 	Label      string // as written in the file; integers in JSONL as their digits
 	Line       int    // 1-based line where the row starts
 }

@@ -38,7 +38,7 @@ func (s *scanner) csv(r io.Reader) error {
 }
 
 // csvIndex holds the field numbers of the configured columns (-1: none).
-type csvIndex struct{ text, pair, label int }
+type csvIndex struct{ text, pair, label, id int }
 
 // header reads the header row and finds the configured columns.
 func (s *scanner) header(cr *csv.Reader) (csvIndex, error) {
@@ -54,7 +54,7 @@ func (s *scanner) header(cr *csv.Reader) (csvIndex, error) {
 	for _, c := range []struct {
 		name string
 		to   *int
-	}{{text, &idx.text}, {pair, &idx.pair}, {label, &idx.label}} {
+	}{{text, &idx.text}, {pair, &idx.pair}, {label, &idx.label}, {s.cfg.ID, &idx.id}} {
 		if *c.to, err = s.column(head, c.name); err != nil {
 			return idx, err
 		}
@@ -100,6 +100,11 @@ func (s *scanner) csvRow(cr *csv.Reader, row []string, idx csvIndex) error {
 	}
 	if idx.label >= 0 {
 		if rec.Label, err = s.field(row[idx.label], line, label); err != nil {
+			return err
+		}
+	}
+	if idx.id >= 0 {
+		if rec.ID, err = s.field(row[idx.id], line, s.cfg.ID); err != nil {
 			return err
 		}
 	}

@@ -60,6 +60,11 @@ func (s *scanner) jsonRow(b []byte, line int) error {
 			return err
 		}
 	}
+	if s.cfg.ID != "" { // a string or an integer, like a label
+		if rec.ID, err = s.jsonLabel(obj, s.cfg.ID, line); err != nil {
+			return err
+		}
+	}
 	return s.emit(rec)
 }
 

@@ -23,6 +23,7 @@ func runPredict(ctx context.Context, o IO, args []string) error {
 	fs := inferFlags("predict", "Usage: ddprun predict --model DIR --data FILE [--output preds.csv|preds.jsonl]\n\n"+
 		"Write each row's predicted label and every label's probability (CSV, or JSONL with --json or a .jsonl output).", &c)
 	fs.StringVar(&c.Output, "output", "", "predictions `FILE` (.csv or .jsonl; default: stdout)")
+	fs.StringVar(&c.IDColumn, "id-column", "", "copy this column into each prediction (first CSV column, or \"id\" in JSONL)")
 	if done, err := parseFlags(fs, args, o); done {
 		return err
 	}
@@ -41,6 +42,7 @@ func runEval(ctx context.Context, o IO, args []string) error {
 	var c ddp.InferConfig
 	fs := inferFlags("eval", "Usage: ddprun eval --model DIR --data FILE [--json]\n\n"+
 		"Print loss, accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix on labelled data.", &c)
+	fs.StringVar(&c.LabelColumn, "label-column", "label", "column holding the label")
 	if done, err := parseFlags(fs, args, o); done {
 		return err
 	}
