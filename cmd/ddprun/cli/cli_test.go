@@ -161,8 +161,11 @@ func TestDoctorJob(t *testing.T) {
 	}
 	ranks := 0
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		_, js, ok := strings.Cut(line, "] ")
-		if !ok {
+		js := line // rank 0's, unprefixed (launcher Note [Rank output])
+		if _, rest, ok := strings.Cut(line, "] "); ok && strings.HasPrefix(line, "[rank ") {
+			js = rest
+		}
+		if !strings.HasPrefix(js, "{") {
 			continue
 		}
 		var rep doctorReport
