@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
 	"strconv"
 	"strings"
 
@@ -141,13 +139,8 @@ func OpenComm(ctx context.Context, id rankenv.Identity, cfg Config, log *slog.Lo
 			log.Warn("--backend nccl with a CPU model: every all-reduce is staged through GPU memory; meant for testing")
 		}
 	}
-	if id.ListenFD > 0 {
-		f := os.NewFile(uintptr(id.ListenFD), "ring-listener")
-		o.Listener, err = net.FileListener(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("ddp: rank %d: the inherited listening socket (fd %d): %w", id.Rank, id.ListenFD, err)
-		}
+	if o.Listener, err = id.Listener(); err != nil {
+		return nil, fmt.Errorf("ddp: rank %d: %w", id.Rank, err)
 	}
 	c, err := collective.Open(ctx, backend, o)
 	if err != nil {
