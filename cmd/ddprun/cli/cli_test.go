@@ -11,8 +11,8 @@ import (
 	"testing"
 )
 
-// envTestMain makes a re-executed test binary act as ddprun (see Note
-// [Local launch]: launchLocal re-executes os.Executable).
+// envTestMain makes a re-executed test binary act as ddprun: the launcher
+// starts os.Executable() once per rank.
 const envTestMain = "DDPRUN_CLI_TEST_MAIN"
 
 func TestMain(m *testing.M) {
