@@ -29,7 +29,9 @@ type Options struct {
 	ChunkBytes int
 	Logger     *slog.Logger
 	// Device is the accelerator this rank drives, for backends that drive
-	// one ("cuda:N" for nccl); "" leaves it to the backend's default.
+	// one: "cuda:N" for nccl, which requires it. Backends never guess it
+	// from the environment: the caller resolves it from the rank's
+	// identity (ddp.ResolveDevice).
 	Device string
 	// Integrity asks a backend that carries data over its own connections
 	// (the ring) to authenticate every message, so that nobody on the path
