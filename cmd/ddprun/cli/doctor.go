@@ -132,7 +132,7 @@ func runDoctor(ctx context.Context, o IO, args []string) error {
 // localChecks fills the machine's checks and returns the device the trainer
 // would use.
 func localChecks(rep *doctorReport, cfg ddp.Config, id rankenv.Identity, output string) (gotch.Device, error) {
-	threads := torchrt.DefaultThreads()
+	threads := torchrt.DefaultThreads(id.LocalWorldSize)
 	rep.add("libtorch", "ok", "%s; %d cores, %d rank(s) on this machine, threads per rank: %d", torchrt.Version(), runtime.NumCPU(), max(id.LocalWorldSize, 1), threads)
 	if runtime.NumCPU() < max(id.LocalWorldSize, 1) {
 		rep.add("threads", "warn", "%d ranks share %d cores: ranks will slow each other down", id.LocalWorldSize, runtime.NumCPU())
