@@ -201,11 +201,8 @@ func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokeni
 		return nil, err
 	}
 	if t.rank() == 0 {
-		impl := "host"
-		if cfg.OptimizerImpl == "flat" || t.device.IsCuda() {
-			impl = "flat"
-		}
-		env.Log.Info("device", "device", deviceName(t.device), "cuda_devices", torchrt.CUDADevices(), "libtorch", torchrt.Version(), "optimizer", impl)
+		env.Log.Info("device", "device", deviceName(t.device), "cuda_devices", torchrt.CUDADevices(), "libtorch", torchrt.Version(),
+			"optimizer", optimizerImpl(cfg.OptimizerImpl == "flat", t.device))
 	}
 	if err := t.buildModel(); err != nil {
 		return nil, err
