@@ -24,7 +24,7 @@ for n in $NPROCS; do
 		echo "ranks $n, run $run: gloo" >&2
 		/usr/bin/python3 bench/allreduce_gloo.py --nproc "$n" $sizes >"$OUT/gloo-n$n-$run.jsonl"
 		echo "ranks $n, run $run: ring" >&2
-		"$OUT/ddprun" bench allreduce --nproc "$n" --wire both --json $sizes >"$OUT/ring-n$n-$run.jsonl"
+		"$OUT/ddprun" --nproc "$n" bench allreduce --wire both --json $sizes >"$OUT/ring-n$n-$run.jsonl"
 	done
 done
 echo "raw rows in $OUT" >&2

@@ -24,7 +24,7 @@ for preset in $PRESETS; do
   for prec in $PRECISIONS; do
     d=(); t=(); tm=(); rd=(); rt=()
     for _ in $(seq "$RUNS"); do
-      out=$("$bin" bench step --json --preset "$preset" --precision "$prec" --steps "$STEPS" --threads 1)
+      out=$("$bin" bench step --json --device cpu --preset "$preset" --precision "$prec" --steps "$STEPS" --threads 1)
       d+=("$(echo "$out" | field samples_per_sec)"); rd+=("$(echo "$out" | field peak_rss_mb)")
       out=$($PY bench/bert_step.py --preset "$preset" --precision "$prec" --steps "$STEPS" --threads 1)
       t+=("$(echo "$out" | field samples_per_sec)"); rt+=("$(echo "$out" | field peak_rss_mb)")

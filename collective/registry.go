@@ -24,9 +24,14 @@ type Options struct {
 	Secret    []byte
 	WireDType DType         // wire type for Float32 buffers; 0 = Float32
 	Timeout   time.Duration // how long a peer may make no progress
-	Logger    *slog.Logger
+	// ChunkBytes is the pipelining unit on the wire, for backends that
+	// chunk (the ring); 0 leaves it to the backend.
+	ChunkBytes int
+	Logger     *slog.Logger
 	// Device is the accelerator this rank drives, for backends that drive
-	// one ("cuda:N" for nccl); "" leaves it to the backend's default.
+	// one: "cuda:N" for nccl, which requires it. Backends never guess it
+	// from the environment: the caller resolves it from the rank's
+	// identity (ddp.ResolveDevice).
 	Device string
 	// Integrity asks a backend that carries data over its own connections
 	// (the ring) to authenticate every message, so that nobody on the path

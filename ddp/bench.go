@@ -23,12 +23,12 @@ type StepBench struct {
 	BF16            bool
 	Batch, Seq      int
 	Warmup, Steps   int
-	Threads         int
-	BLASThreads     int    // 0: as Threads
+	Threads         int    // 0: the cores split between the pools as training splits them (threadPlan)
+	BLASThreads     int    // 0: as Threads, or with Threads 0 as training gives them
 	DefaultMalloc   bool   // leave glibc malloc alone (torchrt Note [Allocator])
 	DenseEmbeddings bool   // PyTorch's dense word-embedding gradient (Note [Sparse embedding gradients])
 	Flat            bool   // the flat optimizer (Note [Optimizer implementations])
-	Device          string // --device: auto|cpu|cuda|cuda:N; "" = cpu
+	Device          string // --device: auto|cpu|cuda|cuda:N; "" = cpu (auto: as train resolves it)
 }
 
 // StepBenchResult is what a StepBench measured.
@@ -41,6 +41,7 @@ type StepBenchResult struct {
 	Sync          time.Duration `json:"sync_ns"`      // reading and averaging gradients, per step
 	Optimizer     time.Duration `json:"optimizer_ns"` // clipping + optimizer step, per step
 	Threads       int           `json:"threads"`
+	OptimizerImpl string        `json:"optimizer_impl"` // host or flat, as the engine chose it
 	Libtorch      string        `json:"libtorch"`
 	Device        string        `json:"device"`
 }
@@ -48,7 +49,7 @@ type StepBenchResult struct {
 // RunStepBench runs the benchmark on a compute thread.
 func RunStepBench(b StepBench) (StepBenchResult, error) {
 	var res StepBenchResult
-	err := torchrt.Run(torchrt.Config{Threads: b.Threads, BLASThreads: b.BLASThreads, Seed: 1, DefaultMalloc: b.DefaultMalloc}, func(th *torchrt.Thread) error {
+	err := torchrt.Run(b.runtime(), func(th *torchrt.Thread) error {
 		dev := gotch.CPU
 		if b.Device != "" {
 			var err error
@@ -95,12 +96,40 @@ func RunStepBench(b StepBench) (StepBenchResult, error) {
 		res.SamplesPerSec, res.StepTime = 0, 0
 		res2 := StepBenchResult{SamplesPerSec: float64(b.Batch*b.Steps) / el.Seconds(), StepTime: el / time.Duration(b.Steps),
 			MinorFaults: float64(minorFaults()-faults0) / float64(b.Steps), PeakRSSMB: peakRSSMB(), Threads: torchrt.NumThreads(), Libtorch: torchrt.Version(),
-			Device: deviceName(dev)}
+			Device: deviceName(dev), OptimizerImpl: optimizerImpl(b.Flat, dev)}
 		res2.Compute, res2.Sync, res2.Optimizer = res.Compute, res.Sync, res.Optimizer
 		res = res2
 		return nil
 	})
 	return res, err
+}
+
+// runtime is the benchmark's compute thread: b's thread counts, or with
+// Threads 0 a single rank's plan as training makes it (Note [Thread
+// pools]).
+func (b StepBench) runtime() torchrt.Config {
+	rt := torchrt.Config{Threads: b.Threads, BLASThreads: b.BLASThreads}
+	if b.Threads == 0 {
+		precision := "fp32"
+		if b.BF16 {
+			precision = "bf16"
+		}
+		rt = threadPlan(0, 1, precision)
+		if b.BLASThreads > 0 {
+			rt.BLASThreads = b.BLASThreads
+		}
+	}
+	rt.Seed, rt.DefaultMalloc = 1, b.DefaultMalloc
+	return rt
+}
+
+// optimizerImpl names the optimizer the engine runs: flat when asked for
+// or on CUDA (Note [Optimizer implementations]), else host.
+func optimizerImpl(flat bool, dev gotch.Device) string {
+	if flat || dev.IsCuda() {
+		return "flat"
+	}
+	return "host"
 }
 
 func randomBatch(b, t, vocab, labels int) *shard.Batch {

@@ -13,6 +13,7 @@ import (
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/ddp/metrics"
 	"github.com/ddprun/ddprun/ddp/optim"
+	"github.com/ddprun/ddprun/internal/flagtypes"
 	"github.com/ddprun/ddprun/shard/truncation"
 )
 
@@ -101,12 +102,14 @@ func DefaultConfig() Config {
 		Preset: "", ModelType: bert.TypeBERT, Pooling: bert.PoolCLS,
 		Epochs: 3, MaxSteps: -1, BatchSize: 16, GradAccum: 1, LR: 5e-5, Optimizer: "adamw",
 		AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEps: 1e-8, Scheduler: "linear", MaxGradNorm: 1.0, Seed: 42,
-		Precision: "fp32", ClassWeights: "none", Baseline: "nb", Device: "auto", Backend: "auto", OptimizerImpl: "auto", Overlap: "auto", BucketCapMB: 25, FirstBucketMB: 1,
+		Precision: flagtypes.DefaultPrecision, ClassWeights: "none", Baseline: "nb", Device: flagtypes.DefaultDevice, Backend: "auto", OptimizerImpl: flagtypes.DefaultOptimizerImpl, Overlap: "auto", BucketCapMB: 25, FirstBucketMB: 1,
 		EvalStrategy: "auto", SaveStrategy: "auto", MetricForBest: "loss", Resume: "auto", Output: "runs/ddprun", LogEvery: 10, Timeout: 5 * time.Minute,
 	}
 }
 
-// Register binds the flags to c; the defaults are c's current values.
+// Register binds the flags to c; the defaults are c's current values, but
+// for the flags every command shares (internal/flagtypes), which have one
+// default everywhere.
 func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Train, "train", c.Train, "training data `FILE` (.csv, .tsv or .jsonl)")
 	fs.StringVar(&c.Val, "val", c.Val, "validation data `FILE`, evaluated during training")
@@ -148,17 +151,17 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.ClassWeights, "class-weights", c.ClassWeights, "weigh the training loss by class: none, balanced (n / (classes x class count) over --train, as scikit-learn), or w0,w1,... in label order")
 	fs.Float64Var(&c.LabelSmoothing, "label-smoothing", c.LabelSmoothing, "label smoothing factor in [0, 1) (HF label_smoothing_factor)")
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed for initialisation, data order and dropout")
-	fs.StringVar(&c.Precision, "precision", c.Precision, "fp32, or bf16 mixed precision (bf16 compute, fp32 weights and optimizer)")
+	flagtypes.PrecisionVar(fs, &c.Precision)
 	fs.StringVar(&c.Wire, "wire", c.Wire, "gradient all-reduce precision on the wire: fp32|bf16 (default bf16 with several ranks)")
 	fs.BoolVar(&c.LazyEmbeddings, "lazy-embeddings", c.LazyEmbeddings, "update only the word-embedding rows a step touched (LazyAdam: faster, not PyTorch's AdamW)")
 	fs.StringVar(&c.Overlap, "overlap", c.Overlap, "all-reduce gradient buckets while backward runs: auto|on|off (auto: on when the job spans several machines)")
 	fs.BoolVar(&c.DenseEmbeddings, "dense-embeddings", c.DenseEmbeddings, "compute and all-reduce the word-embedding gradient as a dense matrix (PyTorch's default) instead of the rows a step touched")
 	fs.Float64Var(&c.BucketCapMB, "bucket-cap-mb", c.BucketCapMB, "gradient bucket size in MiB")
 	fs.Float64Var(&c.FirstBucketMB, "first-bucket-mb", c.FirstBucketMB, "first gradient bucket size in MiB")
-	fs.IntVar(&c.Threads, "threads", c.Threads, "libtorch threads per rank (0: cores / ranks on this machine)")
-	fs.StringVar(&c.Device, "device", c.Device, "where the model trains: auto|cpu|cuda|cuda:N (auto: the launcher's GPU, else cuda:LOCAL_RANK when CUDA is visible, else cpu)")
+	flagtypes.ThreadsVar(fs, &c.Threads)
+	flagtypes.DeviceVar(fs, &c.Device)
 	fs.StringVar(&c.Backend, "backend", c.Backend, "gradient all-reduce: auto|ring|nccl (auto: nccl on CUDA, the TCP ring on the CPU)")
-	fs.StringVar(&c.OptimizerImpl, "optimizer-impl", c.OptimizerImpl, "auto|host|flat: fused C kernel per parameter on host memory, or libtorch ops per flat bucket on any device (auto: host on the CPU, flat on CUDA)")
+	flagtypes.OptimizerImplVar(fs, &c.OptimizerImpl)
 	fs.StringVar(&c.EvalStrategy, "eval-strategy", c.EvalStrategy, "evaluate on --val: auto|no|steps|epoch (auto: steps with --eval-steps, else epoch with --val, else no)")
 	fs.IntVar(&c.EvalSteps, "eval-steps", c.EvalSteps, "evaluate every this many steps (implies --eval-strategy steps; 0: 500)")
 	fs.StringVar(&c.SaveStrategy, "save-strategy", c.SaveStrategy, "checkpoint: auto|no|steps|epoch (auto: where evaluations happen with --load-best-at-end, else every --save-steps); a last checkpoint is always written at the end")

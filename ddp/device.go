@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -139,14 +137,9 @@ func OpenComm(ctx context.Context, id rankenv.Identity, cfg Config, plan Plan, l
 	} else if caps, _ := collective.CapabilitiesOf(plan.Backend); !slices.Contains(caps.Native, collective.CPU) {
 		log.Warn("the backend stages every all-reduce of this CPU model through device memory; meant for testing", "backend", plan.Backend)
 	}
-	if id.ListenFD > 0 {
-		f := os.NewFile(uintptr(id.ListenFD), "ring-listener")
-		var err error
-		o.Listener, err = net.FileListener(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("ddp: rank %d: the inherited listening socket (fd %d): %w", id.Rank, id.ListenFD, err)
-		}
+	var err error
+	if o.Listener, err = id.Listener(); err != nil {
+		return nil, fmt.Errorf("ddp: rank %d: %w", id.Rank, err)
 	}
 	c, err := collective.Open(ctx, plan.Backend, o)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/ddprun/ddprun/bert"
 	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/ddp/metrics"
+	"github.com/ddprun/ddprun/internal/flagtypes"
 	"github.com/ddprun/ddprun/internal/rankenv"
 	"github.com/ddprun/ddprun/shard"
 	"github.com/ddprun/ddprun/shard/truncation"
@@ -42,6 +43,7 @@ type InferConfig struct {
 
 // Register binds the flags shared by predict and eval.
 func (c *InferConfig) Register(fs interface {
+	flagtypes.Definer
 	StringVar(*string, string, string, string)
 	IntVar(*int, string, int, string)
 	BoolVar(*bool, string, bool, string)
@@ -53,9 +55,9 @@ func (c *InferConfig) Register(fs interface {
 	fs.IntVar(&c.MaxLength, "max-length", 128, "truncate texts to this many tokens")
 	fs.StringVar(&c.Truncation, "truncation", "", "which tokens a longer text keeps: head|tail|head+tail[:H] (default: what the model folder's tokenizer_config.json records, as training wrote it, else head)")
 	fs.IntVar(&c.BatchSize, "batch-size", 64, "rows per batch")
-	fs.IntVar(&c.Threads, "threads", 0, "libtorch threads (0: all cores)")
-	fs.StringVar(&c.Precision, "precision", "fp32", "fp32 or bf16")
-	fs.StringVar(&c.Device, "device", "auto", "auto|cpu|cuda|cuda:N (auto: cuda:0 when CUDA is visible, else cpu)")
+	flagtypes.ThreadsVar(fs, &c.Threads)
+	flagtypes.PrecisionVar(fs, &c.Precision)
+	flagtypes.DeviceVar(fs, &c.Device)
 	fs.BoolVar(&c.SkipEmpty, "skip-empty", false, "skip rows with an empty text instead of failing")
 	fs.BoolVar(&c.JSON, "json", false, "machine-readable output")
 }

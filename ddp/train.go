@@ -104,7 +104,7 @@ func Train(ctx context.Context, cfg Config, env Env) (*Result, error) {
 		return nil, err
 	}
 	var res *Result
-	rt := threadPlan(cfg.Threads, cfg.Precision)
+	rt := threadPlan(cfg.Threads, env.ID.LocalWorldSize, cfg.Precision)
 	rt.Seed = cfg.Seed // initial weights of a preset, before rank 0's are broadcast
 	if env.ID.Rank == 0 {
 		env.Log.Info("threads per rank", "cores", max(rt.Threads, rt.BLASThreads), "intra-op", rt.Threads, "openblas", rt.BLASThreads,
@@ -132,22 +132,23 @@ func Train(ctx context.Context, cfg Config, env Env) (*Result, error) {
 // force it. (PyTorch DDP always overlaps.)
 
 // threadPlan gives a rank's cores (--threads, else the machine's cores
-// shared by the ranks on it) to one thread pool at a time. See Note
-// [Thread pools].
-func threadPlan(cores int, precision string) torchrt.Config {
-	cores = coresOf(cores)
+// shared by the localRanks ranks on it) to one thread pool at a time. See
+// Note [Thread pools].
+func threadPlan(cores, localRanks int, precision string) torchrt.Config {
+	cores = coresOf(cores, localRanks)
 	if precision == "fp32" && cores > 1 {
 		return torchrt.Config{Threads: 1, BLASThreads: cores}
 	}
 	return torchrt.Config{Threads: cores, BLASThreads: 1}
 }
 
-// coresOf is --threads, or the machine's cores shared by its ranks.
-func coresOf(threads int) int {
+// coresOf is --threads, or the machine's cores shared by its localRanks
+// ranks.
+func coresOf(threads, localRanks int) int {
 	if threads > 0 {
 		return threads
 	}
-	return torchrt.DefaultThreads()
+	return torchrt.DefaultThreads(localRanks)
 }
 
 // Note [Thread pools]: libtorch runs fp32 matrix products in OpenBLAS,
@@ -370,7 +371,7 @@ func (t *trainer) engineOptions() engineOptions {
 	}
 	return engineOptions{
 		Optim: optim.Config{Kind: optim.Kind(c.Optimizer), Beta1: c.AdamBeta1, Beta2: c.AdamBeta2, Eps: c.AdamEps,
-			WeightDecay: c.WeightDecay, Momentum: c.Momentum, Threads: coresOf(c.Threads)},
+			WeightDecay: c.WeightDecay, Momentum: c.Momentum, Threads: coresOf(c.Threads, t.env.ID.LocalWorldSize)},
 		Sched:           optim.Schedule{Kind: optim.ScheduleKind(c.Scheduler), Warmup: warm, Total: t.total},
 		LR:              c.LR,
 		Clip:            c.MaxGradNorm,

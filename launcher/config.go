@@ -119,8 +119,8 @@ type Config struct {
 	// Env is the environment the ranks inherit (os.Environ() in
 	// production); rankenv variables in it are replaced.
 	Env []string
-	// Stdout and Stderr receive the ranks' prefixed output and the
-	// launcher's reports. StderrTerminal says Stderr is a terminal: rank 0
+	// Stdout and Stderr receive the ranks' prefixed output (rank 0's
+	// stdout unprefixed: Note [Rank output]) and the launcher's reports. StderrTerminal says Stderr is a terminal: rank 0
 	// then writes to it directly so its progress bar redraws in place.
 	Stdout, Stderr io.Writer
 	StderrTerminal bool

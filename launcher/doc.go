@@ -12,8 +12,9 @@
 // to the rank as an inherited socket, DDPRUN_LISTEN_FD), generates a job
 // secret, starts an embedded NATS server on 127.0.0.1 for heartbeats and
 // stop requests, and starts the ranks with RANK, WORLD_SIZE, DDPRUN_PEERS,
-// ... in their environment. Their output is prefixed with "[rank N] "
-// (rank 0's stderr goes straight to a terminal, so its progress bar
+// ... in their environment. Their output is prefixed with "[rank N] ",
+// except rank 0's stdout, which is the job's result and passes as it is
+// (and rank 0's stderr goes straight to a terminal, so its progress bar
 // redraws in place), or written to --log-dir.
 //
 // On several machines, the same command with --nodes N on each, and

@@ -26,6 +26,6 @@ func ExampleRun() {
 	fmt.Println(strings.Join(lines, "\n"))
 	// Output:
 	// 0 <nil>
-	// [rank 0] rank 0 of 2
 	// [rank 1] rank 1 of 2
+	// rank 0 of 2
 }

@@ -10,6 +10,10 @@ import (
 // line: a line is written whole, prefixed with "[rank N] ", to the
 // launcher's stdout or stderr (one mutex per destination, so lines of
 // different ranks never interleave mid-line) or, with --log-dir, to files.
+// Rank 0's stdout is the exception: it is the job's result (train --json,
+// bench allreduce's rows), so its lines reach the launcher's stdout as the
+// rank wrote them, and `ddprun --nproc 2 train --json | jq` works as it
+// does with one rank; other ranks' stdout lines keep their prefix.
 // The last tailLines lines of stderr are kept for the root-cause summary.
 // Rank 0's stderr goes straight to a terminal instead, so its progress bar
 // redraws in place; its tail is then unknown.

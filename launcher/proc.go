@@ -121,9 +121,13 @@ func (p *proc) outputs(spec rankSpec) (out, errw io.Writer, closers []io.Closer,
 // every pipe is drained.
 func (p *proc) drain(spec rankSpec, pipes []io.ReadCloser, errPipe io.ReadCloser) {
 	prefix := fmt.Sprintf("[rank %d] ", spec.id.Rank)
+	outPrefix := prefix
+	if spec.id.Rank == 0 {
+		outPrefix = "" // the job's result (Note [Rank output])
+	}
 	var wg sync.WaitGroup
 	for _, r := range pipes {
-		wg.Go(func() { stream(r, spec.stdout, prefix, nil, p.diverted) })
+		wg.Go(func() { stream(r, spec.stdout, outPrefix, nil, p.diverted) })
 	}
 	if errPipe != nil {
 		dst, pre := spec.stderr, prefix

@@ -2,10 +2,8 @@ package torchrt
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -14,11 +12,14 @@ import (
 
 // Config says how the compute thread is set up. The zero value is valid.
 type Config struct {
-	// Threads is libtorch's intra-op thread count. 0 means the cores this
-	// process may use divided by the ranks sharing the machine
-	// (LOCAL_WORLD_SIZE), at least 1. ATen's own default is half the
-	// cores, which is 1 on a 2-core machine: always set explicitly.
+	// Threads is libtorch's intra-op thread count. 0 means
+	// DefaultThreads(LocalRanks). ATen's own default is half the cores,
+	// which is 1 on a 2-core machine: always set explicitly.
 	Threads int
+	// LocalRanks is how many ranks share this machine's cores (the rank
+	// identity's LOCAL_WORLD_SIZE, which the caller knows; torchrt does
+	// not read the rank environment). 0 or 1: this process alone.
+	LocalRanks int
 	// BLASThreads is OpenBLAS's thread count; 0 means Threads. OpenBLAS
 	// runs its own pool and ignores Threads: two pools that both take
 	// every core make fp32 training slower than one thread.
@@ -86,7 +87,7 @@ func run(cfg Config, f func(*Thread) error) (err error) {
 	}()
 	n := cfg.Threads
 	if n <= 0 {
-		n = DefaultThreads()
+		n = DefaultThreads(cfg.LocalRanks)
 	}
 	cSetNumThreads(n)
 	b := cfg.BLASThreads
@@ -159,13 +160,10 @@ func LiveTensors() int {
 }
 
 // DefaultThreads is the intra-op thread count for one rank: the CPUs this
-// process may run on, shared evenly by LOCAL_WORLD_SIZE ranks.
-func DefaultThreads() int {
-	n := runtime.NumCPU()
-	if lws, err := strconv.Atoi(os.Getenv("LOCAL_WORLD_SIZE")); err == nil && lws > 1 {
-		n /= lws
-	}
-	return max(n, 1)
+// process may run on, shared evenly by localRanks ranks (the ranks on this
+// machine; 0 or 1: this process alone), at least 1.
+func DefaultThreads(localRanks int) int {
+	return max(runtime.NumCPU()/max(localRanks, 1), 1)
 }
 
 // NumThreads reports libtorch's intra-op thread count on the calling

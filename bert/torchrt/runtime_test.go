@@ -49,8 +49,8 @@ func TestRunSetsThreadsAndReportsPanics(t *testing.T) {
 	if err == nil {
 		t.Fatal("a panic on the compute thread was not reported")
 	}
-	if DefaultThreads() < 1 || DefaultThreads() > runtime.NumCPU() {
-		t.Errorf("default threads %d", DefaultThreads())
+	if DefaultThreads(0) < 1 || DefaultThreads(0) > runtime.NumCPU() {
+		t.Errorf("default threads %d", DefaultThreads(0))
 	}
 	if Version() == "" || !MallocTuned() {
 		t.Errorf("version %q, malloc tuned %v", Version(), MallocTuned())
@@ -148,5 +148,17 @@ func TestSetCUDADeviceWithoutCUDA(t *testing.T) {
 	err := SetCUDADevice(0)
 	if err == nil || !(strings.Contains(err.Error(), "no CUDA runtime is loaded") || strings.Contains(err.Error(), "cudaSetDevice(0) failed")) {
 		t.Errorf("SetCUDADevice(0) without a GPU: %v", err)
+	}
+}
+
+// The ranks sharing the machine come from the caller, never from the
+// environment: LOCAL_WORLD_SIZE is internal/rankenv's to read.
+func TestDefaultThreads_SharedByLocalRanks(t *testing.T) {
+	t.Setenv("LOCAL_WORLD_SIZE", "1000000")
+	n := runtime.NumCPU()
+	for _, tc := range []struct{ ranks, want int }{{0, n}, {1, n}, {2, max(n/2, 1)}, {2 * n, 1}} {
+		if got := DefaultThreads(tc.ranks); got != tc.want {
+			t.Errorf("DefaultThreads(%d) = %d on %d CPUs, want %d", tc.ranks, got, n, tc.want)
+		}
 	}
 }

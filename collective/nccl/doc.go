@@ -26,7 +26,7 @@
 //
 // collective.Open(ctx, "nccl", opts) does the same from collective.Options,
 // bootstrapping over a ring it builds from opts and taking the device from
-// opts.Device, else DDPRUN_DEVICE, else LOCAL_RANK.
+// opts.Device, which must say "cuda:N".
 //
 // # Buffers and streams
 //

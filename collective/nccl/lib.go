@@ -29,10 +29,11 @@ var loaded struct {
 	cuda map[string]cudaSyms
 }
 
-// candidates is the env override, or the defaults.
-func candidates(env string, defaults []string) []string {
-	if p := os.Getenv(env); p != "" {
-		return []string{p}
+// candidates is the override (an environment variable's value), or the
+// defaults.
+func candidates(override string, defaults []string) []string {
+	if override != "" {
+		return []string{override}
 	}
 	return defaults
 }
@@ -41,7 +42,7 @@ func candidates(env string, defaults []string) []string {
 func loadNCCL() (ncclSyms, error) {
 	loaded.Lock()
 	defer loaded.Unlock()
-	return firstLoadable(&loaded.nccl, "NCCL", EnvNCCLLib, candidates(EnvNCCLLib, ncclCandidates), openNCCL,
+	return firstLoadable(&loaded.nccl, "NCCL", EnvNCCLLib, candidates(os.Getenv(EnvNCCLLib), ncclCandidates), openNCCL,
 		"pip's PyTorch ships it in site-packages/nvidia/nccl/lib")
 }
 
@@ -49,7 +50,7 @@ func loadNCCL() (ncclSyms, error) {
 func loadCUDA() (cudaSyms, error) {
 	loaded.Lock()
 	defer loaded.Unlock()
-	return firstLoadable(&loaded.cuda, "the CUDA runtime", EnvCUDARTLib, candidates(EnvCUDARTLib, cudartCandidates), openCUDA,
+	return firstLoadable(&loaded.cuda, "the CUDA runtime", EnvCUDARTLib, candidates(os.Getenv(EnvCUDARTLib), cudartCandidates), openCUDA,
 		"pip's PyTorch ships it in site-packages/nvidia/cuda_runtime/lib")
 }
 

@@ -568,8 +568,7 @@ func TestRegistry(t *testing.T) {
 	if !strings.Contains(strings.Join(collective.Backends(), ","), "nccl") {
 		t.Fatalf("backends %v lack nccl", collective.Backends())
 	}
-	t.Setenv("DDPRUN_DEVICE", "cuda:0")
-	c, err := collective.Open(t.Context(), "nccl", collective.Options{Rank: 0, Size: 1})
+	c, err := collective.Open(t.Context(), "nccl", collective.Options{Rank: 0, Size: 1, Device: "cuda:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -578,11 +577,21 @@ func TestRegistry(t *testing.T) {
 	if err := c.AllReduce(t.Context(), collective.Int64s(x), collective.Sum); err != nil || x[0] != 4 {
 		t.Fatalf("x = %v, err = %v", x, err)
 	}
-	t.Setenv("DDPRUN_DEVICE", "cpu")
-	if _, err := collective.Open(t.Context(), "nccl", collective.Options{Size: 1}); !errors.Is(err, collective.ErrUnsupported) {
-		t.Errorf("DDPRUN_DEVICE=cpu: err = %v", err)
+	if _, err := collective.Open(t.Context(), "nccl", collective.Options{Size: 1, Device: "cpu"}); !errors.Is(err, collective.ErrUnsupported) {
+		t.Errorf("Options.Device cpu: err = %v", err)
 	}
-	// Options.Device comes before the environment.
+	// The device comes from Options alone: the rank environment is
+	// internal/rankenv's to read (walls_test.go), so an unset
+	// Options.Device is an error whatever DDPRUN_DEVICE and LOCAL_RANK say.
+	t.Setenv("DDPRUN_DEVICE", "cuda:0")
+	t.Setenv("LOCAL_RANK", "0")
+	if _, err := collective.Open(t.Context(), "nccl", collective.Options{Size: 1}); !errors.Is(err, collective.ErrInvalid) || !strings.Contains(err.Error(), "Options.Device") {
+		t.Errorf("no Options.Device, DDPRUN_DEVICE=cuda:0: err = %v, want ErrInvalid naming Options.Device", err)
+	}
+	if _, err := collective.Open(t.Context(), "nccl", collective.Options{Size: 1, Device: "cuda"}); !errors.Is(err, collective.ErrInvalid) {
+		t.Errorf("Options.Device cuda (no index): err = %v, want ErrInvalid", err)
+	}
+	t.Setenv("DDPRUN_DEVICE", "cpu")
 	t.Setenv("FAKE_CUDA_DEVICES", "2")
 	c, err = collective.Open(t.Context(), "nccl", collective.Options{Size: 1, Device: "cuda:1"})
 	if err != nil {

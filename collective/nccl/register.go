@@ -3,7 +3,6 @@ package nccl
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -17,9 +16,10 @@ func init() {
 	collective.Register("nccl", open, collective.Capabilities{Native: []collective.Device{collective.CUDA}, Staged: []collective.Device{collective.CPU}})
 }
 
-// open is the registry's factory. It takes the device from Options.Device
-// ("cuda:N"), else from the environment (DDPRUN_DEVICE, else LOCAL_RANK,
-// else 0), uses the legacy default stream, and, for more than one rank,
+// open is the registry's factory. It takes the device from Options.Device,
+// which must say "cuda:N" (the caller knows which GPU is the rank's: ddp
+// resolves --device from the rank's identity), uses the legacy default
+// stream, and, for more than one rank,
 // bootstraps over a TCP ring built from the same Options (peers, listener,
 // job id, secret) that is closed again once the unique id has travelled.
 // Options.WireDType must be 0 or Float32 (see Config.WireDType). Callers
@@ -53,38 +53,18 @@ func open(ctx context.Context, o collective.Options) (collective.Comm, error) {
 	return New(ctx, cfg)
 }
 
-// device parses spec ("cuda:N" or "cuda"), or when it is empty
-// DDPRUN_DEVICE, else LOCAL_RANK.
+// device parses Options.Device: "cuda:N".
 func device(spec string) (int, error) {
-	from := "Options.Device"
 	if spec == "" {
-		spec, from = os.Getenv("DDPRUN_DEVICE"), "DDPRUN_DEVICE"
-	}
-	if spec == "" {
-		return localRank()
+		return 0, fmt.Errorf("%w: nccl backend: Options.Device is not set: want cuda:N, the rank's GPU", collective.ErrInvalid)
 	}
 	rest, ok := strings.CutPrefix(spec, "cuda")
 	if !ok {
-		return 0, fmt.Errorf("%w: nccl backend: %s=%q is not a CUDA device", collective.ErrUnsupported, from, spec)
-	}
-	if rest == "" {
-		return localRank()
+		return 0, fmt.Errorf("%w: nccl backend: Options.Device=%q is not a CUDA device", collective.ErrUnsupported, spec)
 	}
 	n, err := strconv.Atoi(strings.TrimPrefix(rest, ":"))
 	if err != nil || !strings.HasPrefix(rest, ":") || n < 0 {
-		return 0, fmt.Errorf("%w: nccl backend: %s=%q: want cuda:N", collective.ErrInvalid, from, spec)
-	}
-	return n, nil
-}
-
-func localRank() (int, error) {
-	s := os.Getenv("LOCAL_RANK")
-	if s == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%w: nccl backend: LOCAL_RANK=%q", collective.ErrInvalid, s)
+		return 0, fmt.Errorf("%w: nccl backend: Options.Device=%q: want cuda:N", collective.ErrInvalid, spec)
 	}
 	return n, nil
 }

@@ -52,6 +52,7 @@ func init() {
 		cfg := DefaultConfig()
 		cfg.Rank, cfg.Size, cfg.Peers, cfg.Listener = o.Rank, o.Size, o.Peers, o.Listener
 		cfg.JobID, cfg.Secret, cfg.WireDType, cfg.Logger, cfg.Integrity = o.JobID, o.Secret, o.WireDType, o.Logger, o.Integrity
+		cfg.ChunkBytes = o.ChunkBytes // 0: the default (withDefaults)
 		if o.Timeout > 0 {
 			cfg.Timeout = o.Timeout
 		}

@@ -51,3 +51,6 @@ const (
 	FrameError = frameError
 	RefuseAuth = refuseAuth
 )
+
+// ChunkBytesOf is c's pipelining unit.
+func ChunkBytesOf(c *Comm) int { return c.cfg.ChunkBytes }

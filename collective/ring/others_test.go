@@ -122,12 +122,15 @@ func TestRing_Registry(t *testing.T) {
 	for r := range 2 {
 		go func() {
 			c, err := collective.Open(t.Context(), "ring", collective.Options{Rank: r, Size: 2, Peers: cfgs[r].Peers,
-				Listener: cfgs[r].Listener, JobID: "j", Secret: []byte("s"), WireDType: collective.BFloat16})
+				Listener: cfgs[r].Listener, JobID: "j", Secret: []byte("s"), WireDType: collective.BFloat16, ChunkBytes: 128})
 			if err == nil {
 				x := []float32{1, 2}
 				err = c.AllReduce(t.Context(), collective.Float32s(x), collective.Avg)
 				if err == nil && !slices.Equal(x, []float32{1, 2}) {
 					err = fmt.Errorf("got %v", x)
+				}
+				if n := ring.ChunkBytesOf(c.(*ring.Comm)); err == nil && n != 128 {
+					err = fmt.Errorf("chunk of %d bytes, want Options.ChunkBytes 128", n)
 				}
 				c.Close()
 			}

@@ -74,10 +74,17 @@ func Single() Identity {
 // Distributed reports whether the rank has peers.
 func (id Identity) Distributed() bool { return id.WorldSize > 1 }
 
+// Launched reports whether getenv holds a rank identity (RANK or
+// WORLD_SIZE set): the process was started as one rank of a job, by the
+// launcher, a scheduler or by hand, rather than alone.
+func Launched(getenv func(string) string) bool {
+	return getenv(Rank) != "" || getenv(WorldSize) != ""
+}
+
 // FromEnv reads the identity from getenv (os.Getenv in production).
 func FromEnv(getenv func(string) string) (Identity, error) {
 	id := Single()
-	if getenv(Rank) == "" && getenv(WorldSize) == "" {
+	if !Launched(getenv) {
 		return id, nil
 	}
 	r := envReader{getenv: getenv}
@@ -129,6 +136,29 @@ func (id Identity) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Listener returns a listener on the listening socket the rank inherited
+// (ListenFD), or nil when it has none. The listener holds a duplicate of
+// the descriptor, so closing it (as a backend does once its ring is up)
+// leaves ListenFD open: a rank that joins more than one communicator in
+// turn (bench allreduce, one per wire dtype) listens on its announced
+// address every time, and no other process can take the port meanwhile.
+func (id Identity) Listener() (net.Listener, error) {
+	if id.ListenFD <= 0 {
+		return nil, nil
+	}
+	fd, err := syscall.Dup(id.ListenFD)
+	if err != nil {
+		return nil, fmt.Errorf("rankenv: the inherited listening socket (%s=%d): %w", ListenFD, id.ListenFD, err)
+	}
+	f := os.NewFile(uintptr(fd), "ring-listener")
+	defer f.Close() // FileListener holds its own duplicate
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("rankenv: the inherited listening socket (%s=%d): %w", ListenFD, id.ListenFD, err)
+	}
+	return ln, nil
 }
 
 // Environ renders the identity as KEY=VALUE lines for a child process.

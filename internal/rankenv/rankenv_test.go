@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -132,4 +133,44 @@ func fileOwnerOf(t *testing.T, path string) int {
 		t.Fatal(err)
 	}
 	return fileOwner(fi)
+}
+
+// The inherited socket serves one listener after another: closing the
+// first (as a ring does once it is up) leaves the descriptor open, so the
+// next accepts on the same address.
+func TestListener_Reusable(t *testing.T) {
+	if ln, err := (Identity{}).Listener(); ln != nil || err != nil {
+		t.Fatalf("no ListenFD: %v, %v; want nil, nil", ln, err)
+	}
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := tcp.(*net.TCPListener).File()
+	tcp.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	id := Identity{ListenFD: int(f.Fd())}
+	for i := range 3 {
+		ln, err := id.Listener()
+		if err != nil {
+			t.Fatalf("listener %d: %v", i, err)
+		}
+		if ln.Addr().String() != tcp.Addr().String() {
+			t.Errorf("listener %d on %v, want %v", i, ln.Addr(), tcp.Addr())
+		}
+		c, err := net.Dial("tcp", tcp.Addr().String())
+		if err != nil {
+			t.Fatalf("listener %d: dial: %v", i, err)
+		}
+		a, err := ln.Accept()
+		if err != nil {
+			t.Fatalf("listener %d: accept: %v", i, err)
+		}
+		a.Close()
+		c.Close()
+		ln.Close()
+	}
 }

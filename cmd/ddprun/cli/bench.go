@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/ddprun/ddprun/collective"
-	"github.com/ddprun/ddprun/collective/ring"
+	_ "github.com/ddprun/ddprun/collective/ring" // registers "ring"
+	"github.com/ddprun/ddprun/internal/rankenv"
 )
 
 func init() {
-	Register(Command{Name: "bench", Summary: "benchmarks: bench allreduce, bench step", Run: runBench})
+	Register(Command{Name: "bench", Summary: "benchmarks: bench allreduce, bench step", Run: runBench, Check: checkBench})
 }
 
 var benchmarks = map[string]func(ctx context.Context, o IO, args []string) error{
@@ -25,7 +26,7 @@ var benchmarks = map[string]func(ctx context.Context, o IO, args []string) error
 func runBench(ctx context.Context, o IO, args []string) error {
 	if len(args) > 0 && isHelp(args[0]) {
 		fmt.Fprintln(o.Stdout, "Usage: ddprun bench allreduce|step [flags]\n\n"+
-			"  allreduce  time float32 all-reduces over the TCP ring between local ranks (nccl-tests' columns)\n"+
+			"  allreduce  time float32 all-reduces over the TCP ring between ranks (nccl-tests' columns)\n"+
 			"  step       time one rank's training step on random tokens\n\n"+
 			"Run 'ddprun bench allreduce --help' or 'ddprun bench step --help' for their flags.")
 		return nil
@@ -48,7 +49,7 @@ type allReduceFlags struct {
 
 func (f *allReduceFlags) Register(fs *flag.FlagSet) {
 	f.minBytes, f.maxBytes = 4<<10, 256<<20
-	fs.IntVar(&f.nproc, "nproc", 2, "number of local rank processes")
+	fs.IntVar(&f.nproc, "nproc", 2, "without launch flags: run this many local ranks, as ddprun --nproc N bench allreduce does")
 	fs.Var(&f.minBytes, "min-bytes", "smallest buffer `SIZE` (suffixes K, M, G)")
 	fs.Var(&f.maxBytes, "max-bytes", "largest buffer `SIZE`; sizes double from --min-bytes")
 	fs.Var(&f.chunk, "chunk", "ring chunk `SIZE` on the wire (0: the ring's default)")
@@ -88,41 +89,106 @@ func (f *allReduceFlags) check() error {
 	case f.iters < 1 || f.warmup < 0:
 		return fmt.Errorf("%w: --iters %d --warmup %d", ErrUsage, f.iters, f.warmup)
 	}
+	if _, err := f.wires(); err != nil {
+		return err
+	}
 	_, err := f.parseOp()
 	return err
 }
 
-// runBenchAllReduce is `ddprun bench allreduce`: in the parent it launches
-// the ranks (one launch per wire dtype) and prints the header; in a rank
-// it runs the sizes and rank 0 prints one row per size.
-func runBenchAllReduce(ctx context.Context, o IO, args []string) error {
-	var f allReduceFlags
+// parseAllReduce parses and checks bench allreduce's flags. done is set
+// for --help (printed to o.Stdout) and for errors. nprocSet says whether
+// --nproc was given.
+func parseAllReduce(o IO, args []string) (f *allReduceFlags, nprocSet, done bool, err error) {
+	f = new(allReduceFlags)
 	fs := flag.NewFlagSet("bench allreduce", flag.ContinueOnError)
 	f.Register(fs)
-	setUsage(fs, "Usage: ddprun bench allreduce [flags]\n\nTime float32 all-reduces over the TCP ring between local ranks, in nccl-tests' columns.\n\nFlags:\n")
+	setUsage(fs, "Usage: ddprun [launch flags] bench allreduce [flags]\n\n"+
+		"Time float32 all-reduces over the TCP ring between ranks, in nccl-tests' columns; rank 0 prints them.\n"+
+		"It runs under the launcher like train: `ddprun --nproc 4 bench allreduce`, or --nodes N across machines.\n\nFlags:\n")
 	if done, err := parseFlags(fs, args, o); done {
+		return f, false, true, err
+	}
+	fs.Visit(func(fl *flag.Flag) { nprocSet = nprocSet || fl.Name == "nproc" })
+	if err := f.check(); err != nil {
+		return f, nprocSet, true, err
+	}
+	return f, nprocSet, false, nil
+}
+
+// checkBench is bench's Command.Check: the launcher runs it before it
+// starts any rank.
+func checkBench(o IO, args []string) (bool, error) {
+	switch {
+	case len(args) > 0 && args[0] == "allreduce":
+		_, nprocSet, done, err := parseAllReduce(o, args[1:])
+		if err == nil && !done && nprocSet {
+			return true, usagef("bench allreduce: --nproc goes before the command under launch flags: ddprun --nproc N bench allreduce (see ddprun bench allreduce --help)")
+		}
+		return done, err
+	case len(args) > 0 && benchmarks[args[0]] != nil:
+		return false, nil // bench step checks its flags itself
+	}
+	return true, runBench(context.Background(), o, args) // help, or a usage error
+}
+
+// runBenchAllReduce is `ddprun bench allreduce`. Started alone, it runs
+// --nproc ranks of itself under the launcher, like `ddprun --nproc N
+// bench allreduce`; as a rank, it joins the job's ring once per wire
+// dtype and times the sizes, and rank 0 prints the header and one row per
+// size.
+func runBenchAllReduce(ctx context.Context, o IO, args []string) error {
+	f, _, done, err := parseAllReduce(o, args)
+	if done {
 		return err
 	}
-	wires, err := f.wires()
-	if err == nil {
-		err = f.check()
+	if !rankenv.Launched(os.Getenv) {
+		return launchLocalRanks(ctx, o, f.nproc, append([]string{"bench", "allreduce"}, args...))
 	}
+	id, err := rankenv.FromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	if isRank(os.Getenv) {
-		return benchAllReduceRank(ctx, o, &f, wires[0])
-	}
-	if !f.json {
-		fmt.Fprintf(o.Stdout, "# ddprun bench allreduce: %d ranks, backend ring, op %s, %d iterations after %d warm-up\n", f.nproc, f.op, f.iters, f.warmup)
+	return benchAllReduceRank(ctx, o, f, id)
+}
+
+func benchAllReduceRank(ctx context.Context, o IO, f *allReduceFlags, id rankenv.Identity) error {
+	wires, _ := f.wires()
+	op, _ := f.parseOp()
+	if id.Rank == 0 && !f.json {
+		fmt.Fprintf(o.Stdout, "# ddprun bench allreduce: %d ranks, backend ring, op %s, %d iterations after %d warm-up\n", id.WorldSize, f.op, f.iters, f.warmup)
 		fmt.Fprintf(o.Stdout, "%12s %12s %8s %8s %10s %8s %8s %7s\n", "size", "count", "type", "wire", "time", "algbw", "busbw", "#wrong")
 		fmt.Fprintf(o.Stdout, "%12s %12s %8s %8s %10s %8s %8s %7s\n", "(B)", "(elements)", "", "", "(us)", "(GB/s)", "(GB/s)", "")
 	}
+	buf := make([]float32, f.maxBytes/4)
 	for _, w := range wires {
-		child := append([]string{"bench", "allreduce"}, args...)
-		child = append(child, "--wire="+w.String())
-		if err := launchLocal(ctx, o, f.nproc, child); err != nil {
+		if err := benchWire(ctx, o, f, id, op, w, buf); err != nil {
 			return fmt.Errorf("bench allreduce (wire %v): %w", w, err)
+		}
+	}
+	return nil
+}
+
+// benchWire joins the job's ring with Float32 buffers travelling as wire
+// and times every size.
+func benchWire(ctx context.Context, o IO, f *allReduceFlags, id rankenv.Identity, op collective.Op, wire collective.DType, buf []float32) error {
+	ln, err := id.Listener() // the launcher's socket, again for every ring
+	if err != nil {
+		return err
+	}
+	c, err := collective.Open(ctx, "ring", collective.Options{Rank: id.Rank, Size: id.WorldSize, Peers: id.Peers, Listener: ln,
+		JobID: id.JobID, Secret: id.Secret, WireDType: wire, ChunkBytes: int(f.chunk)})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for size := int64(f.minBytes); size <= int64(f.maxBytes); size *= 2 {
+		row, err := benchSize(ctx, c, f, op, wire, buf[:size/4])
+		if err != nil {
+			return fmt.Errorf("size %d: %w", size, err)
+		}
+		if c.Rank() == 0 {
+			printRow(o.Stdout, row, f.json)
 		}
 	}
 	return nil
@@ -138,34 +204,6 @@ type benchRow struct {
 	BusBW float64 `json:"busbw"`
 	Wrong int64   `json:"#wrong"`
 	Ranks int     `json:"ranks"`
-}
-
-func benchAllReduceRank(ctx context.Context, o IO, f *allReduceFlags, wire collective.DType) error {
-	cfg, err := ringConfigFromEnv(os.Getenv)
-	if err != nil {
-		return err
-	}
-	cfg.WireDType = wire
-	if f.chunk > 0 {
-		cfg.ChunkBytes = int(f.chunk)
-	}
-	c, err := ring.New(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	op, _ := f.parseOp()
-	buf := make([]float32, f.maxBytes/4)
-	for size := int64(f.minBytes); size <= int64(f.maxBytes); size *= 2 {
-		row, err := benchSize(ctx, c, f, op, wire, buf[:size/4])
-		if err != nil {
-			return fmt.Errorf("size %d: %w", size, err)
-		}
-		if c.Rank() == 0 {
-			printRow(o.Stdout, row, f.json)
-		}
-	}
-	return nil
 }
 
 func benchSize(ctx context.Context, c collective.Comm, f *allReduceFlags, op collective.Op, wire collective.DType, x []float32) (benchRow, error) {

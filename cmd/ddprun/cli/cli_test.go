@@ -11,8 +11,8 @@ import (
 	"testing"
 )
 
-// envTestMain makes a re-executed test binary act as ddprun (see Note
-// [Local launch]: launchLocal re-executes os.Executable).
+// envTestMain makes a re-executed test binary act as ddprun: the launcher
+// starts os.Executable() once per rank.
 const envTestMain = "DDPRUN_CLI_TEST_MAIN"
 
 func TestMain(m *testing.M) {
@@ -161,8 +161,11 @@ func TestDoctorJob(t *testing.T) {
 	}
 	ranks := 0
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		_, js, ok := strings.Cut(line, "] ")
-		if !ok {
+		js := line // rank 0's, unprefixed (launcher Note [Rank output])
+		if _, rest, ok := strings.Cut(line, "] "); ok && strings.HasPrefix(line, "[rank ") {
+			js = rest
+		}
+		if !strings.HasPrefix(js, "{") {
 			continue
 		}
 		var rep doctorReport

@@ -20,6 +20,7 @@ import (
 	"github.com/ddprun/ddprun/collective/nccl"
 	"github.com/ddprun/ddprun/collective/ring"
 	"github.com/ddprun/ddprun/ddp"
+	"github.com/ddprun/ddprun/internal/flagtypes"
 	"github.com/ddprun/ddprun/internal/rankenv"
 )
 
@@ -45,7 +46,7 @@ type doctorFlags struct {
 func parseDoctor(o IO, args []string) (f *doctorFlags, done bool, err error) {
 	f = &doctorFlags{cfg: ddp.DefaultConfig(), maxBytes: 64 << 20}
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.StringVar(&f.cfg.Device, "device", f.cfg.Device, "device as ddprun train --device would choose it: auto|cpu|cuda|cuda:N")
+	flagtypes.DeviceVar(fs, &f.cfg.Device) // as train chooses it
 	fs.StringVar(&f.cfg.Backend, "backend", f.cfg.Backend, "backend as ddprun train --backend would choose it: auto|ring|nccl")
 	fs.StringVar(&f.output, "output", "", "check that this output `DIR` is writable and has room")
 	fs.Var(&f.maxBytes, "max-bytes", "largest all-reduce `SIZE` probed (1M, 4M, 16M, ... up to this; suffixes K, M, G)")
@@ -132,7 +133,7 @@ func runDoctor(ctx context.Context, o IO, args []string) error {
 // localChecks fills the machine's checks and returns the device the trainer
 // would use.
 func localChecks(rep *doctorReport, cfg ddp.Config, id rankenv.Identity, output string) (gotch.Device, error) {
-	threads := torchrt.DefaultThreads()
+	threads := torchrt.DefaultThreads(id.LocalWorldSize)
 	rep.add("libtorch", "ok", "%s; %d cores, %d rank(s) on this machine, threads per rank: %d", torchrt.Version(), runtime.NumCPU(), max(id.LocalWorldSize, 1), threads)
 	if runtime.NumCPU() < max(id.LocalWorldSize, 1) {
 		rep.add("threads", "warn", "%d ranks share %d cores: ranks will slow each other down", id.LocalWorldSize, runtime.NumCPU())

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"flag"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -66,4 +67,56 @@ func TestHelp_Aliases(t *testing.T) {
 	if out, _, _ := run(t, "train", "--lr", "0.25", "--help"); strings.Contains(out, "0.25") || !strings.Contains(out, "(default 5e-05)") {
 		t.Errorf("--lr 0.25 --help shows the value as the default:\n%s", out)
 	}
+}
+
+// The flags several commands share are one flag.Value each
+// (internal/flagtypes): every command shows the same default, and a bad
+// value is a usage error while the command line is parsed, naming the
+// values allowed, before anything runs (bench step used to run fp32 on
+// --precision fp16, and take --threads -1).
+func TestSharedFlags(t *testing.T) {
+	bad := map[string][2]string{ // flag -> a bad value, the message's end
+		"precision":      {"fp16", "want fp32 or bf16"},
+		"device":         {"gpu", "want auto, cpu, cuda or cuda:N"},
+		"threads":        {"-1", "want a whole number of threads >= 0"},
+		"optimizer-impl": {"gpu", "want auto, host or flat"},
+	}
+	defaults := map[string]string{"precision": "(default fp32)", "device": "(default auto)", "optimizer-impl": "(default auto)", "threads": ""}
+	for _, tc := range []struct {
+		cmd   []string
+		flags []string
+	}{
+		{[]string{"train"}, []string{"precision", "device", "threads", "optimizer-impl"}},
+		{[]string{"predict"}, []string{"precision", "device", "threads"}},
+		{[]string{"eval"}, []string{"precision", "device", "threads"}},
+		{[]string{"bench", "step"}, []string{"precision", "device", "threads", "optimizer-impl"}},
+		{[]string{"doctor"}, []string{"device"}},
+	} {
+		help, _, err := run(t, append(tc.cmd, "--help")...)
+		if err != nil {
+			t.Fatalf("%s --help: %v", tc.cmd, err)
+		}
+		for _, name := range tc.flags {
+			if got := helpEntry(help, name); !strings.HasSuffix(got, defaults[name]) || defaults[name] == "" && strings.Contains(got, "(default") {
+				t.Errorf("%s --help, --%s: %q, want the default shown as %q", tc.cmd, name, got, defaults[name])
+			}
+			args := append(append([]string{}, tc.cmd...), "--"+name, bad[name][0])
+			out, errOut, err := run(t, args...)
+			want := fmt.Sprintf("%s: invalid value %q for --%s: %s", strings.Join(tc.cmd, " "), bad[name][0], name, bad[name][1])
+			if ExitCode(err) != 2 || out != "" || errOut != "" || err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("%q: exit %d, %v\nstdout %q\nstderr %q\nwant exit 2, no output and a message starting %q", args, ExitCode(err), err, out, errOut, want)
+			}
+		}
+	}
+}
+
+// helpEntry is the usage line of --name in help output, spaces trimmed.
+func helpEntry(help, name string) string {
+	lines := strings.Split(help, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "--"+name+" ") && i+1 < len(lines) {
+			return strings.TrimSpace(lines[i+1])
+		}
+	}
+	return ""
 }

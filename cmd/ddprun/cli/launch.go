@@ -102,7 +102,22 @@ func runLaunch(ctx context.Context, o IO, args []string) error {
 	if err := f.podDefaults(ctx); err != nil {
 		return err
 	}
-	cfg, err := f.config(o, fs.Args())
+	return f.launch(ctx, o, fs.Args())
+}
+
+// launchLocalRanks runs command as n ranks on this machine under the
+// launcher, as `ddprun --nproc n <command>` does, for a command that
+// launches itself when started alone (bench allreduce).
+func launchLocalRanks(ctx context.Context, o IO, n int, command []string) error {
+	var f launchFlags
+	f.Register(flag.NewFlagSet("ddprun", flag.ContinueOnError)) // the defaults
+	f.nproc = n
+	return f.launch(ctx, o, command)
+}
+
+// launch runs the launcher on command with f and maps its exit code.
+func (f *launchFlags) launch(ctx context.Context, o IO, command []string) error {
+	cfg, err := f.config(o, command)
 	if err != nil {
 		return err
 	}

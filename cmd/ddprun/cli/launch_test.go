@@ -22,6 +22,7 @@ func TestLaunch_ChecksCommandFirst(t *testing.T) {
 		{[]string{"--nproc", "2", "train", "--train", "x.csv", "--preset", "micro", "--nonsense", "1"}, "train: unknown flag --nonsense"},
 		{[]string{"--nproc", "2", "train", "--train", "x.csv", "--preset", "micro", "--load-best-at-end"}, "train: --load-best-at-end needs evaluations"},
 		{[]string{"--nproc", "2", "doctor", "--iters", "x"}, `doctor: invalid value "x" for --iters`},
+		{[]string{"--nproc", "2", "bench", "allreduce", "--nproc", "2"}, "bench allreduce: --nproc goes before the command"},
 	} {
 		out, errOut, err := run(t, tc.args...)
 		if ExitCode(err) != 2 || out != "" || errOut != "" || !strings.HasPrefix(err.Error(), tc.want) {
