@@ -36,14 +36,15 @@ test: setup
 test-short: setup
 	$(ENV) go test -short $(GOTESTFLAGS) ./...
 
-# The SpamAssassin example: fetch, split, train the mini preset on 2 local ranks.
+# The SpamAssassin example: fetch, split, train the mini preset on 2 local ranks
+# (the recipe and what each choice bought: bench/RESULTS-example.md).
 data: setup
 	go run ./shard/cmd/spamassassin -out $(DATA)
 
 example: build data
 	$(BIN) --nproc $(NPROC) train --train $(DATA)/train.csv --val $(DATA)/val.csv --test $(DATA)/test.csv \
-		--preset mini --epochs 1 --batch-size 16 --max-length 128 --lr 5e-4 --warmup-ratio 0.1 \
-		--precision bf16 --output runs/spamassassin
+		--preset mini --epochs 3 --batch-size 16 --max-length 128 --truncation head+tail --class-weights balanced \
+		--lr 5e-4 --warmup-ratio 0.1 --precision bf16 --output runs/spamassassin --overwrite-output
 
 bench-bert: setup
 	$(ENV) bash bench/bert_step.sh
