@@ -57,11 +57,21 @@ func tinyModelDir(t *testing.T, dropout float64) string {
 // holds, so that a model can learn it.
 func writeData(t *testing.T, dir, name string, n, seed int) string {
 	t.Helper()
+	return writeRows(t, dir, name, n, seed, nil)
+}
+
+// writeRows writes n rows of writeData's kind, each text after the words
+// prefix(i) gives (nil: none).
+func writeRows(t *testing.T, dir, name string, n, seed int, prefix func(i int) []string) string {
+	t.Helper()
 	var b strings.Builder
 	b.WriteString("text,label\n")
 	for i := range n {
 		k := (i*7 + seed) % 3
 		var words []string
+		if prefix != nil {
+			words = prefix(i)
+		}
 		for j := range 3 + (i*5+seed)%6 {
 			words = append(words, testWords[(k*8+(i*3+j*5+seed)%8)%len(testWords)])
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -19,24 +18,13 @@ import (
 // the tail of a text tells its label.
 func writeLongData(t *testing.T, dir, name string, n, seed int) string {
 	t.Helper()
-	var b strings.Builder
-	b.WriteString("text,label\n")
-	for i := range n {
-		k := (i*7 + seed) % 3
+	return writeRows(t, dir, name, n, seed, func(i int) []string {
 		var words []string
 		for j := range 30 {
 			words = append(words, testWords[(i+j*5)%len(testWords)])
 		}
-		for j := range 6 {
-			words = append(words, testWords[(k*8+(i*3+j*5+seed)%8)%len(testWords)])
-		}
-		fmt.Fprintf(&b, "%q,%s\n", strings.Join(words, " "), []string{"neg", "neu", "pos"}[k])
-	}
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+		return words
+	})
 }
 
 // A run with --truncation tail records it in the tokenizer_config.json of
