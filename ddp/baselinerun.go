@@ -53,10 +53,11 @@ func runBaseline(c *Config, labels *shard.LabelMap) (*BaselineResult, error) {
 			return nil, err
 		}
 		counts := metrics.NewCounts(labels.Len())
+		preds := nb.Predict(texts)
 		for i, lp := range nb.LogProba(texts) {
 			// A class the training split lacks has probability 0: its log
 			// loss is capped at -log(1e-300) to keep the mean finite.
-			counts.Add(argmax(lp), ids[i], math.Min(-lp[ids[i]], maxLogLoss))
+			counts.Add(preds[i], ids[i], math.Min(-lp[ids[i]], maxLogLoss))
 		}
 		s := counts.Summary(labels.Names())
 		*split.out = &s
@@ -88,14 +89,4 @@ func readLabelled(c *Config, path string, labels *shard.LabelMap) ([]string, []i
 		return nil
 	})
 	return texts, ids, err
-}
-
-func argmax(v []float64) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
