@@ -398,7 +398,7 @@ func (t *trainer) evalAndTrack(ctx context.Context) (bool, error) {
 }
 
 // evaluateSplit runs a split through the model on every rank and reduces
-// the counts exactly (sums of counts and fixed-point losses).
+// the objective's counts exactly (sums of counts and fixed-point losses).
 func (t *trainer) evaluateSplit(ctx context.Context, ds *shard.Dataset) (metrics.Summary, error) {
 	t.heartbeat(control.PhaseEval, -1)
 	ld, err := shard.NewLoader(ds, t.loaderConfig(t.cfg.evalBatch(), false))
@@ -406,14 +406,11 @@ func (t *trainer) evaluateSplit(ctx context.Context, ds *shard.Dataset) (metrics
 		return metrics.Summary{}, err
 	}
 	defer ld.Close()
-	counts := metrics.NewCounts(t.data.Labels.Len())
-	if err := t.eng.evaluate(ctx, ld, counts, nil); err != nil {
+	sum, err := t.eng.obj.evaluate(ctx, t.eng, ld)
+	if err != nil {
 		return metrics.Summary{}, fmt.Errorf("ddp: evaluating %s: %w", ds.Name(), err)
 	}
-	if err := reduceCounts(ctx, t.env.Comm, counts); err != nil {
-		return metrics.Summary{}, err
-	}
-	return counts.Summary(t.data.Labels.Names()), nil
+	return sum, nil
 }
 
 // lossScale turns loss sums into int64 fixed point for an exact,
