@@ -213,10 +213,11 @@ func (t *trainer) run(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(micro) > 0 {
-			if err := t.step(ctx, micro); err != nil {
-				return nil, err
-			}
+		if len(micro) == 0 {
+			continue // the loader's end-of-epoch: the step that took the last batch handled it
+		}
+		if err := t.step(ctx, micro); err != nil {
+			return nil, err
 		}
 		reason, err := t.afterStep(ctx, epochEnd)
 		if err != nil {
