@@ -434,6 +434,29 @@ func TestMaskedLMResumeTwoRanks(t *testing.T) {
 	compareFolders(t, full[0], part[0])
 }
 
+// DistilBERT pretrains too: from the micro preset with --model-type
+// distilbert the output is a DistilBertForMaskedLM folder.
+func TestPretrainDistilBERT(t *testing.T) {
+	cfg := testPretrainConfig(t, "", t.TempDir(), t.TempDir())
+	cfg.ModelType, cfg.MaxSteps, cfg.EvalStrategy, cfg.LoadBestAtEnd, cfg.NoReport = bert.TypeDistilBERT, 3, "no", false, true
+	if _, err := Train(t.Context(), cfg, Env{}); err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Architectures []string `json:"architectures"`
+	}
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(cfg.Output, bert.ConfigFile))), &c); err != nil || !slices.Equal(c.Architectures, []string{"DistilBertForMaskedLM"}) {
+		t.Errorf("config.json architectures %v (%v)", c.Architectures, err)
+	}
+	w, _, err := bert.ReadWeights(cfg.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w["vocab_projector.bias"]; !ok || w["vocab_projector.weight"].Data != nil {
+		t.Errorf("DistilBERT's head: vocab_projector.bias saved %v, tied vocab_projector.weight left out %v", ok, w["vocab_projector.weight"].Data == nil)
+	}
+}
+
 // Settings that make no sense for pretraining are refused up front.
 func TestPretrainConfigErrors(t *testing.T) {
 	base := testPretrainConfig(t, "", t.TempDir(), t.TempDir())
