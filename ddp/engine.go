@@ -294,10 +294,7 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 	if comm == nil {
 		comm = collective.Solo()
 	}
-	e := &engine{m: m, comm: comm, rank: comm.Rank(), sched: o.Sched, lr: o.LR, clip: o.Clip, bf16: o.BF16, seed: o.Seed, lazy: o.LazyEmbeddings, loss: o.Loss, obj: o.Objective}
-	if e.obj == nil {
-		e.obj = classify{}
-	}
+	e := &engine{m: m, comm: comm, rank: comm.Rank(), sched: o.Sched, lr: o.LR, clip: o.Clip, bf16: o.BF16, seed: o.Seed, lazy: o.LazyEmbeddings, loss: o.Loss}
 	if comm.Size() > 1 {
 		if err := checkReplicas(ctx, comm, m); err != nil {
 			return nil, err
@@ -305,6 +302,9 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 		if err := broadcastParams(ctx, comm, m); err != nil {
 			return nil, err
 		}
+	}
+	if e.obj = o.Objective; e.obj == nil {
+		e.obj = classify{}
 	}
 	var err error
 	flat := o.Flat || m.Device().IsCuda()
