@@ -2,17 +2,14 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/ddprun/ddprun/ddp"
-	"github.com/ddprun/ddprun/internal/rankenv"
 )
 
 func init() {
@@ -95,42 +92,7 @@ func runPretrain(ctx context.Context, o IO, args []string) error {
 	if done {
 		return err
 	}
-	id, err := rankenv.FromEnv(os.Getenv)
-	if err != nil {
-		return err
-	}
-	log := rankLogger(o.Stderr, id)
-	ctx, abort := context.WithCancel(context.WithoutCancel(ctx)) // as runTrain: a first signal stops cleanly
-	defer abort()
-	stop, cleanup := stopOnSignal(abort)
-	defer cleanup()
-	comm, err := ddp.OpenComm(ctx, id, *cfg, log)
-	if err != nil {
-		return err
-	}
-	defer comm.Close()
-	rep, err := dialControl(ctx, id)
-	if err != nil {
-		return err
-	}
-	defer rep.Close()
-	progress := io.Discard
-	if id.Rank == 0 {
-		progress = o.Stderr
-	}
-	res, err := ddp.Train(ctx, *cfg, ddp.Env{ID: id, Comm: comm, Reporter: rep, Stop: stop, Stderr: progress, Log: log,
-		OnStep: saveTrainingArgs(id, fs, cfg.Output, log)})
-	if errors.Is(err, ddp.ErrStopped) {
-		log.Warn("stopped on request after a checkpoint; run the same command again to resume", "step", res.Steps)
-		return ExitError{Code: ExitStopped, Err: err}
-	}
-	if err != nil {
-		return err
-	}
-	if id.Rank == 0 {
-		printPretrainResult(o.Stdout, res, cfg.JSON)
-	}
-	return nil
+	return runRank(ctx, o, *cfg, fs, printPretrainResult)
 }
 
 func printPretrainResult(w io.Writer, res *ddp.Result, asJSON bool) {
