@@ -26,12 +26,25 @@ const (
 	PoolMean = "mean" // the mean of the non-padding tokens' last hidden states
 )
 
+// Tasks: which head sits on the encoder. The zero value is TaskClassify.
+const (
+	TaskClassify = ""          // BertForSequenceClassification, DistilBertForSequenceClassification
+	TaskMaskedLM = "masked-lm" // BertForMaskedLM, DistilBertForMaskedLM (see Note [Masked-LM head])
+)
+
 // Config is a model configuration, read from and written to HuggingFace's
 // config.json for BertForSequenceClassification and
-// DistilBertForSequenceClassification. Field names are BERT's; DistilBERT's
-// config.json names (dim, n_layers, ...) map onto the same fields.
+// DistilBertForSequenceClassification (or, with Task TaskMaskedLM,
+// BertForMaskedLM and DistilBertForMaskedLM). Field names are BERT's;
+// DistilBERT's config.json names (dim, n_layers, ...) map onto the same
+// fields.
+//
+// A config.json does not choose the task: as with HF's Auto classes, the
+// caller does (LoadPretrained's adjust), so a pretrained masked LM's folder
+// loads as a classifier and the other way round.
 type Config struct {
 	ModelType             string
+	Task                  string // TaskClassify or TaskMaskedLM
 	VocabSize             int
 	HiddenSize            int
 	NumLayers             int
@@ -47,7 +60,7 @@ type Config struct {
 	PadTokenID            int
 	HiddenAct             string
 	ProblemType           string
-	Labels                []string // id -> label name; len = num_labels
+	Labels                []string // id -> label name; len = num_labels (classifiers only)
 	Pooling               string   // PoolCLS or PoolMean (ddprun's key "ddprun_pooling")
 	extra                 map[string]json.RawMessage
 	classifierDropoutNull bool
@@ -66,7 +79,8 @@ var Presets = map[string]Config{
 }
 
 // Preset returns the named BERT preset with HF's bert-base defaults for
-// everything else, for vocabSize tokens and the given labels.
+// everything else, for vocabSize tokens and the given labels (nil: HF's
+// default two, LABEL_0 and LABEL_1, which a masked LM drops).
 func Preset(name string, vocabSize int, labels []string) (Config, error) {
 	p, ok := Presets[name]
 	if !ok {
@@ -75,7 +89,9 @@ func Preset(name string, vocabSize int, labels []string) (Config, error) {
 	c := DefaultConfig()
 	c.NumLayers, c.HiddenSize, c.NumHeads, c.IntermediateSize = p.NumLayers, p.HiddenSize, p.NumHeads, p.IntermediateSize
 	c.VocabSize = vocabSize
-	c.Labels = slices.Clone(labels)
+	if labels != nil {
+		c.Labels = slices.Clone(labels)
+	}
 	return c, c.Validate()
 }
 
@@ -93,6 +109,9 @@ func DefaultConfig() Config {
 // NumLabels is the classifier's output size.
 func (c *Config) NumLabels() int { return len(c.Labels) }
 
+// MaskedLM reports whether the model is a masked LM (Task TaskMaskedLM).
+func (c *Config) MaskedLM() bool { return c.Task == TaskMaskedLM }
+
 // HeadDim is the size of one attention head.
 func (c *Config) HeadDim() int { return c.HiddenSize / c.NumHeads }
 
@@ -104,12 +123,16 @@ func (c *Config) Validate() error {
 	switch {
 	case c.ModelType != TypeBERT && c.ModelType != TypeDistilBERT:
 		return bad("model_type %q is not supported (bert, distilbert)", c.ModelType)
+	case c.Task != TaskClassify && c.Task != TaskMaskedLM:
+		return bad("task %q is not supported (classification, %s)", c.Task, TaskMaskedLM)
+	case c.MaskedLM() && c.untiedEmbeddings():
+		return bad("tie_word_embeddings false: ddprun's masked-LM head always uses the word embeddings as its output projection")
 	case c.VocabSize <= 0 || c.HiddenSize <= 0 || c.NumLayers <= 0 || c.NumHeads <= 0 || c.IntermediateSize <= 0 || c.MaxPositions <= 0:
 		return bad("sizes must be positive (vocab %d, hidden %d, layers %d, heads %d, intermediate %d, positions %d)",
 			c.VocabSize, c.HiddenSize, c.NumLayers, c.NumHeads, c.IntermediateSize, c.MaxPositions)
 	case c.HiddenSize%c.NumHeads != 0:
 		return bad("hidden size %d is not a multiple of %d heads", c.HiddenSize, c.NumHeads)
-	case len(c.Labels) < 2:
+	case len(c.Labels) < 2 && !c.MaskedLM():
 		return bad("need at least 2 labels, have %d", len(c.Labels))
 	case c.HiddenAct != "gelu":
 		return bad("hidden_act %q is not supported (gelu)", c.HiddenAct)
@@ -335,7 +358,9 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	} else {
 		maps.Copy(m, c.bertFields())
 	}
-	if c.Pooling == PoolMean { // Note [Mean pooling in HF folders]
+	if c.MaskedLM() {
+		c.maskedLMFields(m)
+	} else if c.Pooling == PoolMean { // Note [Mean pooling in HF folders]
 		arch := m["architectures"].([]string)[0]
 		m["model_type"] = "ddprun-" + c.ModelType + meanPoolSuffix
 		m["architectures"] = []string{"Ddprun" + strings.TrimSuffix(arch, "ForSequenceClassification") + "MeanPoolForSequenceClassification"}
@@ -371,6 +396,27 @@ func (c Config) distilFields() map[string]any {
 		"dropout": c.HiddenDropout, "attention_dropout": c.AttentionDropout, "seq_classif_dropout": c.ClassifierDropout,
 		"activation": c.HiddenAct, "sinusoidal_pos_embds": false, "qa_dropout": 0.1, "tie_weights_": true,
 	}
+}
+
+// maskedLMFields makes m a masked LM's config.json: HF's architecture
+// name, and none of a classifier's keys (labels, problem type, pooling),
+// which would only mislead.
+func (c Config) maskedLMFields(m map[string]any) {
+	arch := "BertForMaskedLM"
+	if c.ModelType == TypeDistilBERT {
+		arch = "DistilBertForMaskedLM"
+	}
+	m["architectures"] = []string{arch}
+	for _, k := range []string{"id2label", "label2id", "problem_type", "ddprun_pooling", "classifier_dropout"} {
+		delete(m, k)
+	}
+}
+
+// untiedEmbeddings reports a config.json that says tie_word_embeddings
+// false (kept among the keys ddprun does not interpret).
+func (c Config) untiedEmbeddings() bool {
+	v, ok := c.extra["tie_word_embeddings"]
+	return ok && strings.TrimSpace(string(v)) == "false"
 }
 
 // Save writes config.json atomically.

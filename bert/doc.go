@@ -1,6 +1,7 @@
-// Package bert is BERT and DistilBERT sequence classification on libtorch
-// (through github.com/sugarme/gotch), numerically the same as HuggingFace's
-// BertForSequenceClassification and DistilBertForSequenceClassification:
+// Package bert is BERT and DistilBERT sequence classification and masked
+// language modelling on libtorch (through github.com/sugarme/gotch),
+// numerically the same as HuggingFace's BertForSequenceClassification and
+// DistilBertForSequenceClassification (and their ForMaskedLM siblings):
 // logits, loss and gradients match PyTorch within 1e-4 (TestParity, with
 // fixtures from testdata/gen_fixtures.py).
 //
@@ -19,6 +20,15 @@
 //		...
 //		return m.Save("./out", false) // config.json + model.safetensors
 //	})
+//
+// With Config.Task TaskMaskedLM the same encoder carries HF's masked-LM
+// head instead (BertForMaskedLM, DistilBertForMaskedLM; Note [Masked-LM
+// head]): MaskedLM computes the vocabulary logits at the masked positions
+// only, MaskedLMLoss their cross-entropy. Its folder has HF's names, the
+// output projection tied to the word embeddings and left out of
+// model.safetensors as HF leaves it; loaded as a classifier, its head is
+// ignored and the classifier initialised, both listed in the LoadReport
+// (TestMaskedLMParity, TestMaskedLMSaveLoad).
 //
 // Models from scratch come from a preset (micro, tiny, mini, small, base)
 // and HF's initialisation. Pooling is HF's [CLS] (through the pooler for

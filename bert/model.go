@@ -183,6 +183,9 @@ func (m *Model) Drop() {
 // Forward computes the logits [B, num_labels] for a batch. With train
 // true, dropout is active. The caller owns the returned tensor.
 func (m *Model) Forward(in Input, train bool) (logits *ts.Tensor, err error) {
+	if m.Config.MaskedLM() {
+		return nil, fmt.Errorf("bert: Forward: a masked LM has no classifier head (use MaskedLM)")
+	}
 	if err := m.checkInput(in); err != nil {
 		return nil, err
 	}
@@ -190,15 +193,19 @@ func (m *Model) Forward(in Input, train bool) (logits *ts.Tensor, err error) {
 	defer s.free()
 	defer catch(&err, "forward")
 	f := forward{m: m, s: s, train: train, b: int64(in.B), t: int64(in.T)}
-	ids := f.ints(in.IDs)
-	mask := f.ints(in.Mask)
-	var h *ts.Tensor
-	if m.Config.ModelType == TypeDistilBERT {
-		h = f.distilEncoder(ids, mask)
-	} else {
-		h = f.bertEncoder(ids, f.ints(in.TypeIDs), mask)
-	}
+	h, mask := f.encode(in)
 	return s.keep(f.head(h, mask)), nil
+}
+
+// encode runs the encoder: the last hidden states [B,T,H] and the
+// attention mask [B,T] as a tensor.
+func (f *forward) encode(in Input) (h, mask *ts.Tensor) {
+	ids := f.ints(in.IDs)
+	mask = f.ints(in.Mask)
+	if f.m.Config.ModelType == TypeDistilBERT {
+		return f.distilEncoder(ids, mask), mask
+	}
+	return f.bertEncoder(ids, f.ints(in.TypeIDs), mask), mask
 }
 
 func (m *Model) checkInput(in Input) error {

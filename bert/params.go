@@ -32,13 +32,25 @@ const (
 	InitEmbedding // normal(0, initializer_range), then the padding row zeroed
 )
 
-// Spec lists the parameters of the model c describes, in HF's order.
+// Spec lists the parameters of the model c describes, in HF's order: the
+// encoder, then the task's head.
 func Spec(c Config) []Param {
 	var s specBuilder
-	if c.ModelType == TypeDistilBERT {
+	switch {
+	case c.ModelType == TypeDistilBERT && c.MaskedLM():
 		s.distil(c)
-	} else {
+		s.distilMaskedLM(c)
+	case c.ModelType == TypeDistilBERT:
+		s.distil(c)
+		s.linear("pre_classifier", c.HiddenSize, c.HiddenSize)
+		s.linear("classifier", c.NumLabels(), c.HiddenSize)
+	case c.MaskedLM():
 		s.bert(c)
+		s.bertMaskedLM(c)
+	default:
+		s.bert(c)
+		s.linear("bert.pooler.dense", c.HiddenSize, c.HiddenSize)
+		s.linear("classifier", c.NumLabels(), c.HiddenSize)
 	}
 	return s.params
 }
@@ -92,8 +104,6 @@ func (s *specBuilder) bert(c Config) {
 		s.linear(l+"output.dense", h, c.IntermediateSize)
 		s.norm(l+"output.LayerNorm", h)
 	}
-	s.linear("bert.pooler.dense", h, h)
-	s.linear("classifier", c.NumLabels(), h)
 }
 
 func (s *specBuilder) distil(c Config) {
@@ -112,8 +122,6 @@ func (s *specBuilder) distil(c Config) {
 		s.linear(l+"ffn.lin2", h, c.IntermediateSize)
 		s.norm(l+"output_layer_norm", h)
 	}
-	s.linear("pre_classifier", h, h)
-	s.linear("classifier", c.NumLabels(), h)
 }
 
 // IsHead reports whether a parameter belongs to the classification head

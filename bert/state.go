@@ -15,7 +15,8 @@ type LoadReport struct {
 	File        string
 	Loaded      int
 	Initialised []string // in the model, not in the file: freshly initialised (the head of a base checkpoint)
-	Ignored     []string // in the file, not in the model, known to be unused (pretraining heads, buffers)
+	Ignored     []string // in the file, not in the model, known to be unused (the other task's head, buffers)
+	Tied        []string // in the file, aliases of a tied tensor (Note [Masked-LM head]): checked equal to it and dropped
 	Renamed     int      // tensors found under an older name (gamma/beta, no "bert." prefix)
 }
 
@@ -34,18 +35,31 @@ var ignorable = []string{
 	"vocab_transform.", "vocab_layer_norm.", "vocab_projector.", "qa_outputs.",
 }
 
+// ignorableByMaskedLM are the prefixes a masked LM does not use: a
+// classifier's head and BERT's pooler, the NSP head of BertForPreTraining,
+// QA heads and the position_ids buffer.
+var ignorableByMaskedLM = []string{
+	"classifier.", "pre_classifier.", "bert.pooler.", "cls.seq_relationship.", "qa_outputs.",
+	"bert.embeddings.position_ids", "distilbert.embeddings.position_ids",
+}
+
 // LoadState copies tensors into the model's parameters with HF's checks:
 // every tensor in the file must be a known parameter or ignorable, every
-// parameter must be in the file (except the classification head and BERT's
-// pooler, which are initialised and reported), and shapes must match.
+// parameter must be in the file (except the task's head: a classifier's
+// head and BERT's pooler, or the masked-LM head, which are initialised and
+// reported), and shapes must match. A masked LM's tied aliases are checked
+// and dropped (Note [Masked-LM head]).
 func (m *Model) LoadState(w map[string]HostTensor, opt LoadOptions) (LoadReport, error) {
 	w, renamed := normaliseNames(w, m.prefix())
 	rep := LoadReport{Renamed: renamed}
 	var problems []string
+	if m.Config.MaskedLM() {
+		w, rep.Tied, problems = m.untie(w)
+	}
 	for _, p := range m.params {
 		t, ok := w[p.Name]
 		switch {
-		case !ok && initialisable(p.Name):
+		case !ok && m.initialisable(p.Name):
 			rep.Initialised = append(rep.Initialised, p.Name)
 		case !ok:
 			problems = append(problems, "missing "+p.Name)
@@ -62,7 +76,7 @@ func (m *Model) LoadState(w map[string]HostTensor, opt LoadOptions) (LoadReport,
 		if _, ok := m.tensor[name]; ok {
 			continue
 		}
-		if isIgnorable(name) {
+		if m.ignorable(name) {
 			rep.Ignored = append(rep.Ignored, name)
 		} else {
 			problems = append(problems, "unexpected "+name)
@@ -89,17 +103,56 @@ func (m *Model) prefix() string {
 	return "bert."
 }
 
-func initialisable(name string) bool {
+// initialisable reports the parameters a checkpoint may lack: the task's
+// head (a base encoder has none; a classifier has no masked-LM head and the
+// other way round).
+func (m *Model) initialisable(name string) bool {
+	if m.Config.MaskedLM() {
+		return IsMaskedLMHead(name)
+	}
 	return IsHead(name) || strings.HasPrefix(name, "bert.pooler.")
 }
 
-func isIgnorable(name string) bool {
-	for _, p := range ignorable {
+func (m *Model) ignorable(name string) bool {
+	list := ignorable
+	if m.Config.MaskedLM() {
+		list = ignorableByMaskedLM
+	}
+	for _, p := range list {
 		if strings.HasPrefix(name, p) {
 			return true
 		}
 	}
 	return false
+}
+
+// untie drops the aliases of a masked LM's tied tensors from w (Note
+// [Masked-LM head]): each must equal the tensor it aliases, or stand in
+// for it when the file lacks that one.
+func (m *Model) untie(w map[string]HostTensor) (out map[string]HostTensor, tied, problems []string) {
+	aliases := m.tiedAliases()
+	out = make(map[string]HostTensor, len(w))
+	for name, t := range w {
+		if _, ok := aliases[name]; !ok {
+			out[name] = t
+		}
+	}
+	for _, alias := range slices.Sorted(keys(aliases)) {
+		t, ok := w[alias]
+		if !ok {
+			continue
+		}
+		tied = append(tied, alias)
+		target := aliases[alias]
+		have, ok := out[target]
+		switch {
+		case !ok:
+			out[target] = t
+		case !slices.Equal(have.Shape, t.Shape) || !slices.Equal(have.Data, t.Data):
+			problems = append(problems, fmt.Sprintf("%s differs from %s, which it is tied to (untied output embeddings are not supported)", alias, target))
+		}
+	}
+	return out, tied, problems
 }
 
 // normaliseNames maps older and bare-model names onto the classifier's:

@@ -93,6 +93,10 @@ type Config struct {
 	JSON           bool
 	Timeout        time.Duration
 	Integrity      bool // --wire-integrity: authenticate every all-reduce message (ring)
+
+	// Masked-LM pretraining (`ddprun pretrain`; objective.go, mlm.go).
+	Objective      string  // ObjectiveClassify ("") or ObjectiveMaskedLM
+	MLMProbability float64 // share of the eligible tokens masked (HF mlm_probability)
 }
 
 // DefaultConfig has HF's defaults where HF has one.
@@ -243,7 +247,7 @@ func (c *Config) Validate() error {
 	if err := (optim.Schedule{Kind: optim.ScheduleKind(c.Scheduler)}).Validate(); err != nil {
 		return err
 	}
-	return nil
+	return c.validateObjective()
 }
 
 // Note [Evaluation and saving]: HF's semantics, resolved from the flags
@@ -359,7 +363,7 @@ func (c *Config) hash() string {
 		GlobalBatch                                                         int    `json:",omitempty"`
 	}{c.Train, c.Model, c.Preset, c.ModelType, c.Pooling, c.Labels, c.TextColumn, c.PairColumn, c.LabelColumn, c.MaxLength, c.BatchSize, accum, c.Seed, trunc, c.GlobalBatch}
 	b, _ := json.Marshal(key)
-	s := sha256.Sum256(b)
+	s := sha256.Sum256(append(b, c.objectiveKey()...))
 	return hex.EncodeToString(s[:8])
 }
 

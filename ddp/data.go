@@ -64,6 +64,9 @@ func loadSplits(ctx context.Context, c *Config, tok shard.Tokenizer, modelLabels
 		wp.SetTruncation(trunc)
 	}
 	sc := c.shardConfig(tok, log)
+	if c.maskedLM() {
+		return loadUnlabelled(ctx, c, sc, log)
+	}
 	var s splits
 	if s.Train, err = shard.Load(ctx, c.Train, sc); err != nil {
 		return nil, err

@@ -26,6 +26,14 @@
 //     implementations]), the same way on every rank, so the replicas stay
 //     identical without ever sending weights again.
 //
+// The same trainer pretrains: with cfg.Objective, cfg.MLMProbability =
+// ddp.ObjectiveMaskedLM, 0.15 and cfg.Baseline = "none" (`ddprun pretrain`)
+// the loaders mask the text (shard's Note [Masking]),
+// the model carries BERT's masked-LM head, and the loss is normalised by
+// the global batch's masked tokens (Note [Masked-token normalisation]);
+// buckets, all-reduce, optimizer, schedule, checkpoints and resume are
+// shared, behind a small seam (objective.go).
+//
 // Evaluation reduces exact counts over the ranks; rank 0 writes atomic,
 // checksummed checkpoints; a resumed run continues bit for bit (Note
 // [Dropout seeds]); the final model is an HF model folder. The test that

@@ -33,6 +33,7 @@ type engine struct {
 	step     int // optimizer steps done
 	onBucket func(int)
 	loss     bert.LossOptions
+	obj      objective // what a step minimises (objective.go)
 }
 
 // stepResult is what one optimizer step reports.
@@ -68,6 +69,10 @@ func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResul
 	if err := e.red.zero(e.m); err != nil {
 		return res, err
 	}
+	weights, werr := e.obj.weights(ctx, e.comm, micro)
+	if werr != nil {
+		return res, fmt.Errorf("ddp: step %d: %w", e.step, werr)
+	}
 	t0 := time.Now()
 	sent := e.red.bytesSent() // before backward: with overlap, buckets are sent during it
 	for i, b := range micro {
@@ -75,14 +80,14 @@ func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResul
 		if last {
 			e.red.startOverlap(ctx, e.comm, e.onBucket)
 		}
-		loss, err := e.backward(b, 1/float64(len(micro)), &res)
+		loss, err := e.backward(b, weights[i], &res)
 		if err != nil {
 			if last {
 				e.red.finishOverlap() // the step failed anyway; let the goroutine end
 			}
 			return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
 		}
-		res.Loss += loss / float64(len(micro))
+		res.Loss += loss * weights[i]
 		res.Samples += b.B
 		res.Tokens += countTokens(b.Mask)
 	}
@@ -119,18 +124,13 @@ func input(b *shard.Batch) bert.Input {
 	return bert.Input{IDs: b.IDs, TypeIDs: b.TypeIDs, Mask: b.Mask, B: b.B, T: b.T}
 }
 
-// backward runs one micro-batch's forward and backward pass and returns its
-// (unscaled) loss. Autocast is on only around the forward pass: leaving it
-// clears its cache of bf16 weight copies, which the optimizer step would
-// make stale.
+// backward runs one micro-batch's forward and backward pass, its loss
+// (the objective's) scaled by scale, and returns the unscaled loss.
+// Autocast is on only around the forward pass: leaving it clears its cache
+// of bf16 weight copies, which the optimizer step would make stale.
 func (e *engine) backward(b *shard.Batch, scale float64, res *stepResult) (float64, error) {
 	start := time.Now()
-	logits, err := e.forward(b, true)
-	if err != nil {
-		return 0, err
-	}
-	defer logits.MustDrop()
-	loss, err := e.m.Loss(logits, b.Labels, e.loss)
+	loss, err := e.obj.loss(e, b)
 	if err != nil {
 		return 0, err
 	}
@@ -259,6 +259,8 @@ type engineOptions struct {
 	// Loss sets class weights and label smoothing of the training loss
 	// (evaluation reports the plain loss).
 	Loss bert.LossOptions
+	// Objective is what a step minimises; nil: classification (classify).
+	Objective objective
 }
 
 // Note [Optimizer implementations]: two optimizers implement the same
@@ -285,6 +287,9 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 		if err := broadcastParams(ctx, comm, m); err != nil {
 			return nil, err
 		}
+	}
+	if e.obj = o.Objective; e.obj == nil {
+		e.obj = classify{}
 	}
 	var err error
 	flat := o.Flat || m.Device().IsCuda()

@@ -213,10 +213,11 @@ func (t *trainer) run(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(micro) > 0 {
-			if err := t.step(ctx, micro); err != nil {
-				return nil, err
-			}
+		if len(micro) == 0 {
+			continue // the loader's end-of-epoch: the step that took the last batch handled it
+		}
+		if err := t.step(ctx, micro); err != nil {
+			return nil, err
 		}
 		reason, err := t.afterStep(ctx, epochEnd)
 		if err != nil {
@@ -400,7 +401,7 @@ func (t *trainer) evalAndTrack(ctx context.Context) (bool, error) {
 }
 
 // evaluateSplit runs a split through the model on every rank and reduces
-// the counts exactly (sums of counts and fixed-point losses).
+// the objective's counts exactly (sums of counts and fixed-point losses).
 func (t *trainer) evaluateSplit(ctx context.Context, ds *shard.Dataset) (metrics.Summary, error) {
 	t.heartbeat(control.PhaseEval, -1)
 	ld, err := shard.NewLoader(ds, t.loaderConfig(t.cfg.evalBatch(), false))
@@ -408,14 +409,11 @@ func (t *trainer) evaluateSplit(ctx context.Context, ds *shard.Dataset) (metrics
 		return metrics.Summary{}, err
 	}
 	defer ld.Close()
-	counts := metrics.NewCounts(t.data.Labels.Len())
-	if err := t.eng.evaluate(ctx, ld, counts, nil); err != nil {
+	sum, err := t.eng.obj.evaluate(ctx, t.eng, ld)
+	if err != nil {
 		return metrics.Summary{}, fmt.Errorf("ddp: evaluating %s: %w", ds.Name(), err)
 	}
-	if err := reduceCounts(ctx, t.env.Comm, counts); err != nil {
-		return metrics.Summary{}, err
-	}
-	return counts.Summary(t.data.Labels.Names()), nil
+	return sum, nil
 }
 
 // lossScale turns loss sums into int64 fixed point for an exact,

@@ -147,11 +147,15 @@ func inference(ctx context.Context, c InferConfig, withLabels bool, log *slog.Lo
 		if err != nil {
 			return err
 		}
-		m, _, err := bert.LoadPretrained(c.Model, dev, nil, bert.LoadOptions{})
+		m, rep, err := bert.LoadPretrained(c.Model, dev, nil, bert.LoadOptions{})
 		if err != nil {
 			return err
 		}
 		defer m.Drop()
+		if len(rep.Initialised) > 0 { // a base or pretrained (masked-LM) folder: its classifier would be random
+			return fmt.Errorf("ddp: %s has no trained classifier (%s would be random): fine-tune it first with ddprun train --model %s",
+				c.Model, strings.Join(rep.Initialised, ", "), c.Model)
+		}
 		lc := shard.DefaultLoaderConfig()
 		lc.BatchSize, lc.Shuffle, lc.PadID = c.BatchSize, false, int64(tok.PAD())
 		ld, err := shard.NewLoader(ds, lc)

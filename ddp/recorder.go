@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"time"
 
@@ -110,6 +111,10 @@ func (r *fileRecorder) eval(kind string, step int, epoch float64, s metrics.Summ
 	if kind == "test" {
 		k = runlog.Test
 	}
+	if s.Classes == nil { // a masked LM's evaluation: no classes
+		r.evalMaskedLM(k, kind, step, epoch, s)
+		return
+	}
 	r.keep(r.log.Log(k, int64(step), epoch, map[string]any{
 		runlog.FieldLoss: s.Loss, runlog.FieldAccuracy: s.Accuracy, runlog.FieldMacroF1: s.MacroF1, "n": s.N,
 		"summary": s,
@@ -118,6 +123,21 @@ func (r *fileRecorder) eval(kind string, step int, epoch float64, s metrics.Summ
 		r.tb.Scalar(kind+"/"+name, int64(step), v)
 	}
 	r.bar.Println(fmt.Sprintf("%s at step %d: loss %.4f, accuracy %.4f, macro-F1 %.4f (%d examples)", kind, step, s.Loss, s.Accuracy, s.MacroF1, s.N))
+	r.log.Flush()
+	r.tb.Flush()
+}
+
+// evalMaskedLM records a masked LM's evaluation: the masked tokens' mean
+// loss, its perplexity and their accuracy.
+func (r *fileRecorder) evalMaskedLM(k runlog.Kind, kind string, step int, epoch float64, s metrics.Summary) {
+	ppl := math.Exp(s.Loss)
+	r.keep(r.log.Log(k, int64(step), epoch, map[string]any{
+		runlog.FieldLoss: s.Loss, runlog.FieldAccuracy: s.Accuracy, "perplexity": ppl, "masked_tokens": s.N,
+	}))
+	for name, v := range map[string]float64{"loss": s.Loss, "accuracy": s.Accuracy, "perplexity": ppl} {
+		r.tb.Scalar(kind+"/"+name, int64(step), v)
+	}
+	r.bar.Println(fmt.Sprintf("%s at step %d: masked-LM loss %.4f, perplexity %.2f, masked-token accuracy %.4f (%d masked tokens)", kind, step, s.Loss, ppl, s.Accuracy, s.N))
 	r.log.Flush()
 	r.tb.Flush()
 }

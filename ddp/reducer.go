@@ -65,6 +65,10 @@ type reduceStats struct {
 // the gradient layout only; the optimizers lay themselves over it
 // (newOptimizer).
 func newReducer(m *bert.Model, firstBytes, capBytes int, sparse, flat bool) (_ *reducer, err error) {
+	// A masked LM's output projection is the word-embedding matrix (bert's
+	// Note [Masked-LM head]): every row gets a gradient through the
+	// softmax, so its gradient is dense whatever the batch touched.
+	sparse = sparse && !m.Config.MaskedLM()
 	var infos []ParamInfo
 	var emb *ParamInfo
 	shapes := map[string][]int64{}

@@ -183,6 +183,7 @@ type trainer struct {
 	damaged  []string      // checkpoints --resume auto skipped (rank 0): never pruned, never counted
 	lastWait time.Duration // the loader's cumulative wait at the last step
 	device   gotch.Device  // Note [Devices and backends]
+	obj      objective     // classification or masked LM (objective.go)
 }
 
 func (t *trainer) rank() int { return t.env.ID.Rank }
@@ -206,6 +207,10 @@ func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokeni
 			env.Log.Debug("plan: why", "setting", k, "reason", env.Plan.Why[k])
 		}
 	}
+	var err error
+	if t.obj, err = newObjective(cfg, tok); err != nil {
+		return nil, err
+	}
 	if err := t.buildModel(); err != nil {
 		return nil, err
 	}
@@ -222,6 +227,7 @@ func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokeni
 		}
 	}
 	eo := t.engineOptions()
+	eo.Objective = t.obj
 	if eo.Loss.ClassWeights, err = classWeights(cfg.ClassWeights, t.data.Train, t.data.Labels.Len()); err != nil {
 		return nil, err
 	}
@@ -259,6 +265,7 @@ func (t *trainer) buildModel() error {
 	adjust := func(c *bert.Config) {
 		c.Labels = labels
 		c.Pooling = cfg.Pooling
+		t.obj.configure(c)
 	}
 	var err error
 	if cfg.Model != "" {
@@ -308,7 +315,10 @@ func (t *trainer) logLoad(rep bert.LoadReport) {
 	if t.rank() != 0 {
 		return
 	}
-	t.env.Log.Info("loaded weights", "file", rep.File, "tensors", rep.Loaded, "renamed", rep.Renamed, "ignored", len(rep.Ignored))
+	t.env.Log.Info("loaded weights", "file", rep.File, "tensors", rep.Loaded, "renamed", rep.Renamed, "ignored", len(rep.Ignored), "tied", len(rep.Tied))
+	if len(rep.Ignored) > 0 {
+		t.env.Log.Info("not used by this model (ignored)", "tensors", rep.Ignored)
+	}
 	if len(rep.Initialised) > 0 {
 		t.env.Log.Warn("newly initialised (not in the checkpoint): train before use", "tensors", rep.Initialised)
 	}
@@ -359,6 +369,7 @@ func (t *trainer) loaderConfig(batch int, training bool) shard.LoaderConfig {
 	lc.Shuffle = training
 	lc.GroupByLength = training && t.cfg.GroupByLength
 	lc.PadID = int64(t.tok.PAD())
+	lc.Mask = t.obj.masking()
 	lc.Logger = t.env.Log
 	return lc
 }

@@ -14,6 +14,10 @@ type Batch struct {
 	// same count (see Note [Sampler]): leave them out of evaluation
 	// metrics. nil when no row is repeated.
 	Repeated []bool
+	// Targets are the masked-LM targets, [B][T]: the original token where
+	// the Loader masked one, IgnoreIndex elsewhere (padding included). nil
+	// unless LoaderConfig.Mask is set; IDs then hold the masked tokens.
+	Targets []int64
 }
 
 // Tokens returns the number of real (unpadded) tokens in the batch.

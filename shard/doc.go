@@ -64,6 +64,16 @@
 // set Shuffle to false and leave out rows marked Batch.Repeated, which only
 // pad the last step so that every rank has as many rows.
 //
+// For masked-language-model training set LoaderConfig.Mask: every batch
+// then comes masked as HF's DataCollatorForLanguageModeling masks it, the
+// targets in Batch.Targets, the masks a function of (seed, epoch, row) only,
+// so every world size and every resume sees the same (Note [Masking]):
+//
+//	cfg.Mask = &shard.MaskConfig{Prob: 0.15, MaskID: 103, VocabSize: 30522,
+//		Special: []int64{0, 100, 101, 102, 103}, Seed: 42}
+//	...
+//	pos, targets := b.MaskedPositions() // where the MLM head runs, and what it predicts
+//
 // # Resuming
 //
 // ld.Resume(state) continues exactly after the batch where State was taken.

@@ -29,6 +29,9 @@ type LoaderConfig struct {
 	GroupByLength bool
 	MegabatchMult int
 	PadID         int64 // token id for padding (BERT: 0)
+	// Mask, if set, masks every batch for masked-LM training (Batch.Targets;
+	// see Note [Masking]).
+	Mask *MaskConfig
 	// Prefetch is how many batches are prepared ahead on a goroutine; 0
 	// means 4. One more may be in the making.
 	Prefetch int
@@ -91,6 +94,11 @@ func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
 	}
 	if cfg.Size < 0 || cfg.Rank < 0 || cfg.Rank >= cfg.Size || cfg.BatchSize < 1 {
 		return nil, fmt.Errorf("shard: new loader: rank %d, size %d, batch size %d", cfg.Rank, cfg.Size, cfg.BatchSize)
+	}
+	if cfg.Mask != nil {
+		if err := cfg.Mask.Validate(); err != nil {
+			return nil, fmt.Errorf("shard: new loader for %s: %w", ds.name, err)
+		}
 	}
 	if ds.labelIdx != nil && ds.labels == nil {
 		return nil, fmt.Errorf("shard: new loader for %s: labels not mapped: call ApplyLabels first", ds.name)
@@ -223,7 +231,7 @@ func (l *Loader) start(pos State) *producer {
 		defer close(p.out)
 		pl := l.plan(pos)
 		pl.order = l.order(pos)
-		l.produce(pl, p)
+		l.produce(pl, p, pos.Epoch)
 	}()
 	return p
 }
@@ -238,11 +246,14 @@ func (l *Loader) stopRun() {
 	l.run = nil
 }
 
-// produce prepares pl's batches into p.out until done or stopped.
-func (l *Loader) produce(pl plan, p *producer) {
+// produce prepares pl's batches of epoch into p.out until done or stopped.
+func (l *Loader) produce(pl plan, p *producer, epoch uint64) {
 	for j := range pl.batches() {
 		rows, repeated, after := pl.rows(j)
 		b := prepared{collate(l.ds, rows, repeated, l.cfg.PadID), after}
+		if l.cfg.Mask != nil {
+			l.cfg.Mask.mask(b.batch, epoch)
+		}
 		select {
 		case p.out <- b:
 		case <-p.stop:

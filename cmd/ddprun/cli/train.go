@@ -75,12 +75,18 @@ func parseTrain(o IO, args []string, cfg *ddp.Config) (fs *flag.FlagSet, done bo
 }
 
 func runTrain(ctx context.Context, o IO, args []string) error {
-	stdout, stderr := o.Stdout, o.Stderr
 	cfg := ddp.DefaultConfig()
 	fs, done, err := parseTrain(o, args, &cfg)
 	if done {
 		return err
 	}
+	return runRank(ctx, o, cfg, fs, printResult)
+}
+
+// runRank runs this process's rank of a training job (train, pretrain)
+// whose flags fs parsed into cfg, and prints rank 0's result with print.
+func runRank(ctx context.Context, o IO, cfg ddp.Config, fs *flag.FlagSet, print func(io.Writer, *ddp.Result, bool)) error {
+	stdout, stderr := o.Stdout, o.Stderr
 	id, err := rankenv.FromEnv(os.Getenv)
 	if err != nil {
 		return err
@@ -121,7 +127,7 @@ func runTrain(ctx context.Context, o IO, args []string) error {
 		return err
 	}
 	if id.Rank == 0 {
-		printResult(stdout, res, cfg.JSON)
+		print(stdout, res, cfg.JSON)
 	}
 	return nil
 }
