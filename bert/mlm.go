@@ -48,6 +48,7 @@ func IsMaskedLMHead(name string) bool { return maskedLMHeadRE.MatchString(name) 
 func (s *specBuilder) bertMaskedLM(c Config) {
 	h := c.HiddenSize
 	s.add("cls.predictions.bias", InitZeros, c.VocabSize)
+	s.noDecay()
 	s.linear("cls.predictions.transform.dense", h, h)
 	s.norm("cls.predictions.transform.LayerNorm", h)
 }
@@ -57,6 +58,7 @@ func (s *specBuilder) distilMaskedLM(c Config) {
 	s.linear("vocab_transform", h, h)
 	s.norm("vocab_layer_norm", h)
 	s.add("vocab_projector.bias", InitZeros, c.VocabSize)
+	s.noDecay()
 }
 
 // maskedLMNames are a masked-LM head's parameter names: the transform's

@@ -103,10 +103,12 @@ func (p *Plan) resolveOptimizer(cfg Config) error {
 	default:
 		p.Why["optimizer"] = "host memory: the fused host kernels"
 	}
-	p.Sparse = !cfg.DenseEmbeddings && !p.Flat
+	p.Sparse = !cfg.DenseEmbeddings && !p.Flat && !cfg.maskedLM()
 	switch {
 	case cfg.DenseEmbeddings:
 		p.Why["embeddings"] = "--dense-embeddings"
+	case cfg.maskedLM():
+		p.Why["embeddings"] = "dense: a masked LM's output projection is the word-embedding matrix, whose every row gets a gradient"
 	case p.Flat:
 		p.Why["embeddings"] = "dense: the flat optimizer updates whole buckets"
 	default:

@@ -40,6 +40,7 @@ func TestResolve(t *testing.T) {
 		{"--wire fp32", oneMachine, 0, func(c *Config) { c.Wire = "fp32" }, want{"ring", collective.Float32, false, false, true, false}, ""},
 		{"--dense-embeddings", oneMachine, 0, func(c *Config) { c.DenseEmbeddings = true }, want{"ring", collective.BFloat16, false, false, false, false}, ""},
 		{"--optimizer-impl flat", oneMachine, 0, func(c *Config) { c.OptimizerImpl = "flat" }, want{"ring", collective.BFloat16, false, true, false, false}, ""},
+		{"masked LM: dense", oneMachine, 0, func(c *Config) { c.Objective = ObjectiveMaskedLM }, want{"ring", collective.BFloat16, false, false, false, false}, ""},
 		{"CUDA: nccl, converted, flat", gpus, 4, func(*Config) {}, want{"nccl", collective.BFloat16, true, true, false, false}, ""},
 		{"CUDA, fp32 wire", gpus, 4, func(c *Config) { c.Wire = "fp32" }, want{"nccl", collective.Float32, false, true, false, false}, ""},
 		{"nccl on a CPU model converts", oneMachine, 0, func(c *Config) { c.Backend = "nccl" }, want{"nccl", collective.BFloat16, true, false, true, false}, ""},
