@@ -52,7 +52,7 @@ func (c *InferConfig) Register(fs interface {
 	fs.StringVar(&c.Data, "data", c.Data, "data `FILE` (.csv, .tsv or .jsonl)")
 	fs.StringVar(&c.TextColumn, "text-column", "text", "column holding the text")
 	fs.StringVar(&c.PairColumn, "text-pair-column", "", "optional column holding a second text")
-	fs.IntVar(&c.MaxLength, "max-length", 128, "truncate texts to this many tokens")
+	fs.IntVar(&c.MaxLength, "max-length", 128, "truncate texts to this many tokens (default: what the model was trained with, recorded in its training_args.json, else 128)")
 	fs.StringVar(&c.Truncation, "truncation", "", "which tokens a longer text keeps: head|tail|head+tail[:H] (default: what the model folder's tokenizer_config.json records, as training wrote it, else head)")
 	fs.IntVar(&c.BatchSize, "batch-size", 64, "rows per batch")
 	flagtypes.ThreadsVar(fs, &c.Threads)

@@ -3,9 +3,14 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/ddprun/ddprun/ddp"
 )
@@ -17,6 +22,40 @@ func inferFlags(name, usage string, c *ddp.InferConfig) *flag.FlagSet {
 	return fs
 }
 
+// trainedDefaults gives --max-length and --precision, where the command
+// line leaves them out, the values the model was trained with (its
+// training_args.json), so that a model is applied as it was trained.
+func trainedDefaults(fs *flag.FlagSet, model string, stderr io.Writer) error {
+	b, err := os.ReadFile(filepath.Join(model, trainingArgsFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // not trained by ddprun, or before training_args.json existed
+	}
+	if err != nil {
+		return err
+	}
+	var ta trainingArgs
+	if err := json.Unmarshal(b, &ta); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(model, trainingArgsFile), err)
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var used []string
+	for _, name := range []string{"max-length", "precision"} {
+		v, ok := ta.Args[name]
+		if given[name] || !ok {
+			continue
+		}
+		if err := fs.Set(name, fmt.Sprint(v)); err != nil {
+			return fmt.Errorf("%s: %s: %w", filepath.Join(model, trainingArgsFile), name, err)
+		}
+		used = append(used, fmt.Sprintf("--%s %v", name, v))
+	}
+	if len(used) > 0 {
+		fmt.Fprintf(stderr, "%s: as the model was trained: %s\n", fs.Name(), strings.Join(used, ", "))
+	}
+	return nil
+}
+
 func runPredict(ctx context.Context, o IO, args []string) error {
 	stdout, stderr := o.Stdout, o.Stderr
 	var c ddp.InferConfig
@@ -25,6 +64,9 @@ func runPredict(ctx context.Context, o IO, args []string) error {
 	fs.StringVar(&c.Output, "output", "", "predictions `FILE` (.csv or .jsonl; default: stdout)")
 	fs.StringVar(&c.IDColumn, "id-column", "", "copy this column into each prediction (first CSV column, or \"id\" in JSONL)")
 	if done, err := parseFlags(fs, args, o); done {
+		return err
+	}
+	if err := trainedDefaults(fs, c.Model, stderr); err != nil {
 		return err
 	}
 	n, err := ddp.Predict(ctx, c, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
@@ -44,6 +86,9 @@ func runEval(ctx context.Context, o IO, args []string) error {
 		"Print loss, accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix on labelled data.", &c)
 	fs.StringVar(&c.LabelColumn, "label-column", "label", "column holding the label")
 	if done, err := parseFlags(fs, args, o); done {
+		return err
+	}
+	if err := trainedDefaults(fs, c.Model, stderr); err != nil {
 		return err
 	}
 	sum, err := ddp.Evaluate(ctx, c, slog.New(slog.NewTextHandler(stderr, nil)))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/ddprun/ddprun/ddp"
@@ -87,5 +88,23 @@ func TestSaveTrainingArgs_RankZeroOnly(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(out, trainingArgsFile))
 	if err != nil || json.Unmarshal(b, &got) != nil || got.WorldSize != 2 {
 		t.Errorf("%s, %v", b, err)
+	}
+}
+
+// predict and eval apply a model as it was trained: the --max-length and
+// --precision of its training_args.json, unless given.
+func TestPredict_TrainedDefaults(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	if errOut, err := microTrain(t, out, "--precision", "bf16"); err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	data := testbin.TrainCSV(t, t.TempDir())
+	_, errOut, err := run(t, "predict", "--model", out, "--data", data, "--threads", "1", "--output", filepath.Join(t.TempDir(), "p.csv"))
+	if err != nil || !strings.Contains(errOut, "predict: as the model was trained: --max-length 32, --precision bf16") {
+		t.Errorf("predict: %v\n%s", err, errOut)
+	}
+	_, errOut, err = run(t, "eval", "--model", out, "--data", data, "--threads", "1", "--max-length", "24")
+	if err != nil || !strings.Contains(errOut, "eval: as the model was trained: --precision bf16") || strings.Contains(errOut, "max-length 32") {
+		t.Errorf("eval with --max-length 24: %v\n%s", err, errOut)
 	}
 }
