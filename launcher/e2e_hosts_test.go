@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -336,6 +338,63 @@ func TestE2EHosts_LinkCut(t *testing.T) {
 	if !bytes.Equal(got, ref) {
 		t.Error("the final weights differ from the uninterrupted run's")
 	}
+}
+
+// TestE2EHosts_Stall: host 1's rank is stopped (SIGSTOP) mid-run; with
+// --stall-timeout 3s both launchers report the stall. Host 1's report says
+// that its rank's process is stopped; both name rank 1 as the one behind,
+// unless it froze inside the all-reduce, where rank 0 waits at the same
+// position and nobody can be named from heartbeats (a few % of runs: the
+// all-reduce is a small part of a step); rank 0 is never named. SIGCONT
+// then lets the ranks write their stacks, and both launchers exit 1.
+func TestE2EHosts_Stall(t *testing.T) {
+	j := newHostsJob(t, 2, "hosts-stall", "2", 1)
+	j.train = microTrain(trainData(t), "--max-steps", "1000")
+	j.launch = []string{"--stall-timeout", "3s"}
+	out := filepath.Join(t.TempDir(), "out")
+	ps := j.startAll(2, out)
+	waitForCheckpoint(t, out, 3, time.Minute)
+	pid := awaitRank(t, j.job, 0, 1, time.Minute)
+	syscall.Kill(pid, syscall.SIGSTOP)
+	stopped := time.Now()
+	for i, p := range ps {
+		at := waitOutput(t, p, fmt.Sprintf("h%d", i), "(--stall-timeout): where each rank is", time.Minute)
+		t.Logf("h%d: SIGSTOP -> stall report: %v", i, at.Sub(stopped).Round(10*time.Millisecond))
+	}
+	syscall.Kill(pid, syscall.SIGCONT)
+	codes := waitAll(t, ps, time.Minute)
+	if codes[0] != 1 || codes[1] != 1 {
+		t.Errorf("exit codes %v, want 1, 1", codes)
+	}
+	for i, p := range ps {
+		report := stallReport(p.Output())
+		switch {
+		case strings.Contains(report, "ranks behind: 1 ("):
+		case strings.Contains(report, "no rank is behind"):
+			t.Logf("h%d: rank 1 froze inside the all-reduce; heartbeats cannot name it:\n%s", i, report)
+		default:
+			t.Errorf("h%d's stall report does not name rank 1 (host h1) as behind:\n%s", i, report)
+		}
+	}
+	if !regexp.MustCompile(`rank 1 \(node h1\): [^\n]*; its process is stopped`).MatchString(stallReport(ps[1].Output())) {
+		t.Errorf("h1's stall report does not say that rank 1's process is stopped:\n%s", stallReport(ps[1].Output()))
+	}
+	if left := rankProcs(j.job, -1); len(left) > 0 {
+		t.Errorf("rank processes left running: %v", left)
+	}
+}
+
+// stallReport cuts a launcher's stall report out of its output.
+func stallReport(out string) string {
+	i := strings.Index(out, "ddprun: no progress for")
+	if i < 0 {
+		return ""
+	}
+	out = out[i:]
+	if j := regexp.MustCompile(`  (ranks behind|no rank is behind)[^\n]*\n`).FindStringIndex(out); j != nil {
+		return out[:j[1]]
+	}
+	return out
 }
 
 // TestE2EHosts_OwnOutputs: each host writes its own --output (no shared

@@ -204,6 +204,10 @@ func (g *gen) fail(f Failure) {
 
 func (g *gen) onAbort(a abortMsg) {
 	for _, f := range a.Failures {
+		if f.Stall && !g.ending && !g.res.stopped {
+			g.onStall(time.Now(), g.n.cfg.stallTimeout())
+			g.killAt = time.Now().Add(dumpGrace)
+		}
 		if f.Node == g.n.name && f.Rank >= 0 {
 			continue // ours: already recorded
 		}
@@ -262,13 +266,40 @@ func (g *gen) onTick(now time.Time) {
 	if g.ending || g.res.stopped {
 		return
 	}
-	mon := g.n.plane.mon
-	if timeout := g.n.cfg.stallTimeout(); mon.stalled(now, timeout) {
-		mon.writeStallReport(g.n.stderr.w, now, timeout)
-		g.dumpStacks()
-		g.fail(Failure{Gen: g.w.Gen, Node: g.n.name, Rank: -1, Reason: fmt.Sprintf("no progress for %v (stall)", timeout), Time: now})
+	if timeout := g.n.cfg.stallTimeout(); g.n.plane.mon.stalled(now, timeout) {
+		g.onStall(now, timeout)
+		g.fail(Failure{Gen: g.w.Gen, Node: g.n.name, Rank: -1, Reason: fmt.Sprintf("no progress for %v (stall)", timeout),
+			Stall: true, Time: now})
 		g.killAt = now.Add(dumpGrace)
 	}
+}
+
+// onStall reports where every rank is, with what this node knows of its
+// own ranks' processes, and dumps their stacks. Every node does so: the
+// one whose clock ran out first, and the others when its abort arrives
+// (only the stalled rank's own node can tell that its process is stopped,
+// and only it can dump that rank's stacks).
+func (g *gen) onStall(now time.Time, timeout time.Duration) {
+	g.n.plane.mon.writeStallReport(g.n.stderr.w, now, timeout, g.processNotes())
+	g.dumpStacks()
+}
+
+// processNotes says which local ranks' processes the kernel shows not
+// running: stopped or in uninterruptible sleep (Note [Hang diagnosis]).
+func (g *gen) processNotes() map[int]string {
+	notes := map[int]string{}
+	for _, p := range g.procs {
+		if p.exited() {
+			continue
+		}
+		switch state := processState(p.cmd.Process.Pid); state {
+		case "T", "t":
+			notes[p.id.Rank] = fmt.Sprintf("its process is stopped (state %s: SIGSTOP or a debugger)", state)
+		case "D":
+			notes[p.id.Rank] = "its process is in uninterruptible sleep (state D: waiting on a device or file system)"
+		}
+	}
+	return notes
 }
 
 // dumpStacks sends SIGQUIT to every local rank (Go prints every
