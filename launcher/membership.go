@@ -109,15 +109,16 @@ func (m *membership) addr() string {
 	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 }
 
-// natsURL returns the NATS URL a member of job announces, if any.
-func (m *membership) natsURL(job string) string {
+// natsURL returns the NATS URL a member of job announces, if any, and
+// that member's name (the first node's).
+func (m *membership) natsURL(job string) (url, node string) {
 	for _, n := range m.ml.Members() {
 		var meta nodeMeta
 		if json.Unmarshal(n.Meta, &meta) == nil && meta.Job == job && meta.NATS != "" {
-			return meta.NATS
+			return meta.NATS, n.Name
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // close leaves the cluster (telling the others, for at most timeout) and

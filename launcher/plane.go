@@ -53,6 +53,7 @@ type plane struct {
 	srv     *server.Server // hosted here, or nil
 	ml      *membership    // nil for a single-node job
 	url     string         // the NATS URL ranks use
+	first   string         // the first node (coordinator, NATS host) of a multi-node job
 	worlds  chan World
 	aborts  chan abortMsg
 	caborts chan abortMsg // a copy for the coordinator
@@ -75,6 +76,19 @@ func (p *plane) markDone(d doneMsg) {
 		p.done[d.Gen] = map[string]bool{}
 	}
 	p.done[d.Gen][d.Node] = true
+}
+
+// finishedAny reports whether node reported that its ranks finished, in
+// any generation: the job is done.
+func (p *plane) finishedAny(node string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, nodes := range p.done {
+		if nodes[node] {
+			return true
+		}
+	}
+	return false
 }
 
 // finished reports whether node reported that its ranks of gen finished:
@@ -240,7 +254,7 @@ func (n *node) setup(ctx context.Context) error {
 	if cfg.Nodes.MultiNode() {
 		meta := nodeMeta{Job: n.job, Slots: cfg.NProc}
 		if hosting {
-			meta.NATS = url
+			meta.NATS, p.first = url, n.name
 		}
 		var logOut io.Writer
 		ml, err := joinCluster(memberConfig{preset: cfg.Memberlist, name: n.name, bind: n.bind, port: cfg.Port,
@@ -279,7 +293,8 @@ func (n *node) setup(ctx context.Context) error {
 func (n *node) awaitNATSURL(ctx context.Context) (string, error) {
 	deadline := time.Now().Add(n.cfg.joinTimeout())
 	for {
-		if u := n.plane.ml.natsURL(n.job); u != "" {
+		if u, first := n.plane.ml.natsURL(n.job); u != "" {
+			n.plane.first = first
 			return u, nil
 		}
 		if time.Now().After(deadline) {

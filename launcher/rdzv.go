@@ -109,8 +109,11 @@ type Outcome struct {
 
 // OnJoin handles a node's join request.
 func (r *Rendezvous) OnJoin(j Join, now time.Time) Outcome {
+	if !r.failed && j.Gen < r.gen && r.world != nil {
+		return Outcome{World: r.world} // it missed generations: it catches up and asks for this one
+	}
 	if r.failed || j.Gen != r.gen {
-		return Outcome{} // stale, or early: the node asks again
+		return Outcome{} // early, or still forming: the node asks again
 	}
 	r.open(now)
 	if r.world != nil {

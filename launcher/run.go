@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -139,6 +140,10 @@ func (n *node) loop(ctx context.Context) (int, error) {
 	gen := 0
 	for {
 		world, lns, err := n.rendezvous(ctx, gen)
+		if errors.Is(err, errFinishedWithout) {
+			n.log.Info("the job finished without this node: the generations since it asked to join ran without it")
+			return ExitOK, nil
+		}
 		if err != nil {
 			return n.exitOnRendezvous(ctx, err)
 		}
@@ -195,6 +200,22 @@ func (n *node) finish(w World) (int, error) {
 	}
 }
 
+// Note [Left out]: a node can ask to join while a generation runs
+// without it (it started late, its link came back after the others went
+// on, or MAX nodes were there first). It waits, asking again every
+// second (a node that asks for an older generation is sent the current
+// world and catches up), and is taken in at the next generation: a
+// failure's abort makes it ask for the one after. If no failure comes,
+// the job ends without it. The first node publishes ctl.done only when
+// its ranks finished the job, so a waiting node that sees it exits 0
+// (errFinishedWithout); one that sees the first node leave the cluster
+// without it knows the job is lost and exits 1. (It cannot rely on the
+// leave alone: after a partition, memberlist may have declared the first
+// node dead long before.)
+
+// errFinishedWithout ends the rendezvous of a node left out to the end.
+var errFinishedWithout = errors.New("launcher: the job finished without this node")
+
 // rendezvous opens this node's ring listeners and asks the coordinator to
 // join generation gen until it publishes a world that includes this node.
 func (n *node) rendezvous(ctx context.Context, gen int) (World, []*net.TCPListener, error) {
@@ -238,7 +259,19 @@ func (n *node) rendezvous(ctx context.Context, gen int) (World, []*net.TCPListen
 		case err := <-n.coordFailed():
 			closeAll()
 			return World{}, nil, err
+		case left := <-n.plane.leaves:
+			// Others' leaves are the coordinator's business (OnLeave);
+			// the first node's ends the wait. See Note [Left out].
+			if left == n.plane.first && !n.plane.finishedAny(left) {
+				closeAll()
+				return World{}, nil, fmt.Errorf("%w: the first node %s, which runs the rendezvous, left the cluster while node %s waited for generation %d",
+					ErrRendezvous, left, n.name, gen)
+			}
 		case <-retry.C:
+			if n.plane.first != n.name && n.plane.finishedAny(n.plane.first) {
+				closeAll()
+				return World{}, nil, errFinishedWithout
+			}
 			n.plane.publish("rdzv.join", join)
 		case <-ctx.Done():
 			closeAll()
