@@ -50,6 +50,7 @@ func newHostsJob(t *testing.T, hosts int, name, nodes string, nproc int) *hostsJ
 		t.Skipf("%v (these tests run as root, as in CI)", err)
 	}
 	bin := testbin.Ddprun(t)
+	t.Parallel() // mostly waiting for timeouts: together they take as long as the longest
 	return &hostsJob{t: t, bin: bin, net: netns.ForTest(t, netns.Config{Hosts: hosts}),
 		job: fmt.Sprintf("%s-%d", name, os.Getpid()), nodes: nodes, nproc: nproc}
 }
@@ -254,7 +255,6 @@ func TestE2EHosts_SameWeights(t *testing.T) {
 	j := newHostsJob(t, 2, "hosts-same", "2", 2)
 	data := trainData(t)
 	j.train = microTrain(data)
-	ref := referenceWeights(t, j, data)
 	out := filepath.Join(t.TempDir(), "out")
 	start := time.Now()
 	ps := j.startAll(2, out)
@@ -266,7 +266,7 @@ func TestE2EHosts_SameWeights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, ref) {
+	if !bytes.Equal(got, referenceWeights(t, j, data)) {
 		t.Error("the final weights of 2 hosts x 2 ranks differ from 1 host x 4 ranks")
 	}
 	if !strings.Contains(ps[1].Output(), "world_size=4 node_rank=1 ranks=2-3") {
@@ -293,7 +293,6 @@ func TestE2EHosts_LinkCut(t *testing.T) {
 	data := trainData(t)
 	j.train = microTrain(data)
 	j.launch = []string{"--max-restarts", "1"}
-	ref := referenceWeights(t, j, data)
 	out := filepath.Join(t.TempDir(), "out")
 	ps := j.startAll(2, out)
 	waitForCheckpoint(t, out, 6, time.Minute)
@@ -335,8 +334,72 @@ func TestE2EHosts_LinkCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, ref) {
+	if !bytes.Equal(got, referenceWeights(t, j, data)) {
 		t.Error("the final weights differ from the uninterrupted run's")
+	}
+}
+
+// TestE2EHosts_Elastic: --nodes 2:3 on 3 hosts, and a 4th that starts
+// late. Host 2's cable is pulled: hosts 0 and 1 go on as a world of 2.
+// The cable comes back: gossip heals (Note [Partitions heal]) and host 2
+// asks to join and waits, since generation 1 runs without it; host 3
+// starts and waits too. A rank failure ends generation 1, and generation
+// 2 takes host 2 back (MAX is 3: host 3, the newest, waits). The job
+// ends, and host 3, left out to the end, exits 0 as well (Note [Left
+// out]) instead of waiting for --join-timeout.
+func TestE2EHosts_Elastic(t *testing.T) {
+	j := newHostsJob(t, 4, "hosts-elastic", "2:3", 1)
+	j.train = microTrain(trainData(t))
+	j.launch = []string{"--max-restarts", "2", "--rdzv-timeout", "3s"}
+	out := filepath.Join(t.TempDir(), "out")
+	ps := j.startAll(3, out)
+	waitOutput(t, ps[0], "h0", "gen=0 world_size=3", time.Minute)
+	waitForCheckpoint(t, out, 6, time.Minute)
+	if err := j.net.Hosts[2].Cut(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Now()
+	for i := range 2 {
+		at := waitOutput(t, ps[i], fmt.Sprintf("h%d", i), "generation 1: 2 node(s), world size 2", time.Minute)
+		t.Logf("h%d: cut -> generation 1 without h2: %v", i, at.Sub(cut).Round(10*time.Millisecond))
+		if !strings.Contains(ps[i].Output(), "reason    : node h2 left the cluster") {
+			t.Errorf("h%d's summary does not name h2", i)
+		}
+	}
+	// Hold generation 1 (rank 1 stopped before it trains) while hosts 2
+	// and 3 come.
+	held := awaitRank(t, j.job, 1, 1, time.Minute)
+	syscall.Kill(held, syscall.SIGSTOP)
+	if err := j.net.Hosts[2].Restore(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	restored := time.Now()
+	waitOutput(t, ps[0], "h0", "node h2 waits: generation 1 is running without it", time.Minute)
+	for deadline := time.Now().Add(30 * time.Second); strings.Count(ps[0].Output(), `msg="node joined the cluster" node=h0 peer=h2 `) < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("h0 does not see h2 alive again 30 s after the link came back:\n%s", ps[0].Output())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("link restored -> h0 sees h2 alive again: %v", time.Since(restored).Round(10*time.Millisecond))
+	ps = append(ps, j.start(3, out))
+	waitOutput(t, ps[0], "h0", "node h3 waits: generation 1 is running without it", time.Minute)
+	syscall.Kill(held, syscall.SIGKILL)
+	killed := time.Now()
+	at := waitOutput(t, ps[0], "h0", "generation 2: 3 node(s), world size 3", time.Minute)
+	t.Logf("rank killed -> generation 2 with h2: %v", at.Sub(killed).Round(10*time.Millisecond))
+	if !strings.Contains(ps[2].Output(), "gen=2 world_size=3 node_rank=") {
+		t.Error("h2 is not in generation 2")
+	}
+	codes := waitAll(t, ps, 2*time.Minute)
+	if !slices.Equal(codes, []int{0, 0, 0, 0}) {
+		t.Fatalf("exit codes %v", codes)
+	}
+	if strings.Contains(ps[3].Output(), "starting ranks") || !strings.Contains(ps[3].Output(), "the job finished without this node") {
+		t.Error("h3 did not wait to the end, or does not say it was left out")
+	}
+	if _, err := os.Stat(filepath.Join(out, "model.safetensors")); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -53,7 +53,8 @@ type plane struct {
 	srv     *server.Server // hosted here, or nil
 	ml      *membership    // nil for a single-node job
 	url     string         // the NATS URL ranks use
-	first   string         // the first node (coordinator, NATS host) of a multi-node job
+	log     *slog.Logger
+	first   string // the first node (coordinator, NATS host) of a multi-node job
 	worlds  chan World
 	aborts  chan abortMsg
 	caborts chan abortMsg // a copy for the coordinator
@@ -118,7 +119,13 @@ func (p *plane) connect(ctx context.Context, url string, secret []byte, coord bo
 		return fmt.Errorf("launcher: connecting to NATS at %s: %w", url, err)
 	}
 	nc, err := nats.Connect(url, login, nats.Name("ddprun launcher"),
-		nats.Timeout(10*time.Second), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond))
+		nats.Timeout(10*time.Second), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				p.log.Warn("lost the connection to the control plane (NATS); reconnecting", "url", url, "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { p.log.Info("reconnected to the control plane (NATS)", "url", url) }))
 	if err != nil {
 		return fmt.Errorf("launcher: connecting to NATS at %s: %w", url, err)
 	}
@@ -196,11 +203,14 @@ const leaveDelay = time.Second
 // forwardLeaves feeds memberlist leave events to the node loop and the
 // coordinator until the event channel is drained after shutdown.
 func (p *plane) forwardLeaves(events <-chan memberlist.NodeEvent, coord bool, log *slog.Logger) {
+	gone := map[string]bool{}
 	for ev := range events {
 		switch ev.Event {
 		case memberlist.NodeLeave:
 			log.Info("node left the cluster", "peer", ev.Node.Name, "addr", ev.Node.Address())
 			name := ev.Node.Name
+			gone[name] = true
+			go p.ml.reconnect(name, ev.Node.Address()) // Note [Partitions heal]
 			// A node that finished says so on NATS before it leaves; give
 			// that message a head start over the gossip.
 			time.AfterFunc(leaveDelay, func() {
@@ -211,6 +221,15 @@ func (p *plane) forwardLeaves(events <-chan memberlist.NodeEvent, coord bool, lo
 			})
 		case memberlist.NodeJoin:
 			log.Info("node joined the cluster", "peer", ev.Node.Name, "addr", ev.Node.Address())
+			if gone[ev.Node.Name] && ev.Node.Name == p.first && !coord {
+				// A partition healed. Our NATS connection to the first node
+				// may have survived it, with the server's retransmissions in
+				// TCP's exponential backoff (seconds to minutes): messages to
+				// this node would arrive that late. Start afresh.
+				log.Info("the first node is reachable again: reconnecting to the control plane", "peer", ev.Node.Name)
+				_ = p.nc.ForceReconnect()
+			}
+			delete(gone, ev.Node.Name)
 		}
 	}
 }
@@ -240,6 +259,7 @@ func (p *plane) close() {
 // NATS connection.
 func (n *node) setup(ctx context.Context) error {
 	p := newPlane(n.job)
+	p.log = n.log
 	n.plane = p
 	cfg := &n.cfg
 	url := cfg.NATS
@@ -264,7 +284,6 @@ func (n *node) setup(ctx context.Context) error {
 		}
 		p.ml = ml
 		n.log.Info("joined the cluster", "node", n.name, "gossip", ml.addr(), "seed", cfg.Join)
-		go p.forwardLeaves(ml.events, hosting, n.log)
 		if url == "" {
 			if url, err = n.awaitNATSURL(ctx); err != nil {
 				return err
@@ -274,6 +293,9 @@ func (n *node) setup(ctx context.Context) error {
 	p.url = url
 	if err := p.connect(ctx, url, n.secret, hosting); err != nil {
 		return err
+	}
+	if p.ml != nil { // memberlist buffers its events until now
+		go p.forwardLeaves(p.ml.events, hosting, n.log)
 	}
 	if hosting {
 		min, max := 1, 1
