@@ -69,6 +69,10 @@ func fakeRank(mode string) int {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM)
 	fmt.Printf("rank %d of %d restart %d\n", id.Rank, id.WorldSize, id.Restart)
+	if k := os.Getenv("FAKE_PRINT_ENV"); k != "" {
+		v, ok := os.LookupEnv(k)
+		fmt.Printf("rank %d env %s=%q set=%v\n", id.Rank, k, v, ok)
+	}
 	for step := 1; step <= 20; step++ {
 		if mode == "hang" && target && step > 3 {
 			break
@@ -134,6 +138,44 @@ func TestRun_OK(t *testing.T) {
 		if !strings.Contains(r.stdout, fmt.Sprintf("[rank %d] rank %d of 3 restart 0", i, i)) {
 			t.Errorf("stdout lacks rank %d's line", i)
 		}
+	}
+}
+
+// TestRun_RankEnvironment: ranks get MALLOC_ARENA_MAX=1 (Note [Malloc
+// arenas]) unless the user set it, to anything.
+func TestRun_RankEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string // added to the launcher's environment, without MALLOC_ARENA_MAX
+		want string
+	}{
+		{"unset", nil, `MALLOC_ARENA_MAX="1" set=true`},
+		{"set by the user", []string{"MALLOC_ARENA_MAX=4"}, `MALLOC_ARENA_MAX="4" set=true`},
+		{"set empty by the user", []string{"MALLOC_ARENA_MAX="}, `MALLOC_ARENA_MAX="" set=true`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exe, err := os.Executable()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var env []string
+			for _, kv := range os.Environ() {
+				if !strings.HasPrefix(kv, "MALLOC_ARENA_MAX=") {
+					env = append(env, kv)
+				}
+			}
+			var out, errb strings.Builder
+			cfg := launcher.Config{NProc: 2, Command: []string{exe}, Stdout: &syncBuilder{b: &out}, Stderr: &syncBuilder{b: &errb},
+				Env: append(append(env, "FAKE_RANK=ok", "FAKE_PRINT_ENV=MALLOC_ARENA_MAX"), tc.env...)}
+			if code, err := launcher.Run(t.Context(), cfg); code != launcher.ExitOK {
+				t.Fatalf("exit %d, %v\n%s", code, err, errb.String())
+			}
+			for r := range 2 {
+				if want := fmt.Sprintf("rank %d env %s", r, tc.want); !strings.Contains(out.String(), want) {
+					t.Errorf("stdout lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
 	}
 }
 
