@@ -275,12 +275,15 @@ func TestE2EHosts_SameWeights(t *testing.T) {
 }
 
 // linkCutBound is how long after a cut both launchers may take to stop the
-// generation and print the root cause. Measured on a 2-core machine (5
-// runs): 12.6-14.8 s, made of memberlist's failure detection (probe 1 s,
-// suspicion 4 s: ~5-6 s), leaveDelay (1 s), failGrace (5 s: ranks stuck in
-// the ring ignore SIGTERM's clean stop and are killed), settleDelay (0.5
-// s) and, on the cut node, publishes that each wait 2 s for a NATS flush.
-const linkCutBound = 25 * time.Second
+// generation and print the root cause. Measured on a 2-core VM shared with
+// other work (6 runs): 12.0-13.5 s on the first node, 18.1-19.4 s on the
+// cut one. Both wait for memberlist's failure detection (probe 1 s,
+// suspicion 4 s) and leaveDelay (1 s): 6-7 s; then failGrace (5 s: ranks
+// stuck in the ring cannot stop cleanly and are killed) and settleDelay
+// (0.5 s). The cut node also waits 2 s on each NATS publish (a flush that
+// cannot complete): its abort and one per rank exit. Fixed timeouts, not
+// CPU: the bound keeps half as much again.
+const linkCutBound = 30 * time.Second
 
 // TestE2EHosts_LinkCut: host 1's cable is pulled mid-run. Both launchers
 // stop the generation within linkCutBound with a root cause naming the
@@ -433,7 +436,7 @@ func TestE2EHosts_Stall(t *testing.T) {
 		report := stallReport(p.Output())
 		switch {
 		case strings.Contains(report, "ranks behind: 1 ("):
-		case strings.Contains(report, "no rank is behind"):
+		case strings.Contains(report, "no rank is behind") && samePosition(report):
 			t.Logf("h%d: rank 1 froze inside the all-reduce; heartbeats cannot name it:\n%s", i, report)
 		default:
 			t.Errorf("h%d's stall report does not name rank 1 (host h1) as behind:\n%s", i, report)
@@ -445,6 +448,18 @@ func TestE2EHosts_Stall(t *testing.T) {
 	if left := rankProcs(j.job, -1); len(left) > 0 {
 		t.Errorf("rank processes left running: %v", left)
 	}
+}
+
+// samePosition reports whether every rank in a stall report is at the
+// same step, phase and bucket.
+func samePosition(report string) bool {
+	pos := regexp.MustCompile(`rank \d+ \(node \w+\): (step \d+, phase \w+, bucket -?\d+)`).FindAllStringSubmatch(report, -1)
+	for _, p := range pos {
+		if p[1] != pos[0][1] {
+			return false
+		}
+	}
+	return len(pos) > 0
 }
 
 // stallReport cuts a launcher's stall report out of its output.
