@@ -227,8 +227,8 @@ func (g *gen) fail(f Failure) {
 
 func (g *gen) onAbort(a abortMsg) {
 	for _, f := range a.Failures {
-		if f.Stall && !g.ending && !g.res.stopped {
-			g.onStall(time.Now(), g.n.cfg.stallTimeout())
+		if timeout := g.n.cfg.stallTimeout(); f.Stall && timeout > 0 && !g.ending && !g.res.stopped {
+			g.onStall(time.Now(), timeout)
 			g.killAt = time.Now().Add(dumpGrace)
 		}
 		if f.Node == g.n.name && f.Rank >= 0 {

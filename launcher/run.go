@@ -208,10 +208,9 @@ func (n *node) finish(w World) (int, error) {
 // failure's abort makes it ask for the one after. If no failure comes,
 // the job ends without it. The first node publishes ctl.done only when
 // its ranks finished the job, so a waiting node that sees it exits 0
-// (errFinishedWithout); one that sees the first node leave the cluster
-// without it knows the job is lost and exits 1. (It cannot rely on the
-// leave alone: after a partition, memberlist may have declared the first
-// node dead long before.)
+// (errFinishedWithout). A waiting node does not give up when memberlist
+// says the first node left: that may be a partition that heals (it then
+// waits for --join-timeout, as before).
 
 // errFinishedWithout ends the rendezvous of a node left out to the end.
 var errFinishedWithout = errors.New("launcher: the job finished without this node")
@@ -259,14 +258,10 @@ func (n *node) rendezvous(ctx context.Context, gen int) (World, []*net.TCPListen
 		case err := <-n.coordFailed():
 			closeAll()
 			return World{}, nil, err
-		case left := <-n.plane.leaves:
-			// Others' leaves are the coordinator's business (OnLeave);
-			// the first node's ends the wait. See Note [Left out].
-			if left == n.plane.first && !n.plane.finishedAny(left) {
-				closeAll()
-				return World{}, nil, fmt.Errorf("%w: the first node %s, which runs the rendezvous, left the cluster while node %s waited for generation %d",
-					ErrRendezvous, left, n.name, gen)
-			}
+		case <-n.plane.leaves:
+			// The coordinator handles leaves (OnLeave). Left queued, one
+			// would fail the next generation, though the node may be back
+			// in it after a partition healed (Note [Partitions heal]).
 		case <-retry.C:
 			if n.plane.first != n.name && n.plane.finishedAny(n.plane.first) {
 				closeAll()
