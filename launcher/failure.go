@@ -18,6 +18,7 @@ type Failure struct {
 	ExitCode  int       `json:"exit_code"` // -1 with Signal set
 	Signal    string    `json:"signal,omitempty"`
 	Reason    string    `json:"reason,omitempty"` // for failures that are not a rank's exit
+	Stall     bool      `json:"stall,omitempty"`  // no progress for --stall-timeout: every node reports and dumps stacks
 	Time      time.Time `json:"time"`
 	Tail      []string  `json:"tail,omitempty"` // last stderr lines
 	LogFile   string    `json:"log_file,omitempty"`

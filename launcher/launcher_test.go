@@ -33,7 +33,8 @@ func TestMain(m *testing.M) {
 }
 
 // fakeRank behaves as mode says, for the rank in FAKE_TARGET (others
-// succeed after heartbeating for a while, or wait for a stop):
+// succeed after heartbeating 20 steps of FAKE_STEP_TIME (20ms), or wait
+// for a stop):
 //
 //	ok        every rank exits 0
 //	fail      the target exits 7 with a message on stderr
@@ -64,15 +65,23 @@ func fakeRank(mode string) int {
 	}
 	defer rep.Close()
 	target := fmt.Sprint(id.Rank) == os.Getenv("FAKE_TARGET")
+	stepTime := 20 * time.Millisecond
+	if d, err := time.ParseDuration(os.Getenv("FAKE_STEP_TIME")); err == nil {
+		stepTime = d
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM)
 	fmt.Printf("rank %d of %d restart %d\n", id.Rank, id.WorldSize, id.Restart)
+	if k := os.Getenv("FAKE_PRINT_ENV"); k != "" {
+		v, ok := os.LookupEnv(k)
+		fmt.Printf("rank %d env %s=%q set=%v\n", id.Rank, k, v, ok)
+	}
 	for step := 1; step <= 20; step++ {
 		if mode == "hang" && target && step > 3 {
 			break
 		}
 		rep.Heartbeat(control.Heartbeat{Rank: id.Rank, Step: step, Phase: control.PhaseCompute, Compute: time.Millisecond})
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(stepTime)
 		if target && step == 3 {
 			switch {
 			case mode == "fail" || mode == "fail-once" && id.Restart == 0:
@@ -139,6 +148,44 @@ func TestRun_OK(t *testing.T) {
 		if !slices.Contains(lines, want) {
 			t.Errorf("stdout lacks the line %q", want)
 		}
+	}
+}
+
+// TestRun_RankEnvironment: ranks get MALLOC_ARENA_MAX=1 (Note [Malloc
+// arenas]) unless the user set it, to anything.
+func TestRun_RankEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string // added to the launcher's environment, without MALLOC_ARENA_MAX
+		want string
+	}{
+		{"unset", nil, `MALLOC_ARENA_MAX="1" set=true`},
+		{"set by the user", []string{"MALLOC_ARENA_MAX=4"}, `MALLOC_ARENA_MAX="4" set=true`},
+		{"set empty by the user", []string{"MALLOC_ARENA_MAX="}, `MALLOC_ARENA_MAX="" set=true`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exe, err := os.Executable()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var env []string
+			for _, kv := range os.Environ() {
+				if !strings.HasPrefix(kv, "MALLOC_ARENA_MAX=") {
+					env = append(env, kv)
+				}
+			}
+			var out, errb strings.Builder
+			cfg := launcher.Config{NProc: 2, Command: []string{exe}, Stdout: &syncBuilder{b: &out}, Stderr: &syncBuilder{b: &errb},
+				Env: append(append(env, "FAKE_RANK=ok", "FAKE_PRINT_ENV=MALLOC_ARENA_MAX"), tc.env...)}
+			if code, err := launcher.Run(t.Context(), cfg); code != launcher.ExitOK {
+				t.Fatalf("exit %d, %v\n%s", code, err, errb.String())
+			}
+			for r := range 2 {
+				if want := fmt.Sprintf("rank %d env %s", r, tc.want); !strings.Contains(out.String(), want) {
+					t.Errorf("stdout lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
 	}
 }
 
@@ -275,5 +322,66 @@ func TestRun_MultiNode(t *testing.T) {
 		if !strings.Contains(all, fmt.Sprintf("rank %d of 4", i)) {
 			t.Errorf("no rank %d of 4", i)
 		}
+	}
+}
+
+// TestRun_LeftOutNodeExits: a third node joins a 2-node job after its
+// world was decided. It waits (Note [Left out]); when the job ends
+// without it, it exits 0 too, instead of waiting for --join-timeout.
+func TestRun_LeftOutNodeExits(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := testbin.FreePort(t)
+	type node struct {
+		stderr syncBuilder
+		code   chan int
+	}
+	var nodes [3]node
+	start := func(i int) {
+		cfg := launcher.Config{Nodes: launcher.Nodes{Min: 2, Max: 2}, NProc: 1, Secret: []byte("0123456789abcdef0123456789abcdef"),
+			Bind: "127.0.0.1", Memberlist: memberlist.DefaultLocalConfig, JoinTimeout: 5 * time.Minute, Grace: 10 * time.Second,
+			NodeName: fmt.Sprintf("n%d", i), Command: []string{exe}, Stdout: discard{},
+			Env: append(os.Environ(), "FAKE_RANK=ok", "FAKE_STEP_TIME=150ms")}
+		if i == 0 {
+			cfg.Port = port
+		} else {
+			cfg.Join = fmt.Sprintf("127.0.0.1:%d", port)
+		}
+		n := &nodes[i]
+		n.stderr.b, n.code, cfg.Stderr = &strings.Builder{}, make(chan int, 1), &n.stderr
+		go func() {
+			code, err := launcher.Run(t.Context(), cfg)
+			t.Logf("%v n%d: exit %d, %v\n%s", time.Now().Format("05.000"), i, code, err, n.stderr.String())
+			n.code <- code
+		}()
+	}
+	start(0)
+	start(1)
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(nodes[0].stderr.String(), "starting ranks"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the job of n0 and n1 did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start(2)
+	began := time.Now()
+	for i := range nodes {
+		select {
+		case code := <-nodes[i].code:
+			if code != launcher.ExitOK {
+				t.Errorf("n%d: exit %d", i, code)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("n%d still runs a minute after the job ended", i)
+		}
+	}
+	t.Logf("n2 started -> all exited: %v", time.Since(began))
+	if !strings.Contains(nodes[0].stderr.String(), "node n2 waits: generation 0 is running without it") {
+		t.Error("n2 did not wait")
+	}
+	if !strings.Contains(nodes[2].stderr.String(), "the job finished without this node") {
+		t.Error("n2 does not say the job finished without it")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -41,10 +42,33 @@ func (d *metaDelegate) GetBroadcasts(int, int) [][]byte     { return nil }
 func (d *metaDelegate) LocalState(bool) []byte              { return nil }
 func (d *metaDelegate) MergeRemoteState(buf []byte, _ bool) {}
 
+// Note [Partitions heal]: memberlist declares a member it cannot reach
+// dead and then forgets it: it gossips to the dead for a while, but only
+// what it has queued, and syncs state (push/pull) with live members
+// only. After a cable is pulled and plugged back, each side keeps
+// believing the other dead: a host taken back into the job would no
+// longer be watched, and could not see the first node leave. So, as
+// serf's reconnector does, a launcher retries Join on the address of
+// every member that left the cluster every reconnectInterval until it is
+// alive again or the launcher exits. (memberlist's leave event does not
+// say whether the member died or left on purpose; a member that left on
+// purpose has shut down, so joining it fails at once and costs nothing.)
+// A join that gets through exchanges full state; each side then finds
+// itself declared dead, refutes it, and both see NodeJoin again.
+
+// reconnectInterval is how often a dead member is looked for again (each
+// try waits up to memberlist's TCPTimeout for an unreachable host).
+const reconnectInterval = 2 * time.Second
+
 // membership is this launcher's memberlist member.
 type membership struct {
 	ml     *memberlist.Memberlist
 	events chan memberlist.NodeEvent
+
+	closeOnce    sync.Once
+	done         chan struct{} // closed by close: reconnects stop
+	mu           sync.Mutex
+	reconnecting map[string]bool
 }
 
 type memberConfig struct {
@@ -83,7 +107,7 @@ func joinCluster(mc memberConfig, seed string) (*membership, error) {
 	if err != nil {
 		return nil, fmt.Errorf("launcher: memberlist on %s:%d: %w", mc.bind, mc.port, err)
 	}
-	m := &membership{ml: ml, events: events}
+	m := &membership{ml: ml, events: events, done: make(chan struct{}), reconnecting: map[string]bool{}}
 	if seed == "" {
 		return m, nil
 	}
@@ -109,15 +133,16 @@ func (m *membership) addr() string {
 	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 }
 
-// natsURL returns the NATS URL a member of job announces, if any.
-func (m *membership) natsURL(job string) string {
+// natsURL returns the NATS URL a member of job announces, if any, and
+// that member's name (the first node's).
+func (m *membership) natsURL(job string) (url, node string) {
 	for _, n := range m.ml.Members() {
 		var meta nodeMeta
 		if json.Unmarshal(n.Meta, &meta) == nil && meta.Job == job && meta.NATS != "" {
-			return meta.NATS
+			return meta.NATS, n.Name
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // close leaves the cluster (telling the others, for at most timeout) and
@@ -126,6 +151,47 @@ func (m *membership) close(timeout time.Duration) {
 	if m == nil {
 		return
 	}
+	m.closeOnce.Do(func() { close(m.done) })
 	_ = m.ml.Leave(timeout)
 	_ = m.ml.Shutdown()
+}
+
+// reconnect looks for the dead member name at addr until it is alive
+// again or the member closes. See Note [Partitions heal].
+func (m *membership) reconnect(name, addr string) {
+	m.mu.Lock()
+	if m.reconnecting[name] {
+		m.mu.Unlock()
+		return
+	}
+	m.reconnecting[name] = true
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.reconnecting, name)
+		m.mu.Unlock()
+	}()
+	tick := time.NewTicker(reconnectInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-m.done:
+			return
+		case <-tick.C:
+		}
+		if m.alive(name) {
+			return
+		}
+		_, _ = m.ml.Join([]string{addr})
+	}
+}
+
+// alive reports whether name is a live member (alive or suspected).
+func (m *membership) alive(name string) bool {
+	for _, n := range m.ml.Members() {
+		if n.Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -19,10 +19,14 @@ import (
 // running generation. The job progresses while any rank's position
 // (step, phase, bucket, coll_seq) changes; after StallTimeout without a
 // change the launcher reports where every rank is and which are behind
-// (lowest step, then lowest coll_seq, as Horovod's stall inspector lists
-// missing ranks), dumps goroutine stacks (SIGQUIT) and stops the job. The
-// clock starts with the first heartbeat of a generation, so rank
-// subcommands that never heartbeat are never declared stalled.
+// (as Horovod's stall inspector lists missing ranks: see progressKey),
+// dumps goroutine stacks (SIGQUIT) and stops the job. The report also says
+// which of this node's rank processes the kernel shows stopped (SIGSTOP, a
+// debugger) or in uninterruptible sleep: when a rank freezes inside a
+// collective, its peers wait at the same position and heartbeats cannot
+// tell who is to blame, but its own node can. The clock starts with the
+// first heartbeat of a generation, so rank subcommands that never
+// heartbeat are never declared stalled.
 
 // rankState is what the monitor knows about one rank.
 type rankState struct {
@@ -135,17 +139,17 @@ func (m *monitor) stalled(now time.Time, timeout time.Duration) bool {
 	return timeout > 0 && !m.lastProgress.IsZero() && now.Sub(m.lastProgress) >= timeout
 }
 
-// writeStallReport says where every rank is and which are behind.
-func (m *monitor) writeStallReport(w io.Writer, now time.Time, timeout time.Duration) {
+// writeStallReport says where every rank is and which are behind; local
+// adds what this node knows of its own ranks' processes (rank -> note).
+func (m *monitor) writeStallReport(w io.Writer, now time.Time, timeout time.Duration, local map[int]string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ranks := make([]int, 0, len(m.nodes))
-	maxStep, maxSeq := math.MinInt, uint64(0)
+	furthest := progressKey{step: math.MinInt}
 	for r := range m.nodes {
 		ranks = append(ranks, r)
-		if s := m.ranks[r]; s != nil {
-			maxStep = max(maxStep, s.hb.Step)
-			maxSeq = max(maxSeq, s.hb.CollSeq)
+		if s := m.ranks[r]; s != nil && furthest.less(keyOf(s.hb)) {
+			furthest = keyOf(s.hb)
 		}
 	}
 	sort.Ints(ranks)
@@ -154,15 +158,19 @@ func (m *monitor) writeStallReport(w io.Writer, now time.Time, timeout time.Dura
 	var behind []string
 	for _, r := range ranks {
 		s := m.ranks[r]
+		note := ""
+		if local[r] != "" {
+			note = "; " + local[r]
+		}
 		if s == nil {
-			fmt.Fprintf(&b, "  rank %d (node %s): no heartbeat\n", r, m.nodes[r])
+			fmt.Fprintf(&b, "  rank %d (node %s): no heartbeat%s\n", r, m.nodes[r], note)
 			behind = append(behind, fmt.Sprint(r))
 			continue
 		}
 		h := s.hb
-		fmt.Fprintf(&b, "  rank %d (node %s): step %d, phase %s, bucket %d, collective #%d, last heartbeat %v ago\n",
-			r, m.nodes[r], h.Step, h.Phase, h.Bucket, h.CollSeq, now.Sub(s.received).Round(time.Second))
-		if h.Step < maxStep || h.CollSeq < maxSeq {
+		fmt.Fprintf(&b, "  rank %d (node %s): step %d, phase %s, bucket %d, collective #%d, last heartbeat %v ago%s\n",
+			r, m.nodes[r], h.Step, h.Phase, h.Bucket, h.CollSeq, now.Sub(s.received).Round(time.Second), note)
+		if keyOf(h).less(furthest) {
 			behind = append(behind, fmt.Sprint(r))
 		}
 	}
@@ -172,6 +180,40 @@ func (m *monitor) writeStallReport(w io.Writer, now time.Time, timeout time.Dura
 		b.WriteString("  no rank is behind: all are stuck at the same place\n")
 	}
 	io.WriteString(w, b.String())
+}
+
+// progressKey orders heartbeats by how far a rank got: by step; within a
+// step, a rank inside the gradient all-reduce is ahead of one still
+// waiting for data or computing (it has finished its backward pass and
+// waits for the others: the usual picture of a hang is everyone in
+// bucket b but one rank still computing); then by bucket and collective
+// number. The heartbeat sent after a step already carries the next step,
+// so it is ahead of every position of the step before.
+type progressKey struct {
+	step     int
+	inReduce bool
+	bucket   int
+	seq      uint64
+}
+
+func keyOf(h control.Heartbeat) progressKey {
+	k := progressKey{step: h.Step, bucket: -1, seq: h.CollSeq}
+	if h.Phase == control.PhaseAllReduce {
+		k.inReduce, k.bucket = true, h.Bucket
+	}
+	return k
+}
+
+func (a progressKey) less(b progressKey) bool {
+	switch {
+	case a.step != b.step:
+		return a.step < b.step
+	case a.inReduce != b.inReduce:
+		return b.inReduce
+	case a.bucket != b.bucket:
+		return a.bucket < b.bucket
+	}
+	return a.seq < b.seq
 }
 
 // stragglers returns a log line for each rank whose busy time per step

@@ -1,7 +1,9 @@
 package launcher
 
 import (
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,5 +49,81 @@ func TestMetricsListenAddr(t *testing.T) {
 		if got := metricsListenAddr(tc.addr, tc.bind); got != tc.want {
 			t.Errorf("metricsListenAddr(%q, %q) = %q, want %q", tc.addr, tc.bind, got, tc.want)
 		}
+	}
+}
+
+// TestMonitor_StallReportBehind: the ranks behind are those that got less
+// far (progressKey): at the same step, a rank still computing is behind
+// ranks waiting in the all-reduce; the heartbeat after a step is ahead of
+// the step before; equal positions name nobody; local process notes are
+// printed on their rank's line.
+func TestMonitor_StallReportBehind(t *testing.T) {
+	hb := func(rank, step int, phase control.Phase, bucket int) control.Heartbeat {
+		return control.Heartbeat{Rank: rank, Step: step, Phase: phase, Bucket: bucket}
+	}
+	for _, tc := range []struct {
+		name  string
+		hbs   []control.Heartbeat
+		local map[int]string
+		want  []string
+	}{
+		{"computing while the others reduce", []control.Heartbeat{
+			hb(0, 3, control.PhaseAllReduce, 0), hb(1, 3, control.PhaseCompute, -1), hb(2, 3, control.PhaseAllReduce, 0)},
+			nil, []string{"ranks behind: 1 (the others wait for them)"}},
+		{"waiting for data while the others reduce", []control.Heartbeat{
+			hb(0, 5, control.PhaseData, -1), hb(1, 5, control.PhaseAllReduce, 1), hb(2, 5, control.PhaseAllReduce, 1)},
+			nil, []string{"ranks behind: 0 (the others wait for them)"}},
+		{"an earlier bucket", []control.Heartbeat{
+			hb(0, 5, control.PhaseAllReduce, 2), hb(1, 5, control.PhaseAllReduce, 1), hb(2, 5, control.PhaseAllReduce, 2)},
+			nil, []string{"ranks behind: 1 (the others"}},
+		{"a step behind", []control.Heartbeat{
+			hb(0, 6, control.PhaseCompute, -1), hb(1, 5, control.PhaseAllReduce, 3), hb(2, 6, control.PhaseData, -1)},
+			nil, []string{"ranks behind: 1 (the others"}},
+		{"all at step 0", []control.Heartbeat{
+			hb(0, 0, control.PhaseCompute, -1), hb(1, 0, control.PhaseCompute, -1), hb(2, 0, control.PhaseCompute, -1)},
+			nil, []string{"no rank is behind"}},
+		{"frozen inside the all-reduce", []control.Heartbeat{
+			hb(0, 4, control.PhaseAllReduce, 0), hb(1, 4, control.PhaseAllReduce, 0), hb(2, 4, control.PhaseAllReduce, 0)},
+			map[int]string{1: "its process is stopped"},
+			[]string{"no rank is behind", "rank 1 (node a): step 4, phase allreduce, bucket 0, collective #0, last heartbeat 1m0s ago; its process is stopped\n"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMonitor()
+			m.reset(World{Nodes: []WorldNode{{Name: "a", Slots: 3}}, Peers: make([]string, 3)})
+			t0 := time.Unix(1000, 0)
+			for _, h := range tc.hbs {
+				m.observe(h, t0)
+			}
+			var b strings.Builder
+			m.writeStallReport(&b, t0.Add(time.Minute), time.Minute, tc.local)
+			for _, want := range tc.want {
+				if !strings.Contains(b.String(), want) {
+					t.Errorf("the report lacks %q:\n%s", want, b.String())
+				}
+			}
+		})
+	}
+}
+
+// TestProcessState: the state letter of a running, then a stopped child.
+func TestProcessState(t *testing.T) {
+	cmd := exec.Command("sleep", "10")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	if s := processState(cmd.Process.Pid); s != "S" && s != "R" {
+		t.Errorf("a sleeping child: state %q", s)
+	}
+	cmd.Process.Signal(syscall.SIGSTOP)
+	for deadline := time.Now().Add(5 * time.Second); processState(cmd.Process.Pid) != "T" && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s := processState(cmd.Process.Pid); s != "T" {
+		t.Errorf("a stopped child: state %q, want T", s)
+	}
+	if s := processState(1 << 30); s != "" {
+		t.Errorf("no such process: %q", s)
 	}
 }

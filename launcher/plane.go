@@ -53,6 +53,8 @@ type plane struct {
 	srv     *server.Server // hosted here, or nil
 	ml      *membership    // nil for a single-node job
 	url     string         // the NATS URL ranks use
+	log     *slog.Logger
+	first   string // the first node (coordinator, NATS host) of a multi-node job
 	worlds  chan World
 	aborts  chan abortMsg
 	caborts chan abortMsg // a copy for the coordinator
@@ -75,6 +77,19 @@ func (p *plane) markDone(d doneMsg) {
 		p.done[d.Gen] = map[string]bool{}
 	}
 	p.done[d.Gen][d.Node] = true
+}
+
+// finishedAny reports whether node reported that its ranks finished, in
+// any generation: the job is done.
+func (p *plane) finishedAny(node string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, nodes := range p.done {
+		if nodes[node] {
+			return true
+		}
+	}
+	return false
 }
 
 // finished reports whether node reported that its ranks of gen finished:
@@ -104,7 +119,13 @@ func (p *plane) connect(ctx context.Context, url string, secret []byte, coord bo
 		return fmt.Errorf("launcher: connecting to NATS at %s: %w", url, err)
 	}
 	nc, err := nats.Connect(url, login, nats.Name("ddprun launcher"),
-		nats.Timeout(10*time.Second), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond))
+		nats.Timeout(10*time.Second), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				p.log.Warn("lost the connection to the control plane (NATS); reconnecting", "url", url, "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { p.log.Info("reconnected to the control plane (NATS)", "url", url) }))
 	if err != nil {
 		return fmt.Errorf("launcher: connecting to NATS at %s: %w", url, err)
 	}
@@ -182,11 +203,14 @@ const leaveDelay = time.Second
 // forwardLeaves feeds memberlist leave events to the node loop and the
 // coordinator until the event channel is drained after shutdown.
 func (p *plane) forwardLeaves(events <-chan memberlist.NodeEvent, coord bool, log *slog.Logger) {
+	gone := map[string]bool{}
 	for ev := range events {
 		switch ev.Event {
 		case memberlist.NodeLeave:
 			log.Info("node left the cluster", "peer", ev.Node.Name, "addr", ev.Node.Address())
 			name := ev.Node.Name
+			gone[name] = true
+			go p.ml.reconnect(name, ev.Node.Address()) // Note [Partitions heal]
 			// A node that finished says so on NATS before it leaves; give
 			// that message a head start over the gossip.
 			time.AfterFunc(leaveDelay, func() {
@@ -197,6 +221,15 @@ func (p *plane) forwardLeaves(events <-chan memberlist.NodeEvent, coord bool, lo
 			})
 		case memberlist.NodeJoin:
 			log.Info("node joined the cluster", "peer", ev.Node.Name, "addr", ev.Node.Address())
+			if gone[ev.Node.Name] && ev.Node.Name == p.first && !coord {
+				// A partition healed. Our NATS connection to the first node
+				// may have survived it, with the server's retransmissions in
+				// TCP's exponential backoff (seconds to minutes): messages to
+				// this node would arrive that late. Start afresh.
+				log.Info("the first node is reachable again: reconnecting to the control plane", "peer", ev.Node.Name)
+				_ = p.nc.ForceReconnect()
+			}
+			delete(gone, ev.Node.Name)
 		}
 	}
 }
@@ -226,6 +259,7 @@ func (p *plane) close() {
 // NATS connection.
 func (n *node) setup(ctx context.Context) error {
 	p := newPlane(n.job)
+	p.log = n.log
 	n.plane = p
 	cfg := &n.cfg
 	url := cfg.NATS
@@ -240,7 +274,7 @@ func (n *node) setup(ctx context.Context) error {
 	if cfg.Nodes.MultiNode() {
 		meta := nodeMeta{Job: n.job, Slots: cfg.NProc}
 		if hosting {
-			meta.NATS = url
+			meta.NATS, p.first = url, n.name
 		}
 		var logOut io.Writer
 		ml, err := joinCluster(memberConfig{preset: cfg.Memberlist, name: n.name, bind: n.bind, port: cfg.Port,
@@ -250,7 +284,6 @@ func (n *node) setup(ctx context.Context) error {
 		}
 		p.ml = ml
 		n.log.Info("joined the cluster", "node", n.name, "gossip", ml.addr(), "seed", cfg.Join)
-		go p.forwardLeaves(ml.events, hosting, n.log)
 		if url == "" {
 			if url, err = n.awaitNATSURL(ctx); err != nil {
 				return err
@@ -260,6 +293,9 @@ func (n *node) setup(ctx context.Context) error {
 	p.url = url
 	if err := p.connect(ctx, url, n.secret, hosting); err != nil {
 		return err
+	}
+	if p.ml != nil { // memberlist buffers its events until now
+		go p.forwardLeaves(p.ml.events, hosting, n.log)
 	}
 	if hosting {
 		min, max := 1, 1
@@ -279,7 +315,8 @@ func (n *node) setup(ctx context.Context) error {
 func (n *node) awaitNATSURL(ctx context.Context) (string, error) {
 	deadline := time.Now().Add(n.cfg.joinTimeout())
 	for {
-		if u := n.plane.ml.natsURL(n.job); u != "" {
+		if u, first := n.plane.ml.natsURL(n.job); u != "" {
+			n.plane.first = first
 			return u, nil
 		}
 		if time.Now().After(deadline) {

@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -194,6 +195,22 @@ func (p *proc) exitCode() (int, string) {
 		return -1, sigName(ws.Signal())
 	}
 	return p.state.ExitCode(), ""
+}
+
+// processState is the state letter of process pid in /proc/PID/stat (R
+// running, S sleeping, D uninterruptible, T stopped, t traced, Z zombie),
+// or "" when it cannot be read.
+func processState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	// "pid (comm) S ...": comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return ""
+	}
+	return string(b[i+2])
 }
 
 // signalNames are the conventional names of the signals a rank dies of;

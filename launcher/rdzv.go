@@ -16,6 +16,16 @@ import (
 // MIN was reached (elastic); with fewer than MIN after JoinTimeout the
 // rendezvous fails. Node ranks follow the order in which nodes first ever
 // joined, so they stay put across restarts (the first node is node 0).
+//
+// A restart also waits for the survivors: the nodes of the previous
+// generation that have not left the cluster. They are alive, but each
+// first tears its ranks down, which takes up to failGrace (dumpGrace
+// after a stall); a node that had no ranks to stop (one waiting outside
+// the world) asks at once. Deciding before the survivors are back would
+// hand their places to whoever asked first, and could leave out even the
+// first node, which runs this rendezvous and the NATS server. So while a
+// survivor is missing, and for at most SurvivorWait after the previous
+// generation ended, no world is decided.
 
 // Join is a node's request to take part in generation Gen.
 type Join struct {
@@ -60,6 +70,9 @@ type Rendezvous struct {
 	Min, Max    int
 	LastCall    time.Duration
 	JoinTimeout time.Duration
+	// SurvivorWait bounds how long a restart waits for the nodes of the
+	// previous generation (DefaultSurvivorWait).
+	SurvivorWait time.Duration
 
 	gen     int
 	seq     map[string]int // first-join order
@@ -68,12 +81,18 @@ type Rendezvous struct {
 	minAt   time.Time // when MIN nodes had joined
 	world   *World    // decided world of gen, nil while waiting
 	failed  bool
+	// survivors are the previous generation's nodes that have not left.
+	survivors map[string]bool
 }
+
+// DefaultSurvivorWait is longer than any node's teardown (dumpGrace, then
+// the settle delay and a few control messages).
+const DefaultSurvivorWait = dumpGrace + 10*time.Second
 
 // NewRendezvous returns the state before any event.
 func NewRendezvous(min, max int, lastCall, joinTimeout time.Duration) *Rendezvous {
-	return &Rendezvous{Min: min, Max: max, LastCall: lastCall, JoinTimeout: joinTimeout,
-		seq: map[string]int{}, waiting: map[string]Join{}}
+	return &Rendezvous{Min: min, Max: max, LastCall: lastCall, JoinTimeout: joinTimeout, SurvivorWait: DefaultSurvivorWait,
+		seq: map[string]int{}, waiting: map[string]Join{}, survivors: map[string]bool{}}
 }
 
 // Gen is the generation being formed or run.
@@ -90,8 +109,11 @@ type Outcome struct {
 
 // OnJoin handles a node's join request.
 func (r *Rendezvous) OnJoin(j Join, now time.Time) Outcome {
+	if !r.failed && j.Gen < r.gen && r.world != nil {
+		return Outcome{World: r.world} // it missed generations: it catches up and asks for this one
+	}
 	if r.failed || j.Gen != r.gen {
-		return Outcome{} // stale, or early: the node asks again
+		return Outcome{} // early, or still forming: the node asks again
 	}
 	r.open(now)
 	if r.world != nil {
@@ -107,10 +129,24 @@ func (r *Rendezvous) OnJoin(j Join, now time.Time) Outcome {
 	if len(r.waiting) >= r.Min && r.minAt.IsZero() {
 		r.minAt = now
 	}
-	if len(r.waiting) >= r.Max {
+	if len(r.waiting) >= r.Max && r.survivorsBack(now) {
 		return r.decide()
 	}
 	return Outcome{}
+}
+
+// survivorsBack reports whether every survivor has asked to join, or
+// SurvivorWait has passed since the generation opened.
+func (r *Rendezvous) survivorsBack(now time.Time) bool {
+	if now.Sub(r.opened) >= r.SurvivorWait {
+		return true
+	}
+	for n := range r.survivors {
+		if _, ok := r.waiting[n]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // OnTick advances the clock.
@@ -118,7 +154,8 @@ func (r *Rendezvous) OnTick(now time.Time) Outcome {
 	if r.failed || r.world != nil || r.opened.IsZero() {
 		return Outcome{}
 	}
-	if len(r.waiting) >= r.Min && now.Sub(r.minAt) >= r.LastCall {
+	enough := len(r.waiting) >= r.Max || len(r.waiting) >= r.Min && now.Sub(r.minAt) >= r.LastCall
+	if enough && r.survivorsBack(now) {
 		return r.decide()
 	}
 	if now.Sub(r.opened) >= r.JoinTimeout {
@@ -132,6 +169,7 @@ func (r *Rendezvous) OnTick(now time.Time) Outcome {
 // OnLeave handles a node leaving the cluster (gracefully or found dead).
 func (r *Rendezvous) OnLeave(node string, now time.Time) Outcome {
 	delete(r.waiting, node)
+	delete(r.survivors, node)
 	if len(r.waiting) < r.Min {
 		r.minAt = time.Time{}
 	}
@@ -143,6 +181,7 @@ func (r *Rendezvous) OnLeave(node string, now time.Time) Outcome {
 	}
 	reason := fmt.Sprintf("node %s left the cluster", node)
 	r.next(now)
+	delete(r.survivors, node)
 	return Outcome{Abort: reason}
 }
 
@@ -163,6 +202,12 @@ func (r *Rendezvous) open(now time.Time) {
 }
 
 func (r *Rendezvous) next(now time.Time) {
+	if r.world != nil { // else the generation never started: the same nodes are expected
+		r.survivors = map[string]bool{}
+		for _, n := range r.world.Nodes {
+			r.survivors[n.Name] = true
+		}
+	}
 	r.gen++
 	r.world, r.waiting, r.minAt = nil, map[string]Join{}, time.Time{}
 	r.opened = now

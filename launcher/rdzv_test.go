@@ -18,7 +18,7 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output in testda
 // TestRendezvous_Scripts runs testdata/rdzv/*.txt: each block is a command
 // line, "----", and the expected output, ended by a blank line.
 //
-//	new min=1 max=2 lastcall=30s timeout=10m
+//	new min=1 max=2 lastcall=30s timeout=10m [survivors=20s]
 //	join n1 slots=2 at=0s [gen=G]
 //	leave n2 at=5s
 //	abort gen=0 at=6s
@@ -118,6 +118,7 @@ func runCommand(t *testing.T, rp **Rendezvous, epoch time.Time, line string) str
 	switch f[0] {
 	case "new":
 		*rp = NewRendezvous(num("min", 1), num("max", 1), dur("lastcall", "30s"), dur("timeout", "10m"))
+		(*rp).SurvivorWait = dur("survivors", DefaultSurvivorWait.String())
 		return "ok"
 	case "join":
 		addrs := make([]string, num("slots", 1))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -141,6 +142,10 @@ func (n *node) loop(ctx context.Context) (int, error) {
 	gen := 0
 	for {
 		world, lns, err := n.rendezvous(ctx, gen)
+		if errors.Is(err, errFinishedWithout) {
+			n.log.Info("the job finished without this node: the generations since it asked to join ran without it")
+			return ExitOK, nil
+		}
 		if err != nil {
 			return n.exitOnRendezvous(ctx, err)
 		}
@@ -197,6 +202,21 @@ func (n *node) finish(w World) (int, error) {
 	}
 }
 
+// Note [Left out]: a node can ask to join while a generation runs
+// without it (it started late, its link came back after the others went
+// on, or MAX nodes were there first). It waits, asking again every
+// second (a node that asks for an older generation is sent the current
+// world and catches up), and is taken in at the next generation: a
+// failure's abort makes it ask for the one after. If no failure comes,
+// the job ends without it. The first node publishes ctl.done only when
+// its ranks finished the job, so a waiting node that sees it exits 0
+// (errFinishedWithout). A waiting node does not give up when memberlist
+// says the first node left: that may be a partition that heals (it then
+// waits for --join-timeout, as before).
+
+// errFinishedWithout ends the rendezvous of a node left out to the end.
+var errFinishedWithout = errors.New("launcher: the job finished without this node")
+
 // rendezvous opens this node's ring listeners and asks the coordinator to
 // join generation gen until it publishes a world that includes this node.
 func (n *node) rendezvous(ctx context.Context, gen int) (World, []*net.TCPListener, error) {
@@ -240,7 +260,15 @@ func (n *node) rendezvous(ctx context.Context, gen int) (World, []*net.TCPListen
 		case err := <-n.coordFailed():
 			closeAll()
 			return World{}, nil, err
+		case <-n.plane.leaves:
+			// The coordinator handles leaves (OnLeave). Left queued, one
+			// would fail the next generation, though the node may be back
+			// in it after a partition healed (Note [Partitions heal]).
 		case <-retry.C:
+			if n.plane.first != n.name && n.plane.finishedAny(n.plane.first) {
+				closeAll()
+				return World{}, nil, errFinishedWithout
+			}
 			n.plane.publish("rdzv.join", join)
 		case <-ctx.Done():
 			closeAll()
