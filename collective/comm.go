@@ -78,3 +78,10 @@ func BlockRange(n, size, r int) (lo, hi int) {
 	}
 	return lo, hi
 }
+
+// Sequencer is implemented by Comms that number their calls: Seq is the
+// number of the last collective started, readable from any goroutine while
+// a call runs, so that a progress report can say where a rank waits.
+type Sequencer interface {
+	Seq() uint64
+}

@@ -273,7 +273,7 @@ func (t *trainer) step(ctx context.Context, micro []*shard.Batch) error {
 	t.rec.train(t.state.Step, t.epochFloat(), res)
 	t.env.Reporter.Heartbeat(control.Heartbeat{Rank: t.rank(), Step: t.state.Step, Epoch: t.state.Epoch, Phase: control.PhaseCompute,
 		Bucket: -1, Loss: res.Loss, SamplesPerSec: t.rate(), DataWait: t.train.Stats().Wait, Compute: res.Compute, AllReduce: res.AllReduce,
-		AllReduceMB: float64(t.eng.red.stats.Bytes) / 1e6, Time: time.Now(),
+		AllReduceMB: float64(t.eng.red.bytesSent()) / 1e6, CollSeq: t.collSeq(), Time: time.Now(),
 		StepTime: res.DataWait + res.Compute + res.AllReduce + res.Optimizer, StepDataWait: res.DataWait, LR: res.LR,
 		Samples: t.seen / int64(t.world())}) // t.seen counts every rank's rows
 	t.th.Boundary()

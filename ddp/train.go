@@ -418,7 +418,17 @@ func (t *trainer) close() {
 }
 
 func (t *trainer) heartbeat(p control.Phase, bucket int) {
-	t.env.Reporter.Heartbeat(control.Heartbeat{Rank: t.rank(), Step: t.state.Step, Epoch: t.state.Epoch, Phase: p, Bucket: bucket, Time: time.Now()})
+	t.env.Reporter.Heartbeat(control.Heartbeat{Rank: t.rank(), Step: t.state.Step, Epoch: t.state.Epoch, Phase: p, Bucket: bucket,
+		CollSeq: t.collSeq(), Time: time.Now()})
+}
+
+// collSeq is the number of the last collective the rank started, when its
+// Comm numbers them (the launcher's stall report compares it across ranks).
+func (t *trainer) collSeq() uint64 {
+	if s, ok := t.env.Comm.(collective.Sequencer); ok {
+		return s.Seq()
+	}
+	return 0
 }
 
 // ErrOutputInUse means a fresh run was pointed at an output folder that

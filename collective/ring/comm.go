@@ -25,6 +25,7 @@ type Comm struct {
 	sendMAC, recvMAC *linkMAC // nil unless cfg.Integrity; see Note [Integrity]
 	mu               sync.Mutex
 	seq              uint64
+	started          atomic.Uint64 // seq, for Seq from other goroutines
 	failMu           sync.Mutex
 	failed           error // first failure; set once
 	closed           bool
@@ -45,6 +46,7 @@ var (
 	_ collective.Comm            = (*Comm)(nil)
 	_ collective.VarAllGatherer  = (*Comm)(nil)
 	_ collective.ReduceScatterer = (*Comm)(nil)
+	_ collective.Sequencer       = (*Comm)(nil)
 )
 
 func init() {
@@ -155,11 +157,17 @@ func (c *Comm) Close() error {
 	return nil
 }
 
+// Seq returns the sequence number of the last collective this Comm started
+// (0 before the first), from any goroutine: progress reports use it to say
+// which collective a rank is in.
+func (c *Comm) Seq() uint64 { return c.started.Load() }
+
 // begin starts call number seq: it takes the call lock and fails fast on a
 // closed or poisoned Comm. The caller must call c.mu.Unlock.
 func (c *Comm) begin(k kind) (uint64, error) {
 	c.mu.Lock()
 	c.seq++
+	c.started.Store(c.seq)
 	c.failMu.Lock()
 	defer c.failMu.Unlock()
 	switch {

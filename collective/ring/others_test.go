@@ -143,3 +143,26 @@ func TestRing_Registry(t *testing.T) {
 		}
 	}
 }
+
+// Seq numbers the collectives started, for progress reports: one per call,
+// the same on every rank.
+func TestRing_Seq(t *testing.T) {
+	mustRun(t, memConfigs(ringtest.NewNetwork(3)), func(ctx context.Context, c *ring.Comm) error {
+		if c.Seq() != 0 {
+			return fmt.Errorf("rank %d: Seq %d before any call", c.Rank(), c.Seq())
+		}
+		x := []float32{1}
+		for i := range 3 {
+			if err := c.AllReduce(ctx, collective.Float32s(x), collective.Sum); err != nil {
+				return err
+			}
+			if c.Seq() != uint64(i+1) {
+				return fmt.Errorf("rank %d: Seq %d after %d calls", c.Rank(), c.Seq(), i+1)
+			}
+		}
+		if err := c.Broadcast(ctx, collective.Float32s(x), 0); err != nil || c.Seq() != 4 {
+			return fmt.Errorf("rank %d: Seq %d after a broadcast (%v)", c.Rank(), c.Seq(), err)
+		}
+		return nil
+	})
+}
