@@ -5,8 +5,10 @@ SHELL := /bin/bash
 ENV := . build/libtorch/env.sh &&
 BIN := bin/ddprun
 # Packages that must build without cgo (the import walls of ARCHITECTURE.md).
-PURE_DIRS := collective collective/ring shard launcher k8s internal bert/wordpiece ddp/optim ddp/metrics \
-	ddp/tblog ddp/runlog ddp/progress ddp/report ddp/baseline
+# Everything under internal/ but torchrt, which is the libtorch runtime.
+PURE_DIRS := collective collective/ring shard launcher k8s bert/wordpiece ddp/optim ddp/metrics \
+	ddp/tblog ddp/runlog ddp/progress ddp/report ddp/baseline \
+	$(filter-out internal/torchrt,$(patsubst %/,%,$(wildcard internal/*/)))
 PURE := $(foreach d,$(PURE_DIRS),$(if $(wildcard $(d)),./$(d)/...))
 GOTESTFLAGS ?= -count=1
 DATA ?= data/spamassassin

@@ -33,8 +33,8 @@
 // Models from scratch come from a preset (micro, tiny, mini, small, base)
 // and HF's initialisation. Pooling is HF's [CLS] (through the pooler for
 // BERT) or the mean of the non-padding tokens; FreezeBase and SetTrainable
-// freeze parameters; package torchrt's Autocast runs the forward pass in
-// bf16 with fp32 weights. All calls belong on the compute thread (package
-// torchrt), and every intermediate tensor of a forward pass is freed when it
-// returns (Note [Tensor lifetimes]).
+// freeze parameters; package internal/torchrt's Autocast runs the forward
+// pass in bf16 with fp32 weights. All calls belong on the compute thread
+// (package internal/torchrt), and every intermediate tensor of a forward
+// pass is freed when it returns (Note [Tensor lifetimes]).
 package bert

@@ -12,7 +12,7 @@ import (
 
 	"github.com/sugarme/gotch"
 
-	"github.com/ddprun/ddprun/bert/torchrt"
+	"github.com/ddprun/ddprun/internal/torchrt"
 )
 
 // mlmReference is bert/testdata/<case>_mlm/reference.json, written by

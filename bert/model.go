@@ -10,13 +10,13 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/ddprun/ddprun/bert/torchrt"
+	"github.com/ddprun/ddprun/internal/torchrt"
 )
 
 // Model is BertForSequenceClassification or
 // DistilBertForSequenceClassification on libtorch, numerically the same as
 // HuggingFace's eager implementation. All methods must be called on the
-// compute thread (see package torchrt).
+// compute thread (see package internal/torchrt).
 type Model struct {
 	Config Config
 	device gotch.Device

@@ -13,7 +13,7 @@ import (
 
 	"github.com/sugarme/gotch"
 
-	"github.com/ddprun/ddprun/bert/torchrt"
+	"github.com/ddprun/ddprun/internal/torchrt"
 )
 
 func logitsOf(t *testing.T, m *Model, in Input) []float32 {

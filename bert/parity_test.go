@@ -9,7 +9,7 @@ import (
 
 	"github.com/sugarme/gotch"
 
-	"github.com/ddprun/ddprun/bert/torchrt"
+	"github.com/ddprun/ddprun/internal/torchrt"
 )
 
 // reference is bert/testdata/<case>/reference.json, written by

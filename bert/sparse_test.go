@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ddprun/ddprun/bert/torchrt"
+	"github.com/ddprun/ddprun/internal/torchrt"
 )
 
 // The sparse word-embedding gradient holds exactly PyTorch's dense gradient

@@ -10,11 +10,11 @@ import (
 
 	"github.com/sugarme/gotch"
 
-	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/collective"
 	_ "github.com/ddprun/ddprun/collective/nccl" // registers "nccl"
 	_ "github.com/ddprun/ddprun/collective/ring" // registers "ring"
 	"github.com/ddprun/ddprun/internal/rankenv"
+	"github.com/ddprun/ddprun/internal/torchrt"
 )
 
 // Note [Devices and backends]: --device picks where a rank's model lives

@@ -11,13 +11,13 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/ddprun/ddprun/bert"
-	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/collective"
 	"github.com/ddprun/ddprun/collective/nccl"
 	"github.com/ddprun/ddprun/collective/nccl/nccltest"
 	"github.com/ddprun/ddprun/collective/ring"
 	"github.com/ddprun/ddprun/collective/ring/ringtest"
 	"github.com/ddprun/ddprun/ddp/optim"
+	"github.com/ddprun/ddprun/internal/torchrt"
 	"github.com/ddprun/ddprun/shard"
 )
 

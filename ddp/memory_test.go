@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ddprun/ddprun/bert/torchrt"
+	"github.com/ddprun/ddprun/internal/torchrt"
 )
 
 // rssMB reads the resident set size from /proc/self/statm.

@@ -20,10 +20,10 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/ddprun/ddprun/bert"
-	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/collective"
 	"github.com/ddprun/ddprun/ddp/optim"
 	"github.com/ddprun/ddprun/ddp/runlog"
+	"github.com/ddprun/ddprun/internal/torchrt"
 	"github.com/ddprun/ddprun/shard"
 )
 

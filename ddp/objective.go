@@ -7,10 +7,10 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ddprun/ddprun/bert"
-	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/bert/wordpiece"
 	"github.com/ddprun/ddprun/collective"
 	"github.com/ddprun/ddprun/ddp/metrics"
+	"github.com/ddprun/ddprun/internal/torchrt"
 	"github.com/ddprun/ddprun/shard"
 )
 

@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 
 	"github.com/ddprun/ddprun/bert"
-	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/internal/torchrt"
 )
 
 // Note [Overlap]: with gradient hooks (torchrt Note [Gradient hooks]) a

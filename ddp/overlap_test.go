@@ -9,8 +9,8 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/ddprun/ddprun/bert"
-	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/internal/torchrt"
 	"github.com/ddprun/ddprun/shard"
 )
 

@@ -6,9 +6,9 @@ import (
 
 	"github.com/sugarme/gotch"
 
-	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/collective"
 	"github.com/ddprun/ddprun/internal/rankenv"
+	"github.com/ddprun/ddprun/internal/torchrt"
 )
 
 // Note [Plan]: the settings that depend on each other, on the rank's

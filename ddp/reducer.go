@@ -10,9 +10,9 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ddprun/ddprun/bert"
-	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/collective"
 	"github.com/ddprun/ddprun/ddp/devopt"
+	"github.com/ddprun/ddprun/internal/torchrt"
 )
 
 // reducer owns the gradient buckets: one flat fp32 tensor per bucket whose

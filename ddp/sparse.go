@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"github.com/ddprun/ddprun/bert"
-	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/internal/torchrt"
 )
 
 // Note [Sparse embedding gradients]: a batch touches at most B x T of the

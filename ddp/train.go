@@ -16,13 +16,13 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/ddprun/ddprun/bert"
-	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/bert/wordpiece"
 	"github.com/ddprun/ddprun/collective"
 	"github.com/ddprun/ddprun/ddp/metrics"
 	"github.com/ddprun/ddprun/ddp/optim"
 	"github.com/ddprun/ddprun/internal/control"
 	"github.com/ddprun/ddprun/internal/rankenv"
+	"github.com/ddprun/ddprun/internal/torchrt"
 	"github.com/ddprun/ddprun/shard"
 )
 

@@ -13,9 +13,9 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/ddprun/ddprun/bert"
-	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/bert/wordpiece"
 	"github.com/ddprun/ddprun/ddp/runlog"
+	"github.com/ddprun/ddprun/internal/torchrt"
 )
 
 // testWords make up the tiny model's vocabulary and the synthetic texts.

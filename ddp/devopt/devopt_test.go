@@ -9,8 +9,8 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/ddp/optim"
+	"github.com/ddprun/ddprun/internal/torchrt"
 )
 
 // sizes are the parameters of one test group; the first three decay.

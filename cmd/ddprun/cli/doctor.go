@@ -15,13 +15,13 @@ import (
 
 	"github.com/sugarme/gotch"
 
-	"github.com/ddprun/ddprun/bert/torchrt"
 	"github.com/ddprun/ddprun/collective"
 	"github.com/ddprun/ddprun/collective/nccl"
 	"github.com/ddprun/ddprun/collective/ring"
 	"github.com/ddprun/ddprun/ddp"
 	"github.com/ddprun/ddprun/internal/flagtypes"
 	"github.com/ddprun/ddprun/internal/rankenv"
+	"github.com/ddprun/ddprun/internal/torchrt"
 )
 
 func init() {

@@ -9,7 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
-	"github.com/ddprun/ddprun/bert/torchrt"
+	"github.com/ddprun/ddprun/internal/torchrt"
 )
 
 func init() {

@@ -17,5 +17,9 @@
 // instead of page-faulted in every step (Note [Allocator]). See Note [Compute
 // thread] for the gotch bugs behind these rules. The package also exposes
 // autocast (bf16 mixed precision), gradient shims (set to none, set to a
-// view, grad mode) and the libtorch version.
+// view, grad mode), gradient hooks, the CUDA device and the libtorch
+// version.
+//
+// It is the runtime under both bert (the model) and ddp (the trainer), and
+// knows neither: nothing here is about BERT (walls_test.go keeps it so).
 package torchrt
