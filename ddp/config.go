@@ -199,6 +199,8 @@ func (c *Config) Validate() error {
 		return bad("--batch-size, --grad-accum must be >= 1, --max-length >= 2 and --global-batch-size >= 0")
 	case c.GlobalBatch > 0 && c.GradAccum != 1:
 		return bad("give --global-batch-size or --grad-accum, not both: the first derives the second from the world size")
+	case c.Overwrite && c.Resume != "auto" && c.Resume != "no" && c.Resume != "":
+		return bad("--overwrite-output starts over; it cannot resume from %s", c.Resume)
 	case c.MaxSteps <= 0 && c.Epochs <= 0:
 		return bad("--epochs or --max-steps must be positive")
 	case c.Precision != "fp32" && c.Precision != "bf16":

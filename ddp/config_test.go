@@ -31,6 +31,7 @@ func TestEvaluationAndSaving(t *testing.T) {
 		{"load best without val", func(c *Config) { c.LoadBestAtEnd = true }, "no", 500, "no", 500, "needs evaluations"},
 		{"eval without val", func(c *Config) { c.EvalStrategy = "epoch" }, "epoch", 500, "steps", 500, "needs --val"},
 		{"unknown metric", func(c *Config) { c.MetricForBest = "auc" }, "no", 500, "steps", 500, "metric-for-best"},
+		{"overwrite and resume from a folder", func(c *Config) { c.Overwrite, c.Resume = true, "runs/x/checkpoint-5" }, "no", 500, "steps", 500, "cannot resume"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()
