@@ -97,7 +97,8 @@ func (t *trainer) startFresh(damaged []string) error {
 	}
 	// A restart by the launcher that finds no checkpoint starts over on what
 	// its own first generation left: that generation passed this check (a
-	// refusal exits 2, which the launcher does not restart).
+	// refusal exits launcher.RankRefusedCode, which the launcher does not
+	// restart).
 	if restarted := t.env.ID.Restart > 0 && t.cfg.Resume == "auto" && len(damaged) == 0; t.cfg.Overwrite || restarted {
 		for _, p := range old {
 			if err := os.RemoveAll(p); err != nil {

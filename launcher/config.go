@@ -19,11 +19,17 @@ const (
 	ExitUsage   = 2 // bad flags or environment
 	ExitStopped = 3 // stopped on request (a signal): every rank checkpointed and exited cleanly
 	ExitKilled  = 4 // stopped on request, but some rank had to be killed after the grace period
+	ExitRefused = 5 // a rank refused to start (RankRefusedCode): not restarted
 )
 
 // RankStoppedCode is the exit code of a rank that stopped cleanly after a
 // checkpoint because it was asked to (SIGTERM or a stop request).
 const RankStoppedCode = 3
+
+// RankRefusedCode is the exit code of a rank that refused to start for a
+// reason a restart cannot change (its output folder holds another run's
+// checkpoints): the launcher does not restart the job after it.
+const RankRefusedCode = 5
 
 // ErrConfig is wrapped by every error about a bad Config.
 var ErrConfig = errors.New("launcher: bad configuration")

@@ -208,6 +208,9 @@ func (g *gen) onExit(p *proc) {
 	}
 	f := Failure{Gen: g.w.Gen, Node: g.n.name, Rank: p.id.Rank, LocalRank: p.id.LocalRank,
 		ExitCode: code, Signal: sig, Time: p.exitAt}
+	if code == RankRefusedCode {
+		g.res.final = true // a restart would be refused again
+	}
 	if p.tail != nil {
 		f.Tail = p.tail.Lines()
 	}

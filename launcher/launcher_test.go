@@ -38,6 +38,7 @@ func TestMain(m *testing.M) {
 //
 //	ok        every rank exits 0
 //	fail      the target exits 7 with a message on stderr
+//	refuse    the target exits RankRefusedCode at step 3 (a refusal to start)
 //	crash     the target kills itself with SIGKILL
 //	fail-once the target fails on the first start only (restarts succeed)
 //	hang      every rank heartbeats a few steps, then the target stops heartbeating; all wait
@@ -87,6 +88,9 @@ func fakeRank(mode string) int {
 			case mode == "fail" || mode == "fail-once" && id.Restart == 0:
 				fmt.Fprintln(os.Stderr, "boom: rank", id.Rank, "failed on purpose")
 				return 7
+			case mode == "refuse":
+				fmt.Fprintln(os.Stderr, "rank", id.Rank, "refuses: its output holds another run")
+				return launcher.RankRefusedCode
 			case mode == "crash":
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			}
@@ -255,6 +259,19 @@ func TestRun_MaxRestarts(t *testing.T) {
 				t.Errorf("no final summary %q", last)
 			}
 		})
+	}
+}
+
+// TestRun_RefusalIsNotRestarted: a rank that refuses to start (its output
+// holds another run) ends the job at once, whatever --max-restarts says:
+// a restart would be refused again.
+func TestRun_RefusalIsNotRestarted(t *testing.T) {
+	r := run(t, t.Context(), launcher.Config{NProc: 2, MaxRestarts: 2}, "FAKE_RANK=refuse", "FAKE_TARGET=0")
+	if r.code != launcher.ExitRefused || !errors.Is(r.err, launcher.ErrRankFailed) {
+		t.Fatalf("exit %d, %v", r.code, r.err)
+	}
+	if n := strings.Count(r.stdout, "rank 0 of 2 restart "); n != 1 {
+		t.Errorf("%d generations started, want 1 (no restart after a refusal)", n)
 	}
 }
 

@@ -162,7 +162,11 @@ func (n *node) loop(ctx context.Context) (int, error) {
 		writeSummary(n.stderr.w, n.job, res.failures, world.Gen, world.MaxRestarts, final)
 		if final {
 			root, _ := rootCause(res.failures)
-			return ExitFailed, fmt.Errorf("%w: %s: %s", ErrRankFailed, who(root), root.what())
+			code := ExitFailed
+			if root.ExitCode == RankRefusedCode && root.Signal == "" {
+				code = ExitRefused
+			}
+			return code, fmt.Errorf("%w: %s: %s", ErrRankFailed, who(root), root.what())
 		}
 		gen = world.Gen + 1
 		n.log.Info("restarting", "restart", gen, "max_restarts", world.MaxRestarts)

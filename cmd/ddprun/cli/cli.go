@@ -23,6 +23,7 @@ import (
 	"sync"
 
 	"github.com/ddprun/ddprun/ddp"
+	"github.com/ddprun/ddprun/launcher"
 )
 
 // Command is one subcommand.
@@ -81,8 +82,10 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, ErrUsage), errors.Is(err, ddp.ErrOutputInUse):
+	case errors.Is(err, ErrUsage):
 		return 2
+	case errors.Is(err, ddp.ErrOutputInUse):
+		return launcher.RankRefusedCode // not restarted by the launcher
 	case errors.As(err, &ee):
 		return ee.Code
 	}
