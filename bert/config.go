@@ -14,12 +14,6 @@ import (
 	"github.com/ddprun/ddprun/internal/atomicfile"
 )
 
-// Model types, as HuggingFace writes them in config.json.
-const (
-	TypeBERT       = "bert"
-	TypeDistilBERT = "distilbert"
-)
-
 // Pooling selects the sequence summary the classifier head sees.
 const (
 	PoolCLS  = "cls"  // the [CLS] token (HF's default; through the pooler for BERT)
@@ -121,8 +115,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
 	}
 	switch {
-	case c.ModelType != TypeBERT && c.ModelType != TypeDistilBERT:
-		return bad("model_type %q is not supported (bert, distilbert)", c.ModelType)
+	case families[c.ModelType] == nil:
+		return bad("model_type %q is not supported (%s)", c.ModelType, supported())
 	case c.Task != TaskClassify && c.Task != TaskMaskedLM:
 		return bad("task %q is not supported (classification, %s)", c.Task, TaskMaskedLM)
 	case c.MaskedLM() && c.untiedEmbeddings():
@@ -171,14 +165,11 @@ func ParseConfig(b []byte) (Config, error) {
 	if meanType { // Note [Mean pooling in HF folders]
 		c.ModelType = strings.TrimSuffix(strings.TrimPrefix(c.ModelType, "ddprun-"), meanPoolSuffix)
 	}
-	switch c.ModelType {
-	case TypeBERT:
-		r.bert(&c)
-	case TypeDistilBERT:
-		r.distil(&c)
-	default:
-		return Config{}, fmt.Errorf("%w: model_type %q is not supported (bert, distilbert)", ErrConfig, c.ModelType)
+	fam, ok := families[c.ModelType]
+	if !ok {
+		return Config{}, fmt.Errorf("%w: model_type %q is not supported (%s)", ErrConfig, c.ModelType, supported())
 	}
+	fam.readConfig(&r, &c)
 	c.InitializerRange = r.num("initializer_range", 0.02)
 	c.PadTokenID = int(r.num("pad_token_id", 0))
 	c.ProblemType = r.str("problem_type", "single_label_classification")
@@ -235,47 +226,6 @@ func (r *reader) str(key, def string) string {
 		r.err = fmt.Errorf("%w: %s: %v", ErrConfig, key, err)
 	}
 	return s
-}
-
-func (r *reader) bert(c *Config) {
-	c.VocabSize = int(r.num("vocab_size", 30522))
-	c.HiddenSize = int(r.num("hidden_size", 768))
-	c.NumLayers = int(r.num("num_hidden_layers", 12))
-	c.NumHeads = int(r.num("num_attention_heads", 12))
-	c.IntermediateSize = int(r.num("intermediate_size", 3072))
-	c.MaxPositions = int(r.num("max_position_embeddings", 512))
-	c.TypeVocabSize = int(r.num("type_vocab_size", 2))
-	c.LayerNormEps = r.num("layer_norm_eps", 1e-12)
-	c.HiddenDropout = r.num("hidden_dropout_prob", 0.1)
-	c.AttentionDropout = r.num("attention_probs_dropout_prob", 0.1)
-	c.ClassifierDropout = c.HiddenDropout
-	if _, ok := r.raw["classifier_dropout"]; ok && string(r.raw["classifier_dropout"]) != "null" {
-		c.ClassifierDropout = r.num("classifier_dropout", c.HiddenDropout)
-	} else {
-		r.take("classifier_dropout")
-		c.classifierDropoutNull = true
-	}
-	c.HiddenAct = r.str("hidden_act", "gelu")
-	if pe := r.str("position_embedding_type", "absolute"); pe != "absolute" && r.err == nil {
-		r.err = fmt.Errorf("%w: position_embedding_type %q is not supported (absolute)", ErrConfig, pe)
-	}
-}
-
-func (r *reader) distil(c *Config) {
-	c.VocabSize = int(r.num("vocab_size", 30522))
-	c.HiddenSize = int(r.num("dim", 768))
-	c.NumLayers = int(r.num("n_layers", 6))
-	c.NumHeads = int(r.num("n_heads", 12))
-	c.IntermediateSize = int(r.num("hidden_dim", 3072))
-	c.MaxPositions = int(r.num("max_position_embeddings", 512))
-	c.LayerNormEps = 1e-12 // DistilBERT hard-codes it
-	c.HiddenDropout = r.num("dropout", 0.1)
-	c.AttentionDropout = r.num("attention_dropout", 0.1)
-	c.ClassifierDropout = r.num("seq_classif_dropout", 0.2)
-	c.HiddenAct = r.str("activation", "gelu")
-	if v, ok := r.take("sinusoidal_pos_embds"); ok && string(v) == "true" && r.err == nil {
-		r.err = fmt.Errorf("%w: sinusoidal_pos_embds is not supported", ErrConfig)
-	}
 }
 
 // labels reads id2label (and checks label2id against it). Without either,
@@ -353,19 +303,19 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		"id2label": id2label, "label2id": label2id, "ddprun_pooling": c.Pooling, "torch_dtype": "float32",
 	}
 	maps.Copy(m, common)
-	if c.ModelType == TypeDistilBERT {
-		maps.Copy(m, c.distilFields())
-	} else {
-		maps.Copy(m, c.bertFields())
-	}
-	if c.MaskedLM() {
+	fam := c.family()
+	maps.Copy(m, fam.configKeys(c))
+	arch := fam.architectures[TaskClassify]
+	switch {
+	case c.MaskedLM():
+		arch = fam.architectures[TaskMaskedLM]
 		c.maskedLMFields(m)
-	} else if c.Pooling == PoolMean { // Note [Mean pooling in HF folders]
-		arch := m["architectures"].([]string)[0]
+	case c.Pooling == PoolMean: // Note [Mean pooling in HF folders]
+		arch = "Ddprun" + strings.TrimSuffix(arch, "ForSequenceClassification") + "MeanPoolForSequenceClassification"
 		m["model_type"] = "ddprun-" + c.ModelType + meanPoolSuffix
-		m["architectures"] = []string{"Ddprun" + strings.TrimSuffix(arch, "ForSequenceClassification") + "MeanPoolForSequenceClassification"}
 		m["ddprun_note"] = meanPoolNote
 	}
+	m["architectures"] = []string{arch}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
@@ -375,38 +325,10 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func (c Config) bertFields() map[string]any {
-	var cd any = c.ClassifierDropout
-	if c.classifierDropoutNull && c.ClassifierDropout == c.HiddenDropout {
-		cd = nil
-	}
-	return map[string]any{
-		"architectures": []string{"BertForSequenceClassification"}, "hidden_size": c.HiddenSize,
-		"num_hidden_layers": c.NumLayers, "num_attention_heads": c.NumHeads, "intermediate_size": c.IntermediateSize,
-		"type_vocab_size": c.TypeVocabSize, "layer_norm_eps": c.LayerNormEps, "hidden_dropout_prob": c.HiddenDropout,
-		"attention_probs_dropout_prob": c.AttentionDropout, "classifier_dropout": cd, "hidden_act": c.HiddenAct,
-		"position_embedding_type": "absolute", "use_cache": true,
-	}
-}
-
-func (c Config) distilFields() map[string]any {
-	return map[string]any{
-		"architectures": []string{"DistilBertForSequenceClassification"}, "dim": c.HiddenSize,
-		"n_layers": c.NumLayers, "n_heads": c.NumHeads, "hidden_dim": c.IntermediateSize,
-		"dropout": c.HiddenDropout, "attention_dropout": c.AttentionDropout, "seq_classif_dropout": c.ClassifierDropout,
-		"activation": c.HiddenAct, "sinusoidal_pos_embds": false, "qa_dropout": 0.1, "tie_weights_": true,
-	}
-}
-
-// maskedLMFields makes m a masked LM's config.json: HF's architecture
-// name, and none of a classifier's keys (labels, problem type, pooling),
-// which would only mislead.
+// maskedLMFields makes m a masked LM's config.json: none of a
+// classifier's keys (labels, problem type, pooling), which would only
+// mislead.
 func (c Config) maskedLMFields(m map[string]any) {
-	arch := "BertForMaskedLM"
-	if c.ModelType == TypeDistilBERT {
-		arch = "DistilBertForMaskedLM"
-	}
-	m["architectures"] = []string{arch}
 	for _, k := range []string{"id2label", "label2id", "problem_type", "ddprun_pooling", "classifier_dropout"} {
 		delete(m, k)
 	}

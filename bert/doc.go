@@ -30,6 +30,11 @@
 // ignored and the classifier initialised, both listed in the LoadReport
 // (TestMaskedLMParity, TestMaskedLMSaveLoad).
 //
+// What differs between BERT and DistilBERT (config.json keys, parameter
+// names, embeddings, layers, heads) lives in one file per family,
+// bert_family.go and distilbert_family.go, registered by model_type
+// (ModelTypes); the rest of the package is shared (Note [Model families]).
+//
 // Models from scratch come from a preset (micro, tiny, mini, small, base)
 // and HF's initialisation. Pooling is HF's [CLS] (through the pooler for
 // BERT) or the mean of the non-padding tokens; FreezeBase and SetTrainable

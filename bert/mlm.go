@@ -2,7 +2,6 @@ package bert
 
 import (
 	"fmt"
-	"regexp"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -38,51 +37,13 @@ import (
 // others, label -100), and the vocabulary-sized matrix product, the largest
 // of a small model's step, shrinks by the masking rate.
 
-// maskedLMHeadRE matches the masked-LM head's parameters and their aliases.
-var maskedLMHeadRE = regexp.MustCompile(`^(cls\.predictions\.|vocab_transform\.|vocab_layer_norm\.|vocab_projector\.)`)
-
 // IsMaskedLMHead reports whether a parameter name belongs to a masked-LM
 // head (Note [Masked-LM head]).
-func IsMaskedLMHead(name string) bool { return maskedLMHeadRE.MatchString(name) }
-
-func (s *specBuilder) bertMaskedLM(c Config) {
-	h := c.HiddenSize
-	s.add("cls.predictions.bias", InitZeros, c.VocabSize)
-	s.noDecay()
-	s.linear("cls.predictions.transform.dense", h, h)
-	s.norm("cls.predictions.transform.LayerNorm", h)
-}
-
-func (s *specBuilder) distilMaskedLM(c Config) {
-	h := c.HiddenSize
-	s.linear("vocab_transform", h, h)
-	s.norm("vocab_layer_norm", h)
-	s.add("vocab_projector.bias", InitZeros, c.VocabSize)
-	s.noDecay()
-}
+func IsMaskedLMHead(name string) bool { return maskedLMRE().MatchString(name) }
 
 // maskedLMNames are a masked-LM head's parameter names: the transform's
 // dense layer, its LayerNorm, and the output bias.
 type maskedLMNames struct{ dense, norm, bias string }
-
-func (m *Model) maskedLMNames() maskedLMNames {
-	if m.Config.ModelType == TypeDistilBERT {
-		return maskedLMNames{"vocab_transform", "vocab_layer_norm", "vocab_projector.bias"}
-	}
-	return maskedLMNames{"cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.bias"}
-}
-
-// tiedAliases maps the names under which HF's state dict repeats a masked
-// LM's tied tensors to the tensors they alias.
-func (m *Model) tiedAliases() map[string]string {
-	if m.Config.ModelType == TypeDistilBERT {
-		return map[string]string{"vocab_projector.weight": m.WordEmbeddings()}
-	}
-	return map[string]string{
-		"cls.predictions.decoder.weight": m.WordEmbeddings(),
-		"cls.predictions.decoder.bias":   "cls.predictions.bias",
-	}
-}
 
 // MaskedLM computes the masked-LM logits [len(pos), vocab] at the positions
 // pos of a batch, flat indices row*T + column (row-major, as Input's
@@ -117,7 +78,7 @@ func (m *Model) MaskedLM(in Input, pos []int64, train bool) (logits *ts.Tensor, 
 
 // maskedLMHead maps hidden states [N,H] to vocabulary logits [N,V].
 func (f *forward) maskedLMHead(x *ts.Tensor) *ts.Tensor {
-	n := f.m.maskedLMNames()
+	n := f.m.Config.family().maskedLM
 	x = f.s.t(f.linear(x, n.dense).Gelu("none", false))
 	if x.DType() != gotch.Float { // bf16 under autocast: see Note [Masked-LM head]
 		x = f.s.t(x.Totype(gotch.Float, false))

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/sugarme/gotch"
@@ -37,12 +36,7 @@ type Model struct {
 func (m *Model) SetSparseEmbeddingGrad(sparse bool) { m.sparseGrad = sparse }
 
 // WordEmbeddings is the name of the word-embedding parameter.
-func (m *Model) WordEmbeddings() string {
-	if m.Config.ModelType == TypeDistilBERT {
-		return "distilbert.embeddings.word_embeddings.weight"
-	}
-	return "bert.embeddings.word_embeddings.weight"
-}
+func (m *Model) WordEmbeddings() string { return m.Config.family().wordEmbeddings }
 
 // Input is a batch of token ids: row-major [B][T] slices, padded to T.
 type Input struct {
@@ -80,11 +74,12 @@ func New(c Config, device gotch.Device) (_ *Model, err error) {
 }
 
 // unused reports parameters the forward pass of this configuration never
-// touches: BERT's pooler under mean pooling. They are frozen, so that the
-// optimizer leaves them as they are (as PyTorch skips parameters whose grad
-// is None) and DDP does not wait for their gradients.
+// touches: the pooler (BERT's) under mean pooling. They are frozen, so that
+// the optimizer leaves them as they are (as PyTorch skips parameters whose
+// grad is None) and DDP does not wait for their gradients.
 func (m *Model) unused(name string) bool {
-	return m.Config.ModelType == TypeBERT && m.Config.Pooling == PoolMean && strings.HasPrefix(name, "bert.pooler.")
+	pooler := m.Config.family().pooler
+	return pooler != "" && m.Config.Pooling == PoolMean && strings.HasPrefix(name, pooler)
 }
 
 func (m *Model) initTensor(p Param) (*ts.Tensor, error) {
@@ -200,22 +195,25 @@ func (m *Model) Forward(in Input, train bool) (logits *ts.Tensor, err error) {
 // encode runs the encoder: the last hidden states [B,T,H] and the
 // attention mask [B,T] as a tensor.
 func (f *forward) encode(in Input) (h, mask *ts.Tensor) {
+	fam := f.m.Config.family()
 	ids := f.ints(in.IDs)
 	mask = f.ints(in.Mask)
-	if f.m.Config.ModelType == TypeDistilBERT {
-		return f.distilEncoder(ids, mask), mask
+	h = fam.embeddings(f, in, ids)
+	bias := f.maskBias(mask)
+	for i := range f.m.Config.NumLayers {
+		h = fam.layer(f, i, h, bias)
 	}
-	return f.bertEncoder(ids, f.ints(in.TypeIDs), mask), mask
+	return h, mask
 }
 
 func (m *Model) checkInput(in Input) error {
-	n := in.B * in.T
+	n, tokenTypes := in.B*in.T, m.Config.family().tokenTypes
 	switch {
 	case in.B <= 0 || in.T <= 0:
 		return fmt.Errorf("%w: empty batch (%d x %d)", ErrShape, in.B, in.T)
 	case len(in.IDs) != n || len(in.Mask) != n:
 		return fmt.Errorf("%w: %d ids and %d mask values for a %d x %d batch", ErrShape, len(in.IDs), len(in.Mask), in.B, in.T)
-	case m.Config.ModelType == TypeBERT && len(in.TypeIDs) != n:
+	case tokenTypes && len(in.TypeIDs) != n:
 		return fmt.Errorf("%w: %d token type ids for a %d x %d batch", ErrShape, len(in.TypeIDs), in.B, in.T)
 	case in.T > m.Config.MaxPositions:
 		return fmt.Errorf("%w: sequence length %d exceeds max_position_embeddings %d", ErrShape, in.T, m.Config.MaxPositions)
@@ -225,7 +223,7 @@ func (m *Model) checkInput(in Input) error {
 			return fmt.Errorf("%w: token id %d at row %d is outside the vocabulary of %d", ErrShape, id, i/in.T, m.Config.VocabSize)
 		}
 	}
-	if m.Config.ModelType == TypeBERT {
+	if tokenTypes {
 		for i, id := range in.TypeIDs {
 			if id < 0 || id >= int64(m.Config.TypeVocabSize) {
 				return fmt.Errorf("%w: token type id %d at row %d is outside 0..%d", ErrShape, id, i/in.T, m.Config.TypeVocabSize-1)
@@ -340,45 +338,6 @@ func (f *forward) positions() *ts.Tensor {
 	return f.s.t(pos.View([]int64{1, f.t}, false))
 }
 
-func (f *forward) bertEncoder(ids, types, mask *ts.Tensor) *ts.Tensor {
-	c := &f.m.Config
-	e := "bert.embeddings."
-	h := f.embed(e+"word_embeddings.weight", ids, int64(c.PadTokenID))
-	h = f.s.t(h.Add(f.embed(e+"token_type_embeddings.weight", types, -1), false))
-	h = f.s.t(h.Add(f.embed(e+"position_embeddings.weight", f.positions(), -1), false))
-	h = f.dropout(f.norm(h, e+"LayerNorm"), c.HiddenDropout)
-	bias := f.maskBias(mask)
-	for i := range c.NumLayers {
-		l := "bert.encoder.layer." + strconv.Itoa(i) + "."
-		a := f.attention(h, bias, l+"attention.self.query", l+"attention.self.key", l+"attention.self.value", false)
-		a = f.dropout(f.linear(a, l+"attention.output.dense"), c.HiddenDropout)
-		h = f.norm(f.s.t(a.Add(h, false)), l+"attention.output.LayerNorm")
-		x := f.s.t(f.linear(h, l+"intermediate.dense").Gelu("none", false))
-		x = f.dropout(f.linear(x, l+"output.dense"), c.HiddenDropout)
-		h = f.norm(f.s.t(x.Add(h, false)), l+"output.LayerNorm")
-	}
-	return h
-}
-
-func (f *forward) distilEncoder(ids, mask *ts.Tensor) *ts.Tensor {
-	c := &f.m.Config
-	e := "distilbert.embeddings."
-	h := f.embed(e+"word_embeddings.weight", ids, int64(c.PadTokenID))
-	h = f.s.t(h.Add(f.embed(e+"position_embeddings.weight", f.positions(), -1), false))
-	h = f.dropout(f.norm(h, e+"LayerNorm"), c.HiddenDropout)
-	bias := f.maskBias(mask)
-	for i := range c.NumLayers {
-		l := "distilbert.transformer.layer." + strconv.Itoa(i) + "."
-		a := f.attention(h, bias, l+"attention.q_lin", l+"attention.k_lin", l+"attention.v_lin", true)
-		a = f.linear(a, l+"attention.out_lin")
-		h = f.norm(f.s.t(a.Add(h, false)), l+"sa_layer_norm")
-		x := f.s.t(f.linear(h, l+"ffn.lin1").Gelu("none", false))
-		x = f.dropout(f.linear(x, l+"ffn.lin2"), c.HiddenDropout)
-		h = f.norm(f.s.t(x.Add(h, false)), l+"output_layer_norm")
-	}
-	return h
-}
-
 // maskBias turns the attention mask [B,T] (1 = token, 0 = padding) into
 // the additive bias [B,1,1,T] HF uses: 0 for tokens, the most negative
 // float32 for padding ((1 - mask) * finfo.min, computed as (mask - 1) * max).
@@ -427,13 +386,7 @@ func (f *forward) head(h, mask *ts.Tensor) *ts.Tensor {
 	} else {
 		x = f.s.t(h.Select(1, 0, false))
 	}
-	if c.ModelType == TypeDistilBERT {
-		x = f.s.t(f.linear(x, "pre_classifier").Relu(false))
-	} else if c.Pooling == PoolCLS {
-		x = f.s.t(f.linear(x, "bert.pooler.dense").Tanh(false))
-	}
-	x = f.dropout(x, c.ClassifierDropout)
-	return f.linear(x, "classifier")
+	return c.family().classify(f, x)
 }
 
 // meanPool averages the hidden states of the non-padding tokens.

@@ -3,7 +3,6 @@ package bert
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 )
 
 // Param is one named parameter of a model. Names are HuggingFace's
@@ -36,21 +35,12 @@ const (
 // encoder, then the task's head.
 func Spec(c Config) []Param {
 	var s specBuilder
-	switch {
-	case c.ModelType == TypeDistilBERT && c.MaskedLM():
-		s.distil(c)
-		s.distilMaskedLM(c)
-	case c.ModelType == TypeDistilBERT:
-		s.distil(c)
-		s.linear("pre_classifier", c.HiddenSize, c.HiddenSize)
-		s.linear("classifier", c.NumLabels(), c.HiddenSize)
-	case c.MaskedLM():
-		s.bert(c)
-		s.bertMaskedLM(c)
-	default:
-		s.bert(c)
-		s.linear("bert.pooler.dense", c.HiddenSize, c.HiddenSize)
-		s.linear("classifier", c.NumLabels(), c.HiddenSize)
+	fam := c.family()
+	fam.encoderSpec(&s, c)
+	if c.MaskedLM() {
+		fam.maskedLMSpec(&s, c)
+	} else {
+		fam.classifierSpec(&s, c)
 	}
 	return s.params
 }
@@ -87,51 +77,10 @@ func (s *specBuilder) wordEmbeddings(name string, vocab, h int) {
 	s.params[len(s.params)-1].WordEmbedding = true
 }
 
-func (s *specBuilder) bert(c Config) {
-	h, e := c.HiddenSize, "bert.embeddings."
-	s.wordEmbeddings(e+"word_embeddings.weight", c.VocabSize, h)
-	s.add(e+"position_embeddings.weight", InitNormal, c.MaxPositions, h)
-	s.add(e+"token_type_embeddings.weight", InitNormal, c.TypeVocabSize, h)
-	s.norm(e+"LayerNorm", h)
-	for i := range c.NumLayers {
-		l := "bert.encoder.layer." + strconv.Itoa(i) + "."
-		s.linear(l+"attention.self.query", h, h)
-		s.linear(l+"attention.self.key", h, h)
-		s.linear(l+"attention.self.value", h, h)
-		s.linear(l+"attention.output.dense", h, h)
-		s.norm(l+"attention.output.LayerNorm", h)
-		s.linear(l+"intermediate.dense", c.IntermediateSize, h)
-		s.linear(l+"output.dense", h, c.IntermediateSize)
-		s.norm(l+"output.LayerNorm", h)
-	}
-}
-
-func (s *specBuilder) distil(c Config) {
-	h, e := c.HiddenSize, "distilbert.embeddings."
-	s.wordEmbeddings(e+"word_embeddings.weight", c.VocabSize, h)
-	s.add(e+"position_embeddings.weight", InitNormal, c.MaxPositions, h)
-	s.norm(e+"LayerNorm", h)
-	for i := range c.NumLayers {
-		l := "distilbert.transformer.layer." + strconv.Itoa(i) + "."
-		s.linear(l+"attention.q_lin", h, h)
-		s.linear(l+"attention.k_lin", h, h)
-		s.linear(l+"attention.v_lin", h, h)
-		s.linear(l+"attention.out_lin", h, h)
-		s.norm(l+"sa_layer_norm", h)
-		s.linear(l+"ffn.lin1", c.IntermediateSize, h)
-		s.linear(l+"ffn.lin2", h, c.IntermediateSize)
-		s.norm(l+"output_layer_norm", h)
-	}
-}
-
 // IsHead reports whether a parameter belongs to the classification head
 // (what trains when the backbone is frozen): BERT's classifier, DistilBERT's
 // pre_classifier and classifier.
-func IsHead(name string) bool {
-	return headRE.MatchString(name)
-}
-
-var headRE = regexp.MustCompile(`^(classifier|pre_classifier)\.`)
+func IsHead(name string) bool { return headRE().MatchString(name) }
 
 // Selector chooses parameters by a regular expression over their names.
 type Selector struct{ re *regexp.Regexp }
@@ -141,7 +90,7 @@ type Selector struct{ re *regexp.Regexp }
 func ParseSelector(expr string) (Selector, error) {
 	switch expr {
 	case "classifier", "head":
-		return Selector{headRE}, nil
+		return Selector{headRE()}, nil
 	}
 	re, err := regexp.Compile(expr)
 	if err != nil {

@@ -28,21 +28,6 @@ type LoadOptions struct {
 	ReinitMismatchedHead bool
 }
 
-// ignorable are prefixes of tensors that checkpoints carry and a sequence
-// classifier does not use: MLM/NSP heads and the position_ids buffer.
-var ignorable = []string{
-	"cls.", "bert.embeddings.position_ids", "distilbert.embeddings.position_ids",
-	"vocab_transform.", "vocab_layer_norm.", "vocab_projector.", "qa_outputs.",
-}
-
-// ignorableByMaskedLM are the prefixes a masked LM does not use: a
-// classifier's head and BERT's pooler, the NSP head of BertForPreTraining,
-// QA heads and the position_ids buffer.
-var ignorableByMaskedLM = []string{
-	"classifier.", "pre_classifier.", "bert.pooler.", "cls.seq_relationship.", "qa_outputs.",
-	"bert.embeddings.position_ids", "distilbert.embeddings.position_ids",
-}
-
 // LoadState copies tensors into the model's parameters with HF's checks:
 // every tensor in the file must be a known parameter or ignorable, every
 // parameter must be in the file (except the task's head: a classifier's
@@ -50,7 +35,7 @@ var ignorableByMaskedLM = []string{
 // reported), and shapes must match. A masked LM's tied aliases are checked
 // and dropped (Note [Masked-LM head]).
 func (m *Model) LoadState(w map[string]HostTensor, opt LoadOptions) (LoadReport, error) {
-	w, renamed := normaliseNames(w, m.prefix())
+	w, renamed := normaliseNames(w, m.Config.family().prefix)
 	rep := LoadReport{Renamed: renamed}
 	var problems []string
 	if m.Config.MaskedLM() {
@@ -96,41 +81,35 @@ func (m *Model) LoadState(w map[string]HostTensor, opt LoadOptions) (LoadReport,
 	return rep, nil
 }
 
-func (m *Model) prefix() string {
-	if m.Config.ModelType == TypeDistilBERT {
-		return "distilbert."
-	}
-	return "bert."
-}
-
 // initialisable reports the parameters a checkpoint may lack: the task's
 // head (a base encoder has none; a classifier has no masked-LM head and the
-// other way round).
+// other way round), and the pooler in front of a classifier's head.
 func (m *Model) initialisable(name string) bool {
 	if m.Config.MaskedLM() {
 		return IsMaskedLMHead(name)
 	}
-	return IsHead(name) || strings.HasPrefix(name, "bert.pooler.")
+	pooler := m.Config.family().pooler
+	return IsHead(name) || pooler != "" && strings.HasPrefix(name, pooler)
 }
 
+// ignorable reports the tensors checkpoints carry that a model of this
+// task does not use: the other task's head (BERT's pooler for a masked
+// LM), other pretraining and QA heads, the position_ids buffer. Any
+// family's, not only the model's own: a file's extra tensors are judged by
+// name alone.
 func (m *Model) ignorable(name string) bool {
-	list := ignorable
+	task := TaskClassify
 	if m.Config.MaskedLM() {
-		list = ignorableByMaskedLM
+		task = TaskMaskedLM
 	}
-	for _, p := range list {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
+	return hasAnyPrefix(name, anyFamily(func(f *family) []string { return f.unusedBy[task] }))
 }
 
 // untie drops the aliases of a masked LM's tied tensors from w (Note
 // [Masked-LM head]): each must equal the tensor it aliases, or stand in
 // for it when the file lacks that one.
 func (m *Model) untie(w map[string]HostTensor) (out map[string]HostTensor, tied, problems []string) {
-	aliases := m.tiedAliases()
+	aliases := m.Config.family().tied
 	out = make(map[string]HostTensor, len(w))
 	for name, t := range w {
 		if _, ok := aliases[name]; !ok {
@@ -186,13 +165,9 @@ func normaliseNames(w map[string]HostTensor, prefix string) (map[string]HostTens
 	return out, renamed
 }
 
+// isEncoderName reports a name of a bare encoder's module, of any family.
 func isEncoderName(n string) bool {
-	for _, p := range []string{"embeddings.", "encoder.", "pooler.", "transformer."} {
-		if strings.HasPrefix(n, p) {
-			return true
-		}
-	}
-	return false
+	return hasAnyPrefix(n, anyFamily(func(f *family) []string { return f.encoderModules }))
 }
 
 func keys[V any](m map[string]V) func(func(string) bool) {

@@ -34,7 +34,7 @@ type Config struct {
 	// Model.
 	Model                 string // HF model folder
 	Preset                string // tiny|mini|small|base from scratch
-	ModelType             string // bert|distilbert for presets
+	ModelType             string // with a preset: one of bert.ModelTypes()
 	Pooling               string
 	FreezeBase            bool
 	TrainOnly             string
@@ -130,7 +130,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.SkipEmpty, "skip-empty", c.SkipEmpty, "skip rows with an empty text instead of failing")
 	fs.StringVar(&c.Model, "model", c.Model, "HF model `DIR` to fine-tune (config.json + model.safetensors or pytorch_model.bin + vocab.txt)")
 	fs.StringVar(&c.Preset, "preset", c.Preset, "train from scratch: micro|tiny|mini|small|base (bert-base-uncased vocabulary)")
-	fs.StringVar(&c.ModelType, "model-type", c.ModelType, "with --preset: bert|distilbert")
+	fs.StringVar(&c.ModelType, "model-type", c.ModelType, "with --preset: "+strings.Join(bert.ModelTypes(), "|"))
 	fs.StringVar(&c.Pooling, "pooling", c.Pooling, "sequence summary for the classifier: cls|mean")
 	fs.BoolVar(&c.FreezeBase, "freeze-base", c.FreezeBase, "train only the classification head")
 	fs.StringVar(&c.TrainOnly, "train-only", c.TrainOnly, "train only parameters whose name matches this `REGEXP` (or: classifier)")

@@ -9,22 +9,8 @@ import (
 	"slices"
 
 	"github.com/ddprun/ddprun/bert"
-	"github.com/ddprun/ddprun/bert/wordpiece"
 	"github.com/ddprun/ddprun/shard"
 )
-
-// loadTokenizer reads the model folder's tokenizer (vocab.txt or
-// tokenizer.json), or the built-in bert-base-uncased vocabulary for a preset.
-func loadTokenizer(modelDir string) (*wordpiece.Tokenizer, error) {
-	if modelDir == "" {
-		return wordpiece.BertBaseUncased()
-	}
-	tok, err := wordpiece.Load(modelDir, wordpiece.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("ddp: the model folder's tokenizer: %w", err)
-	}
-	return tok, nil
-}
 
 // splits holds the datasets of a run; Val and Test may be nil.
 type splits struct {
@@ -51,18 +37,16 @@ func (c *Config) shardConfig(tok shard.Tokenizer, log *slog.Logger) shard.Config
 // order given by --labels, else the model's own labels when it was
 // fine-tuned on the same set, else the sorted training labels.
 //
-// It also sets the truncation of a *wordpiece.Tokenizer to --truncation, so
-// that the checkpoints and the model folder the run saves record it in
-// tokenizer_config.json, and predict and eval apply the model as it was
+// It also sets the tokenizer's truncation to --truncation, so that the
+// checkpoints and the model folder the run saves record it (in
+// tokenizer_config.json), and predict and eval apply the model as it was
 // trained.
-func loadSplits(ctx context.Context, c *Config, tok shard.Tokenizer, modelLabels []string, log *slog.Logger) (*splits, error) {
+func loadSplits(ctx context.Context, c *Config, tok Tokenizer, modelLabels []string, log *slog.Logger) (*splits, error) {
 	trunc, err := c.truncation()
 	if err != nil {
 		return nil, fmt.Errorf("ddp: --truncation: %w", err)
 	}
-	if wp, ok := tok.(*wordpiece.Tokenizer); ok {
-		wp.SetTruncation(trunc)
-	}
+	tok.SetTruncation(trunc)
 	sc := c.shardConfig(tok, log)
 	if c.maskedLM() {
 		return loadUnlabelled(ctx, c, sc, log)

@@ -7,7 +7,6 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ddprun/ddprun/bert"
-	"github.com/ddprun/ddprun/bert/wordpiece"
 	"github.com/ddprun/ddprun/collective"
 	"github.com/ddprun/ddprun/ddp/metrics"
 	"github.com/ddprun/ddprun/internal/torchrt"
@@ -50,7 +49,7 @@ const (
 
 // newObjective is the objective cfg asks for; tok gives the masking its
 // special tokens.
-func newObjective(cfg *Config, tok *wordpiece.Tokenizer) (objective, error) {
+func newObjective(cfg *Config, tok Tokenizer) (objective, error) {
 	if cfg.Objective != ObjectiveMaskedLM {
 		return classify{}, nil
 	}
@@ -59,8 +58,16 @@ func newObjective(cfg *Config, tok *wordpiece.Tokenizer) (objective, error) {
 	}
 	return maskedLM{mask: &shard.MaskConfig{
 		Prob: cfg.MLMProbability, MaskID: int64(tok.MASK()), VocabSize: tok.VocabSize(), Seed: uint64(cfg.Seed),
-		Special: []int64{int64(tok.CLS()), int64(tok.SEP()), int64(tok.PAD()), int64(tok.UNK()), int64(tok.MASK())},
+		Special: int64s(tok.SpecialIDs()),
 	}}, nil
+}
+
+func int64s(v []int32) []int64 {
+	out := make([]int64, len(v))
+	for i, x := range v {
+		out[i] = int64(x)
+	}
+	return out
 }
 
 // classify is the sequence classifier's objective: the mean cross-entropy

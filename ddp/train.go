@@ -16,7 +16,6 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/ddprun/ddprun/bert"
-	"github.com/ddprun/ddprun/bert/wordpiece"
 	"github.com/ddprun/ddprun/collective"
 	"github.com/ddprun/ddprun/ddp/metrics"
 	"github.com/ddprun/ddprun/ddp/optim"
@@ -166,7 +165,7 @@ type trainer struct {
 	cfg      *Config
 	env      Env
 	th       *torchrt.Thread
-	tok      *wordpiece.Tokenizer
+	tok      Tokenizer
 	data     *splits
 	model    *bert.Model
 	eng      *engine
@@ -190,7 +189,7 @@ func (t *trainer) rank() int { return t.env.ID.Rank }
 
 func (t *trainer) world() int { return t.env.Comm.Size() }
 
-func newTrainer(ctx context.Context, cfg *Config, env Env, tok *wordpiece.Tokenizer, data *splits, th *torchrt.Thread) (*trainer, error) {
+func newTrainer(ctx context.Context, cfg *Config, env Env, tok Tokenizer, data *splits, th *torchrt.Thread) (*trainer, error) {
 	t := &trainer{cfg: cfg, env: env, tok: tok, data: data, th: th, start: time.Now(), device: env.Plan.Device}
 	ok := false
 	defer func() {

@@ -87,6 +87,17 @@ func (t *Tokenizer) UNK() int32 { return t.unk }
 // MASK returns the id of [MASK], or -1 if the vocabulary has none.
 func (t *Tokenizer) MASK() int32 { return t.mask }
 
+// SpecialIDs returns the ids of the special tokens, as HF's
+// all_special_ids: [CLS], [SEP], [PAD], [UNK] and, if the vocabulary has
+// it, [MASK]. Masked-LM masking never picks them.
+func (t *Tokenizer) SpecialIDs() []int32 {
+	ids := []int32{t.cls, t.sep, t.pad, t.unk}
+	if t.mask >= 0 {
+		ids = append(ids, t.mask)
+	}
+	return ids
+}
+
 // Lowercase reports whether the tokenizer lowercases its input.
 func (t *Tokenizer) Lowercase() bool { return t.lower }
 

@@ -71,9 +71,12 @@ func TestSpecialIDs(t *testing.T) {
 	if id, ok := tok.ID("##b"); !ok || id != 8 || tok.Token(8) != "##b" {
 		t.Errorf("ID(##b) = %d, %t", id, ok)
 	}
+	if all := tok.SpecialIDs(); !slices.Equal(all, []int32{2, 3, 0, 1, 4}) {
+		t.Errorf("SpecialIDs() = %v, want [CLS] [SEP] [PAD] [UNK] [MASK]", all)
+	}
 	noMask, err := New(tinyVocab[:4], Options{})
-	if err != nil || noMask.MASK() != -1 {
-		t.Errorf("no [MASK]: %v, %d", err, noMask.MASK())
+	if err != nil || noMask.MASK() != -1 || len(noMask.SpecialIDs()) != 4 {
+		t.Errorf("no [MASK]: %v, %d, special %v", err, noMask.MASK(), noMask.SpecialIDs())
 	}
 }
 
