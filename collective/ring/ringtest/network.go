@@ -90,6 +90,14 @@ func (nw *Network) Kill(r int) {
 	nw.closeWhere(func(c *conn) bool { return c.from == r || c.to == r })
 }
 
+// Revive lets rank r connect again after Kill: a replacement process on
+// the same address. Its listener is the next one Config registers.
+func (nw *Network) Revive(r int) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	delete(nw.killed, r)
+}
+
 // Sever breaks the links between ranks a and b, both ways, and refuses new
 // ones.
 func (nw *Network) Sever(a, b int) {
