@@ -1,0 +1,373 @@
+package ddp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/quick"
+	"time"
+
+	"github.com/ddprun/ddprun/collective"
+	"github.com/ddprun/ddprun/collective/ring"
+	"github.com/ddprun/ddprun/collective/ring/ringtest"
+	"github.com/ddprun/ddprun/internal/control"
+	"github.com/ddprun/ddprun/internal/rankenv"
+)
+
+// loss is where a recovery test loses a rank: at its collective number
+// call (from 1), before the call starts or once it has returned on the
+// lost rank (the others may or may not have finished it).
+type loss struct {
+	rank  int
+	call  int
+	after bool
+}
+
+func (l loss) String() string {
+	when := "before"
+	if l.after {
+		when = "after"
+	}
+	return fmt.Sprintf("rank%d-%s-call%d", l.rank, when, l.call)
+}
+
+// recoveryRun is one in-process job of Note [Recovery in place]'s tests:
+// n ranks over a ringtest.Network, this test playing the launcher: when
+// the rank of its loss is lost (its links cut, its Train cancelled), it
+// starts a replacement in the same slot and sends the survivors the
+// world of generation 1.
+type recoveryRun struct {
+	t     *testing.T
+	cfg   Config
+	n     int
+	loss  *loss
+	nw    *ringtest.Network
+	outs  []string
+	trace []string // the lost (or, without a loss, rank 1's) collectives, "op@label"
+
+	mu     sync.Mutex
+	labels []string // each rank's place: s<k> in step k, p<k> after it
+}
+
+func newRecoveryRun(t *testing.T, cfg Config, n int, l *loss) *recoveryRun {
+	r := &recoveryRun{t: t, cfg: cfg, n: n, loss: l, nw: ringtest.NewNetwork(n), labels: make([]string, n)}
+	for range n {
+		r.outs = append(r.outs, t.TempDir())
+	}
+	return r
+}
+
+func (j *recoveryRun) watched() int {
+	if j.loss != nil {
+		return j.loss.rank
+	}
+	return 1
+}
+
+type exit struct {
+	rank int
+	err  error
+}
+
+// run trains to the end and fails the test on any rank's error.
+func (j *recoveryRun) run() {
+	t := j.t
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	worlds := make([]chan control.World, j.n)
+	for r := range worlds {
+		worlds[r] = make(chan control.World, 4)
+	}
+	exits := make(chan exit, 2*j.n)
+	lostCtx, lose := context.WithCancel(ctx)
+	defer lose()
+	for r := range j.n {
+		rctx := ctx
+		if j.loss != nil && r == j.loss.rank {
+			rctx = lostCtx
+		}
+		go j.start(rctx, r, 0, worlds[r], exits, lose)
+	}
+	replaced := false
+	for done := 0; done < j.n; {
+		e := <-exits
+		if j.loss != nil && e.rank == j.loss.rank && e.err != nil && !replaced {
+			replaced = true
+			j.nw.Revive(e.rank)
+			w := control.World{Gen: 1, InPlace: true}
+			for i := range j.n {
+				w.Peers = append(w.Peers, j.nw.Addr(i))
+			}
+			for r := range j.n {
+				if r != e.rank {
+					worlds[r] <- w
+				}
+			}
+			go j.start(ctx, e.rank, 1, worlds[e.rank], exits, nil)
+			continue
+		}
+		if e.err != nil {
+			t.Errorf("rank %d: %v", e.rank, e.err)
+		}
+		done++
+	}
+}
+
+// start runs rank r of generation gen (a replacement when gen > 0).
+func (j *recoveryRun) start(ctx context.Context, r, gen int, worlds chan control.World, exits chan<- exit, lose func()) {
+	open := func(ctx context.Context, gen int) (collective.Comm, error) {
+		cfg := j.nw.Config(r)
+		cfg.JobID = fmt.Sprintf("ringtest/%d", gen)
+		c, err := ring.New(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		tc := &tracedComm{Comm: c}
+		if r == j.watched() && gen == 0 {
+			tc.onCall = j.onCall(r, lose)
+		}
+		return tc, nil
+	}
+	c, err := open(ctx, gen)
+	if err != nil {
+		exits <- exit{r, err}
+		return
+	}
+	cfg := j.cfg
+	cfg.Output = j.outs[r]
+	env := Env{ID: rankenv.Identity{Rank: r, WorldSize: j.n, LocalRank: r, LocalWorldSize: j.n}, Comm: c,
+		Reporter: &labelReporter{j: j, rank: r},
+		Recover: &Recovery{Worlds: worlds, Gen: gen, Replacement: gen > 0, Wait: 30 * time.Second,
+			Open: func(ctx context.Context, w control.World) (collective.Comm, error) { return open(ctx, w.Gen) }}}
+	_, err = Train(ctx, cfg, env)
+	c.Close()
+	exits <- exit{r, err}
+}
+
+// onCall records rank r's collectives and loses it at j.loss.
+func (j *recoveryRun) onCall(r int, lose func()) func(n int, op string, after bool) {
+	return func(n int, op string, after bool) {
+		if !after {
+			j.mu.Lock()
+			j.trace = append(j.trace, op+"@"+j.labels[r])
+			j.mu.Unlock()
+		}
+		if l := j.loss; l != nil && l.call == n && l.after == after {
+			j.nw.Kill(r)
+			lose()
+		}
+	}
+}
+
+// labelReporter follows a rank's place from its heartbeats.
+type labelReporter struct {
+	j    *recoveryRun
+	rank int
+}
+
+func (l *labelReporter) Heartbeat(h control.Heartbeat) {
+	l.j.mu.Lock()
+	defer l.j.mu.Unlock()
+	switch {
+	case h.Phase == control.PhaseData:
+		l.j.labels[l.rank] = fmt.Sprintf("s%d", h.Step+1)
+	case h.StepTime > 0:
+		l.j.labels[l.rank] = fmt.Sprintf("p%d", h.Step)
+	}
+}
+
+func (*labelReporter) StopRequested() <-chan struct{} { return nil }
+func (*labelReporter) Close() error                   { return nil }
+
+// tracedComm calls onCall before and after each collective.
+type tracedComm struct {
+	collective.Comm
+	n      int
+	onCall func(n int, op string, after bool)
+}
+
+func (c *tracedComm) do(op string, f func() error) error {
+	c.n++
+	n := c.n
+	if c.onCall != nil {
+		c.onCall(n, op, false)
+	}
+	err := f()
+	if c.onCall != nil && err == nil {
+		c.onCall(n, op, true)
+	}
+	return err
+}
+
+func (c *tracedComm) AllReduce(ctx context.Context, buf collective.Buffer, op collective.Op) error {
+	return c.do("allreduce", func() error { return c.Comm.AllReduce(ctx, buf, op) })
+}
+
+func (c *tracedComm) Broadcast(ctx context.Context, buf collective.Buffer, root int) error {
+	return c.do("broadcast", func() error { return c.Comm.Broadcast(ctx, buf, root) })
+}
+
+func (c *tracedComm) AllGather(ctx context.Context, send, recv collective.Buffer) error {
+	return c.do("allgather", func() error { return c.Comm.AllGather(ctx, send, recv) })
+}
+
+func (c *tracedComm) AllGatherV(ctx context.Context, send, recv collective.Buffer, counts []int) error {
+	return c.do("allgatherv", func() error {
+		return c.Comm.(collective.VarAllGatherer).AllGatherV(ctx, send, recv, counts)
+	})
+}
+
+func (c *tracedComm) Seq() uint64 { return c.Comm.(collective.Sequencer).Seq() }
+
+// recoveryConfig: 3 ranks, 6 steps of batch 4 (one epoch of 72 rows),
+// evaluation and a checkpoint every 2 steps, no dropout (in-process ranks
+// share libtorch's generator), fp32 on the wire.
+func recoveryConfig(t *testing.T) Config {
+	model, data := tinyModelDir(t, 0), t.TempDir()
+	cfg := testTrainConfig(t, model, data, "")
+	cfg.Train = writeData(t, data, "train72.csv", 72, 1)
+	cfg.Test, cfg.NoReport, cfg.LoadBestAtEnd = "", true, false
+	cfg.Epochs, cfg.BatchSize, cfg.EvalSteps, cfg.SaveSteps, cfg.SaveTotalLimit = 1, 4, 2, 2, 0
+	cfg.Wire = "fp32"
+	return cfg
+}
+
+// TestRecoverInPlace: a rank lost at any collective of a step, and of the
+// work after it (evaluation, stop agreement, checkpoint), before the call
+// or after it returned on that rank, is replaced; the job ends with the
+// weights, optimizer state and trainer state of an uninterrupted run, bit
+// for bit, and no checkpoint is read (Note [Recovery in place]). Also the
+// loss of rank 0 (which writes the checkpoints and logs) and a loss
+// during the final evaluation and model writing.
+func TestRecoverInPlace(t *testing.T) {
+	cfg := recoveryConfig(t)
+	ref := newRecoveryRun(t, cfg, 3, nil)
+	ref.run()
+	t.Logf("rank 1's collectives: %s", strings.Join(ref.trace, " "))
+	for _, l := range recoveryLosses(t, ref.trace) {
+		t.Run(l.String(), func(t *testing.T) {
+			before := checkpointReads.Load()
+			j := newRecoveryRun(t, cfg, 3, &l)
+			j.run()
+			if reads := checkpointReads.Load() - before; reads != 0 {
+				t.Errorf("the recovery read %d checkpoints, want 0", reads)
+			}
+			if t.Failed() {
+				return
+			}
+			compareRuns(t, ref.outs[0], j.outs[0])
+		})
+	}
+}
+
+// recoveryLosses picks the losses to test from the reference's trace of
+// rank 1's collectives: every collective of step 4 and of the work after
+// it (an evaluation and a checkpoint), before and after; with -short only
+// the first and last of them. Then rank 0 before step 2's first
+// collective, rank 2 once its last collective of step 5 returned, and
+// rank 1 before the last collective of all.
+func recoveryLosses(t *testing.T, trace []string) []loss {
+	var calls []int
+	for i, c := range trace {
+		if strings.HasSuffix(c, "@s4") || strings.HasSuffix(c, "@p4") {
+			calls = append(calls, i+1)
+		}
+	}
+	if len(calls) == 0 {
+		t.Fatalf("no collectives in step 4: %v", trace)
+	}
+	if testing.Short() {
+		calls = []int{calls[0], calls[len(calls)-1]}
+	}
+	var ls []loss
+	for _, c := range calls {
+		ls = append(ls, loss{rank: 1, call: c}, loss{rank: 1, call: c, after: true})
+	}
+	first2 := slices.IndexFunc(trace, func(c string) bool { return strings.HasSuffix(c, "@s2") }) + 1
+	last5 := 0
+	for i, c := range trace {
+		if strings.HasSuffix(c, "@s5") {
+			last5 = i + 1
+		}
+	}
+	return append(ls, loss{rank: 0, call: first2}, loss{rank: 2, call: last5, after: true}, loss{rank: 1, call: len(trace)})
+}
+
+// compareRuns compares two runs' final models and last checkpoints:
+// weights, optimizer state and trainer state (but the run id).
+func compareRuns(t *testing.T, a, b string) {
+	t.Helper()
+	compareFolders(t, a, b)
+	cks, _ := listCheckpoints(a)
+	if len(cks) == 0 {
+		t.Fatalf("no checkpoint in %s", a)
+	}
+	last := filepath.Base(cks[0])
+	compareFolders(t, cks[0], filepath.Join(b, last))
+	sa, sb := readState(t, cks[0]), readState(t, filepath.Join(b, last))
+	if sa != sb {
+		i := 0
+		for i < min(len(sa), len(sb)) && sa[i] == sb[i] {
+			i++
+		}
+		t.Errorf("%s's trainer state differs from byte %d: %.80s, not %.80s", last, i, sb[i:], sa[i:])
+	}
+}
+
+// readState is a checkpoint's trainer state without its run id and the
+// best checkpoint's folder.
+func readState(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, trainerStateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st TrainerState
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	st.RunID, st.BestCheckpoint = "", filepath.Base(st.BestCheckpoint)
+	out, _ := json.Marshal(st)
+	return string(out)
+}
+
+// TestRecoverySource checks recoverySource against its definition: the
+// highest step, the lowest rank at it, and whether any rank at it has not
+// finished the work after it.
+func TestRecoverySource(t *testing.T) {
+	f := func(steps []int8, done []bool) bool {
+		pos := make([]int64, 0, 2*len(steps))
+		for i, s := range steps {
+			d := int64(0)
+			if i < len(done) && done[i] {
+				d = 1
+			}
+			pos = append(pos, int64(s)%4, d) // few distinct steps, -3..3
+		}
+		src, step, redo := recoverySource(pos)
+		want, wantSrc, wantRedo := -1, -1, false
+		for r := range steps {
+			if s := int(pos[2*r]); s > want {
+				want, wantSrc = s, r
+			}
+		}
+		for r := range steps {
+			if int(pos[2*r]) == want && pos[2*r+1] == 0 {
+				wantRedo = true
+			}
+		}
+		if want < 0 {
+			return src == -1
+		}
+		return src == wantSrc && step == want && redo == wantRedo
+	}
+	if err := quick.Check(f, nil); err != nil {
+		t.Error(err)
+	}
+}
