@@ -218,17 +218,16 @@ func (t *trainer) run(ctx context.Context) (*Result, error) {
 			stop, err = t.iteration(ctx)
 		}
 		if err == nil {
-			res, err := t.finish(ctx, t.stopReason(stop))
-			if !t.canRecover(err) {
+			var res *Result
+			if res, err = t.finish(ctx, t.stopReason(stop)); !t.canRecover(err) {
 				return res, err
 			}
-			stop, err = t.recover(ctx, err)
-			continue
-		}
-		if !t.canRecover(err) {
+		} else if !t.canRecover(err) {
 			return nil, err
 		}
-		stop, err = t.recover(ctx, err)
+		if stop, err = t.recover(ctx, err); err != nil {
+			return nil, err // a failure during recovery ends the rank
+		}
 	}
 }
 

@@ -178,11 +178,12 @@ func (t *trainer) recover(ctx context.Context, cause error) (string, error) {
 // takeState takes the job's state over the new ring and redoes afterStep
 // when needed; a further lost peer starts another recovery.
 func (t *trainer) takeState(ctx context.Context, began time.Time) (string, error) {
-	redo, err := t.resync(ctx)
+	pos, err := t.resync(ctx)
 	if err != nil {
 		return "", fmt.Errorf("ddp: rank %d: recovering in place in generation %d: %w", t.rank(), t.env.Recover.Gen, err)
 	}
-	t.recovered(began, redo)
+	redo := !t.snap.done
+	t.recovered(began, pos)
 	if !redo {
 		return t.snap.stop, nil
 	}
@@ -272,8 +273,9 @@ func (t *trainer) stopContext(ctx context.Context) (context.Context, context.Can
 
 // resync agrees with the ranks of the new ring on the job's last
 // completed step and takes its state from the lowest-numbered rank that
-// holds it. It reports whether afterStep of that step is to be run.
-func (t *trainer) resync(ctx context.Context) (bool, error) {
+// holds it. It returns every rank's (last completed step, afterStep done)
+// before.
+func (t *trainer) resync(ctx context.Context) ([]int64, error) {
 	c := t.env.Comm
 	mine := []int64{-1, 0}
 	if t.snap != nil {
@@ -284,18 +286,18 @@ func (t *trainer) resync(ctx context.Context) (bool, error) {
 	}
 	all := make([]int64, 2*c.Size())
 	if err := c.AllGather(ctx, collective.Int64s(mine), collective.Int64s(all)); err != nil {
-		return false, fmt.Errorf("ddp: comparing steps: %w", err)
+		return nil, fmt.Errorf("ddp: comparing steps: %w", err)
 	}
 	src, _, redo := recoverySource(all)
 	if src < 0 {
-		return false, ErrNoSurvivor
+		return nil, ErrNoSurvivor
 	}
 	if err := checkReplicas(ctx, c, t.model); err != nil {
-		return false, err
+		return nil, err
 	}
 	msg, err := t.receiveState(ctx, src, redo)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	behind := t.snap == nil || t.snap.state.Step < msg.State.Step
 	msg.State.OptimizerSteps = nil
@@ -305,7 +307,7 @@ func (t *trainer) resync(ctx context.Context) (bool, error) {
 	if behind && t.state.Step > 0 {
 		t.recordStep(msg.Result) // the step it had not finished, as its holders logged it
 	}
-	return msg.Redo, nil
+	return all, nil
 }
 
 // recoverySource picks, from every rank's (last completed step, afterStep
@@ -383,13 +385,24 @@ func (t *trainer) recoveryMessage(redo bool, opt map[string]optim.ParamState) (s
 	return string(b), err
 }
 
-// recovered logs and reports that the rank has the job's state back.
-func (t *trainer) recovered(began time.Time, redo bool) {
+// recovered logs and reports that the rank has the job's state back;
+// pos are the ranks' positions before (resync).
+func (t *trainer) recovered(began time.Time, pos []int64) {
 	rc := t.env.Recover
 	took := time.Since(began)
 	if t.rank() == 0 {
-		t.env.Log.Info("recovered in place", "generation", rc.Gen, "step", t.state.Step, "redo_after_step", redo,
-			"seconds", fmt.Sprintf("%.2f", took.Seconds()))
+		src, step, redo := recoverySource(pos)
+		var behind, replaced []int
+		for r := range len(pos) / 2 {
+			switch s := int(pos[2*r]); {
+			case s < 0:
+				replaced = append(replaced, r)
+			case s < step:
+				behind = append(behind, r)
+			}
+		}
+		t.env.Log.Info("recovered in place", "generation", rc.Gen, "step", step, "from_rank", src, "ranks_behind", behind,
+			"replacements", replaced, "redo_after_step", redo, "seconds", fmt.Sprintf("%.2f", took.Seconds()))
 		t.rec.event(t.state.Step, "recovered", map[string]any{"generation": rc.Gen, "seconds": took.Seconds()})
 	}
 	if rc.Recovered != nil {

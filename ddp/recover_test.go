@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/quick"
 	"time"
@@ -21,27 +23,33 @@ import (
 )
 
 // loss is where a recovery test loses a rank: at its collective number
-// call (from 1), before the call starts or once it has returned on the
-// lost rank (the others may or may not have finished it).
+// call (from 1), when: before the call starts; during it, once the rank
+// has sent its first message (some ranks may finish the call, others
+// not); or after it returned on the lost rank.
 type loss struct {
-	rank  int
-	call  int
-	after bool
+	rank int
+	call int
+	when string // before, during, after
+	// behind, if set, is a survivor whose call fails too once it has
+	// returned (its links to the lost rank broke before the last
+	// message): it stays one step behind the others (a ring's partial
+	// completion, which ringtest's synchronous pipes make a race).
+	behind *int
 }
 
 func (l loss) String() string {
-	when := "before"
-	if l.after {
-		when = "after"
+	s := fmt.Sprintf("rank%d-%s-call%d", l.rank, l.when, l.call)
+	if l.behind != nil {
+		s += fmt.Sprintf("-rank%d-behind", *l.behind)
 	}
-	return fmt.Sprintf("rank%d-%s-call%d", l.rank, when, l.call)
+	return s
 }
 
 // recoveryRun is one in-process job of Note [Recovery in place]'s tests:
 // n ranks over a ringtest.Network, this test playing the launcher: when
-// the rank of its loss is lost (its links cut, its Train cancelled), it
-// starts a replacement in the same slot and sends the survivors the
-// world of generation 1.
+// the rank of its loss is lost (its links cut, and no world will come for
+// it), it starts a replacement in the same slot and sends the survivors
+// the world of generation 1.
 type recoveryRun struct {
 	t     *testing.T
 	cfg   Config
@@ -52,7 +60,8 @@ type recoveryRun struct {
 	trace []string // the lost (or, without a loss, rank 1's) collectives, "op@label"
 
 	mu     sync.Mutex
-	labels []string // each rank's place: s<k> in step k, p<k> after it
+	labels []string        // each rank's place: s<k> in step k, p<k> after it
+	logs   strings.Builder // the ranks' logs
 }
 
 func newRecoveryRun(t *testing.T, cfg Config, n int, l *loss) *recoveryRun {
@@ -85,14 +94,8 @@ func (j *recoveryRun) run() {
 		worlds[r] = make(chan control.World, 4)
 	}
 	exits := make(chan exit, 2*j.n)
-	lostCtx, lose := context.WithCancel(ctx)
-	defer lose()
 	for r := range j.n {
-		rctx := ctx
-		if j.loss != nil && r == j.loss.rank {
-			rctx = lostCtx
-		}
-		go j.start(rctx, r, 0, worlds[r], exits, lose)
+		go j.start(ctx, r, 0, worlds[r], exits)
 	}
 	replaced := false
 	for done := 0; done < j.n; {
@@ -109,7 +112,7 @@ func (j *recoveryRun) run() {
 					worlds[r] <- w
 				}
 			}
-			go j.start(ctx, e.rank, 1, worlds[e.rank], exits, nil)
+			go j.start(ctx, e.rank, 1, make(chan control.World, 4), exits)
 			continue
 		}
 		if e.err != nil {
@@ -120,7 +123,7 @@ func (j *recoveryRun) run() {
 }
 
 // start runs rank r of generation gen (a replacement when gen > 0).
-func (j *recoveryRun) start(ctx context.Context, r, gen int, worlds chan control.World, exits chan<- exit, lose func()) {
+func (j *recoveryRun) start(ctx context.Context, r, gen int, worlds chan control.World, exits chan<- exit) {
 	open := func(ctx context.Context, gen int) (collective.Comm, error) {
 		cfg := j.nw.Config(r)
 		cfg.JobID = fmt.Sprintf("ringtest/%d", gen)
@@ -129,8 +132,12 @@ func (j *recoveryRun) start(ctx context.Context, r, gen int, worlds chan control
 			return nil, err
 		}
 		tc := &tracedComm{Comm: c}
-		if r == j.watched() && gen == 0 {
-			tc.onCall = j.onCall(r, lose)
+		switch {
+		case gen > 0:
+		case r == j.watched():
+			tc.onCall = j.onCall(r, worlds)
+		case j.loss != nil && j.loss.behind != nil && *j.loss.behind == r:
+			tc.onCall = j.failAfter(j.loss.call)
 		}
 		return tc, nil
 	}
@@ -142,7 +149,7 @@ func (j *recoveryRun) start(ctx context.Context, r, gen int, worlds chan control
 	cfg := j.cfg
 	cfg.Output = j.outs[r]
 	env := Env{ID: rankenv.Identity{Rank: r, WorldSize: j.n, LocalRank: r, LocalWorldSize: j.n}, Comm: c,
-		Reporter: &labelReporter{j: j, rank: r},
+		Reporter: &labelReporter{j: j, rank: r}, Log: slog.New(slog.NewTextHandler(&lockedWriter{j}, nil)),
 		Recover: &Recovery{Worlds: worlds, Gen: gen, Replacement: gen > 0, Wait: 30 * time.Second,
 			Open: func(ctx context.Context, w control.World) (collective.Comm, error) { return open(ctx, w.Gen) }}}
 	_, err = Train(ctx, cfg, env)
@@ -150,19 +157,51 @@ func (j *recoveryRun) start(ctx context.Context, r, gen int, worlds chan control
 	exits <- exit{r, err}
 }
 
-// onCall records rank r's collectives and loses it at j.loss.
-func (j *recoveryRun) onCall(r int, lose func()) func(n int, op string, after bool) {
-	return func(n int, op string, after bool) {
+// onCall records rank r's collectives and loses it at j.loss: its links
+// are cut and its worlds closed, so that its Train ends.
+func (j *recoveryRun) onCall(r int, worlds chan control.World) func(n int, op string, after bool) error {
+	return func(n int, op string, after bool) error {
 		if !after {
 			j.mu.Lock()
 			j.trace = append(j.trace, op+"@"+j.labels[r])
 			j.mu.Unlock()
 		}
-		if l := j.loss; l != nil && l.call == n && l.after == after {
-			j.nw.Kill(r)
-			lose()
+		l := j.loss
+		if l == nil || l.call != n || (l.when == "after") != after {
+			return nil
 		}
+		close(worlds)
+		if l.when == "during" {
+			j.nw.KillAfterWrites(r, 2) // the call's header, then its first message
+		} else {
+			j.nw.Kill(r)
+		}
+		return nil
 	}
+}
+
+// failAfter fails collective number call once it has returned.
+func (j *recoveryRun) failAfter(call int) func(n int, op string, after bool) error {
+	return func(n int, op string, after bool) error {
+		if n == call && after {
+			return fmt.Errorf("%w: its last message did not arrive (injected)", collective.ErrPeerLost)
+		}
+		return nil
+	}
+}
+
+type lockedWriter struct{ j *recoveryRun }
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.j.mu.Lock()
+	defer w.j.mu.Unlock()
+	return w.j.logs.Write(p)
+}
+
+func (j *recoveryRun) log() string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.logs.String()
 }
 
 // labelReporter follows a rank's place from its heartbeats.
@@ -185,11 +224,12 @@ func (l *labelReporter) Heartbeat(h control.Heartbeat) {
 func (*labelReporter) StopRequested() <-chan struct{} { return nil }
 func (*labelReporter) Close() error                   { return nil }
 
-// tracedComm calls onCall before and after each collective.
+// tracedComm calls onCall before and after each collective; an error
+// onCall returns after the call is the call's.
 type tracedComm struct {
 	collective.Comm
 	n      int
-	onCall func(n int, op string, after bool)
+	onCall func(n int, op string, after bool) error
 }
 
 func (c *tracedComm) do(op string, f func() error) error {
@@ -200,7 +240,7 @@ func (c *tracedComm) do(op string, f func() error) error {
 	}
 	err := f()
 	if c.onCall != nil && err == nil {
-		c.onCall(n, op, true)
+		err = c.onCall(n, op, true)
 	}
 	return err
 }
@@ -250,6 +290,7 @@ func TestRecoverInPlace(t *testing.T) {
 	ref := newRecoveryRun(t, cfg, 3, nil)
 	ref.run()
 	t.Logf("rank 1's collectives: %s", strings.Join(ref.trace, " "))
+	var behind, redone atomic.Int32
 	for _, l := range recoveryLosses(t, ref.trace) {
 		t.Run(l.String(), func(t *testing.T) {
 			before := checkpointReads.Load()
@@ -258,20 +299,42 @@ func TestRecoverInPlace(t *testing.T) {
 			if reads := checkpointReads.Load() - before; reads != 0 {
 				t.Errorf("the recovery read %d checkpoints, want 0", reads)
 			}
+			log := j.log()
+			if os.Getenv("RECOVERY_LOG") != "" { // the ranks' logs, to see what a case does
+				t.Log(log)
+			}
+			if !strings.Contains(log, "recovered in place") {
+				t.Errorf("no recovery logged:\n%s", log)
+			}
+			if strings.Contains(log, "ranks_behind=[") && !strings.Contains(log, "ranks_behind=[]") {
+				behind.Add(1)
+			}
+			if strings.Contains(log, "redo_after_step=true") {
+				redone.Add(1)
+			}
 			if t.Failed() {
 				return
 			}
 			compareRuns(t, ref.outs[0], j.outs[0])
 		})
 	}
+	// The cases the Note reasons about happened: a survivor one step behind
+	// another, and work after a step redone.
+	t.Logf("%d recoveries had a survivor behind, %d redid the work after a step", behind.Load(), redone.Load())
+	if behind.Load() == 0 || redone.Load() == 0 {
+		t.Errorf("%d recoveries had a survivor behind, %d redid the work after a step; want some of each", behind.Load(), redone.Load())
+	}
 }
 
 // recoveryLosses picks the losses to test from the reference's trace of
 // rank 1's collectives: every collective of step 4 and of the work after
-// it (an evaluation and a checkpoint), before and after; with -short only
-// the first and last of them. Then rank 0 before step 2's first
-// collective, rank 2 once its last collective of step 5 returned, and
-// rank 1 before the last collective of all.
+// it (an evaluation and a checkpoint), before, during and after; with
+// -short only the first and last of them, and the loss average during.
+// Then rank 0 before step 2's first collective; rank 2 during step 3's
+// last collective; rank 2 once its last collective of step 5 returned,
+// which fails on rank 0 (so rank 1, not the lowest survivor, holds the
+// job's last step); and rank 1 before the last collective of all
+// (writing the final model).
 func recoveryLosses(t *testing.T, trace []string) []loss {
 	var calls []int
 	for i, c := range trace {
@@ -282,21 +345,28 @@ func recoveryLosses(t *testing.T, trace []string) []loss {
 	if len(calls) == 0 {
 		t.Fatalf("no collectives in step 4: %v", trace)
 	}
-	if testing.Short() {
-		calls = []int{calls[0], calls[len(calls)-1]}
-	}
 	var ls []loss
-	for _, c := range calls {
-		ls = append(ls, loss{rank: 1, call: c}, loss{rank: 1, call: c, after: true})
-	}
-	first2 := slices.IndexFunc(trace, func(c string) bool { return strings.HasSuffix(c, "@s2") }) + 1
-	last5 := 0
-	for i, c := range trace {
-		if strings.HasSuffix(c, "@s5") {
-			last5 = i + 1
+	for i, c := range calls {
+		if testing.Short() && i > 0 && i < len(calls)-1 && !strings.HasSuffix(trace[c], "@p4") {
+			continue
+		}
+		for _, when := range []string{"before", "during", "after"} {
+			ls = append(ls, loss{rank: 1, call: c, when: when})
 		}
 	}
-	return append(ls, loss{rank: 0, call: first2}, loss{rank: 2, call: last5, after: true}, loss{rank: 1, call: len(trace)})
+	first2 := slices.IndexFunc(trace, func(c string) bool { return strings.HasSuffix(c, "@s2") }) + 1
+	last := func(label string) int {
+		n := 0
+		for i, c := range trace {
+			if strings.HasSuffix(c, "@"+label) {
+				n = i + 1
+			}
+		}
+		return n
+	}
+	zero := 0
+	return append(ls, loss{rank: 0, call: first2, when: "before"}, loss{rank: 2, call: last("s3"), when: "during"},
+		loss{rank: 2, call: last("s5"), when: "after", behind: &zero}, loss{rank: 1, call: len(trace), when: "before"})
 }
 
 // compareRuns compares two runs' final models and last checkpoints:
