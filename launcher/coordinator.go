@@ -13,6 +13,9 @@ type coordinator struct {
 	r           *Rendezvous
 	control     string
 	maxRestarts int
+	recovery    string // World.Recovery
+	recovering  int    // the generation recovering in place, or -1
+	back        map[int]bool
 	log         *slog.Logger
 	failed      chan error // the rendezvous cannot complete
 	done        map[string]bool
@@ -42,6 +45,10 @@ func (c *coordinator) run(ctx context.Context) {
 			}
 		case a := <-c.p.caborts:
 			o = c.r.OnAbort(a.Gen, time.Now())
+		case l := <-c.p.losts:
+			o = c.onLost(l, time.Now())
+		case b := <-c.p.cbacks:
+			c.onBack(b)
 		case d := <-c.p.dones:
 			c.markDone(d)
 		case now := <-tick.C:
@@ -57,7 +64,7 @@ func (c *coordinator) apply(o Outcome) {
 	}
 	if o.World != nil {
 		w := *o.World
-		w.Job, w.Control, w.MaxRestarts = c.p.job, c.control, c.maxRestarts
+		w.Job, w.Control, w.MaxRestarts, w.Recovery = c.p.job, c.control, c.maxRestarts, c.recovery
 		c.world = &w
 		c.p.publish("rdzv.world", w)
 	}

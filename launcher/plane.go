@@ -26,7 +26,12 @@ import (
 //	ctl.abort   launcher -> all           abortMsg: failures that end a generation
 //	ctl.stop    launcher -> ranks, launchers   stop cleanly (checkpoint, exit 3)
 //	ctl.done    launcher -> coordinator   doneMsg: a node's ranks all finished
+//	ctl.lost    launcher -> coordinator   lostMsg: a rank to recover in place (Note [Recovery in place])
+//	ctl.recovered  rank -> launchers      control.Recovered: the rank has the job's state back
 //	hb.<rank>   rank -> launchers         control.Heartbeat
+//
+// Ranks that may recover in place also read rdzv.world: the in-place
+// worlds (InPlace set) give them the next generation's ring.
 //
 // The first node hosts the server (or --nats names one) and the
 // coordinator; every launcher, the first included, is a NATS client. The
@@ -39,6 +44,8 @@ type abortMsg struct {
 	Gen      int       `json:"gen"`
 	Failures []Failure `json:"failures"`
 	Final    bool      `json:"final"` // no restart: the job ends
+	// Recovery says why a recovery in place gave way to a restart.
+	Recovery string `json:"recovery,omitempty"`
 }
 
 type doneMsg struct {
@@ -64,6 +71,10 @@ type plane struct {
 	joins   chan Join
 	leaves  chan string // memberlist leaves, for the node loop
 	cleave  chan string // memberlist leaves, for the coordinator
+	inplace chan World  // worlds that continue a generation in place
+	losts   chan lostMsg
+	backs   chan control.Recovered // ranks back after a recovery in place
+	cbacks  chan control.Recovered // a copy for the coordinator
 	mon     *monitor
 
 	mu   sync.Mutex
@@ -140,6 +151,18 @@ func (p *plane) connect(ctx context.Context, url string, secret []byte, coord bo
 			var w World
 			if decode(m, &w) {
 				nonBlocking(p.worlds, w)
+				if w.InPlace {
+					nonBlocking(p.inplace, w)
+				}
+			}
+		}),
+		sub("ctl.recovered", func(m *nats.Msg) {
+			var r control.Recovered
+			if decode(m, &r) {
+				nonBlocking(p.backs, r)
+				if p.coord {
+					nonBlocking(p.cbacks, r)
+				}
 			}
 		}),
 		sub("ctl.abort", func(m *nats.Msg) {
@@ -179,6 +202,11 @@ func (p *plane) connect(ctx context.Context, url string, secret []byte, coord bo
 			if decode(m, &j) {
 				nonBlocking(p.joins, j)
 			}
+		}), sub("ctl.lost", func(m *nats.Msg) {
+			var l lostMsg
+			if decode(m, &l) {
+				nonBlocking(p.losts, l)
+			}
 		}))
 	}
 	for _, err := range errs {
@@ -194,7 +222,9 @@ func (p *plane) connect(ctx context.Context, url string, secret []byte, coord bo
 func newPlane(job string) *plane {
 	return &plane{job: job, worlds: make(chan World, 1024), aborts: make(chan abortMsg, 1024), caborts: make(chan abortMsg, 1024),
 		stops: make(chan struct{}, 1), dones: make(chan doneMsg, 1024), joins: make(chan Join, 1024),
-		leaves: make(chan string, 1024), cleave: make(chan string, 1024), mon: newMonitor(), done: map[int]map[string]bool{}}
+		leaves: make(chan string, 1024), cleave: make(chan string, 1024), mon: newMonitor(), done: map[int]map[string]bool{},
+		inplace: make(chan World, 64), losts: make(chan lostMsg, 1024), backs: make(chan control.Recovered, 1024),
+		cbacks: make(chan control.Recovered, 1024)}
 }
 
 // leaveDelay delays memberlist leave events; see forwardLeaves.
@@ -302,8 +332,9 @@ func (n *node) setup(ctx context.Context) error {
 		if cfg.Nodes.MultiNode() {
 			min, max = cfg.Nodes.Min, cfg.Nodes.Max
 		}
-		c := &coordinator{p: p, r: NewRendezvous(min, max, cfg.lastCall(), cfg.joinTimeout()),
-			control: url, maxRestarts: cfg.MaxRestarts, log: n.log, failed: make(chan error, 1), finished: make(chan int, 4)}
+		c := &coordinator{p: p, r: NewRendezvous(min, max, cfg.lastCall(), cfg.joinTimeout()), control: url,
+			maxRestarts: cfg.MaxRestarts, recovery: cfg.inPlace(), recovering: -1, log: n.log, failed: make(chan error, 1),
+			finished: make(chan int, 4)}
 		n.coord = c
 		go c.run(ctx)
 	}

@@ -150,6 +150,7 @@ func (n *node) loop(ctx context.Context) (int, error) {
 			return n.exitOnRendezvous(ctx, err)
 		}
 		res := n.runGen(ctx, world, lns)
+		world = res.world // the generation may have continued in place
 		switch {
 		case res.stopped && res.killed:
 			return ExitKilled, fmt.Errorf("%w: some ranks did not exit within --grace %v and were killed", ErrStopped, n.cfg.grace())

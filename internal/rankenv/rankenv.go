@@ -29,6 +29,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -172,6 +173,20 @@ func (id Identity) Listener() (net.Listener, error) {
 		return nil, fmt.Errorf("rankenv: the inherited listening socket (%s=%d): %w", ListenFD, id.ListenFD, err)
 	}
 	return ln, nil
+}
+
+// InWorld is the identity of this rank in generation gen of a job that
+// continues in place with ring addresses peers: the rank keeps its own
+// address (its inherited listening socket), and its rank is that
+// address's index.
+func (id Identity) InWorld(gen int, peers []string) (Identity, error) {
+	self := id.Peers[id.Rank]
+	r := slices.Index(peers, self)
+	if r < 0 {
+		return id, fmt.Errorf("%w: generation %d's ring has no place for this rank's address %s", ErrEnv, gen, self)
+	}
+	id.Rank, id.WorldSize, id.Peers, id.Restart = r, len(peers), peers, gen
+	return id, nil
 }
 
 // Environ renders the identity as KEY=VALUE lines for a child process.
