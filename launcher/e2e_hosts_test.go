@@ -342,18 +342,64 @@ func TestE2EHosts_LinkCut(t *testing.T) {
 	}
 }
 
+// TestE2EHosts_RecoverInPlace: 2 hosts x 2 ranks with --max-restarts 1
+// (recovery in place, the default); a rank is killed by SIGKILL mid-run:
+// rank 3 on host 1, or rank 0 on host 0, which writes the checkpoints and
+// the logs. Its launcher starts a replacement in its slot and the other
+// ranks keep their state (Note [Recovery in place]): no rank restarts and
+// no checkpoint is read, checkpoints are still written on schedule, and
+// the final weights are the uninterrupted run's, bit for bit.
+func TestE2EHosts_RecoverInPlace(t *testing.T) {
+	for _, rank := range []int{3, 0} {
+		t.Run(fmt.Sprintf("rank%d", rank), func(t *testing.T) {
+			j := newHostsJob(t, 2, fmt.Sprintf("hosts-inplace%d", rank), "2", 2)
+			data := trainData(t)
+			j.train = microTrain(data)
+			j.launch = []string{"--max-restarts", "1"}
+			out := filepath.Join(t.TempDir(), "out")
+			ps := j.startAll(2, out)
+			waitForCheckpoint(t, out, 6, time.Minute)
+			syscall.Kill(awaitRank(t, j.job, 0, rank, time.Minute), syscall.SIGKILL)
+			killed := time.Now()
+			for i, p := range ps {
+				at := waitOutput(t, p, fmt.Sprintf("h%d", i), "recovered in place: every rank has the job's state", time.Minute)
+				t.Logf("h%d: kill -> every rank recovered: %v", i, at.Sub(killed).Round(10*time.Millisecond))
+			}
+			if codes := waitAll(t, ps, 2*time.Minute); codes[0] != 0 || codes[1] != 0 {
+				t.Fatalf("exit codes %v", codes)
+			}
+			for i, p := range ps {
+				if o := p.Output(); strings.Contains(o, "Root cause") || strings.Contains(o, "msg=resuming") {
+					t.Errorf("h%d: a restart or a checkpoint read", i)
+				}
+			}
+			if newest := verifyCheckpoints(t, out); newest != 24 {
+				t.Errorf("newest checkpoint %d, want 24: every third step", newest)
+			}
+			got, err := os.ReadFile(filepath.Join(out, "model.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, referenceWeights(t, j, data)) {
+				t.Error("the final weights differ from the uninterrupted run's")
+			}
+		})
+	}
+}
+
 // TestE2EHosts_Elastic: --nodes 2:3 on 3 hosts, and a 4th that starts
 // late. Host 2's cable is pulled: hosts 0 and 1 go on as a world of 2.
 // The cable comes back: gossip heals (Note [Partitions heal]) and host 2
 // asks to join and waits, since generation 1 runs without it; host 3
 // starts and waits too. A rank failure ends generation 1, and generation
-// 2 takes host 2 back (MAX is 3: host 3, the newest, waits). The job
-// ends, and host 3, left out to the end, exits 0 as well (Note [Left
-// out]) instead of waiting for --join-timeout.
+// 2 takes host 2 back (MAX is 3: host 3, the newest, waits): with
+// --recovery restart, since a recovery in place keeps the world and takes
+// no waiting node in. The job ends, and host 3, left out to the end,
+// exits 0 as well (Note [Left out]) instead of waiting for --join-timeout.
 func TestE2EHosts_Elastic(t *testing.T) {
 	j := newHostsJob(t, 4, "hosts-elastic", "2:3", 1)
 	j.train = microTrain(trainData(t))
-	j.launch = []string{"--max-restarts", "2", "--rdzv-timeout", "3s"}
+	j.launch = []string{"--max-restarts", "2", "--rdzv-timeout", "3s", "--recovery", "restart"}
 	out := filepath.Join(t.TempDir(), "out")
 	ps := j.startAll(3, out)
 	waitOutput(t, ps[0], "h0", "gen=0 world_size=3", time.Minute)
