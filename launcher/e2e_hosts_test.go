@@ -387,6 +387,42 @@ func TestE2EHosts_RecoverInPlace(t *testing.T) {
 	}
 }
 
+// TestE2EHosts_RecoveryFallsBack: rank 3 is killed, and so is its
+// replacement as soon as it starts: the recovery in place cannot complete,
+// every launcher says so, and every rank restarts from the newest
+// verified checkpoint (generation 2 of --max-restarts 2); the job ends
+// with the uninterrupted run's weights.
+func TestE2EHosts_RecoveryFallsBack(t *testing.T) {
+	j := newHostsJob(t, 2, "hosts-fallback", "2", 2)
+	data := trainData(t)
+	j.train = microTrain(data)
+	j.launch = []string{"--max-restarts", "2"}
+	out := filepath.Join(t.TempDir(), "out")
+	ps := j.startAll(2, out)
+	waitForCheckpoint(t, out, 6, time.Minute)
+	syscall.Kill(awaitRank(t, j.job, 0, 3, time.Minute), syscall.SIGKILL)
+	syscall.Kill(awaitRank(t, j.job, 1, 3, time.Minute), syscall.SIGKILL)
+	for i, p := range ps {
+		waitOutput(t, p, fmt.Sprintf("h%d", i), "the recovery in place of generation 1 failed (rank 3 ", time.Minute)
+	}
+	if codes := waitAll(t, ps, 2*time.Minute); codes[0] != 0 || codes[1] != 0 {
+		t.Fatalf("exit codes %v", codes)
+	}
+	var res struct {
+		ResumedFrom string `json:"resumed_from"`
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "train_results.json")); json.Unmarshal(b, &res) != nil || res.ResumedFrom == "" {
+		t.Errorf("the restart did not resume from a checkpoint: %q", res.ResumedFrom)
+	}
+	got, err := os.ReadFile(filepath.Join(out, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, referenceWeights(t, j, data)) {
+		t.Error("the final weights differ from the uninterrupted run's")
+	}
+}
+
 // TestE2EHosts_Elastic: --nodes 2:3 on 3 hosts, and a 4th that starts
 // late. Host 2's cable is pulled: hosts 0 and 1 go on as a world of 2.
 // The cable comes back: gossip heals (Note [Partitions heal]) and host 2
