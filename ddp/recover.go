@@ -86,6 +86,7 @@ type Recovery struct {
 	Wait time.Duration
 
 	opened collective.Comm // the last communicator Open returned, closed with the trainer
+	watch  *worldWatch
 }
 
 // snapshot is a rank's state right after its last optimizer step.
@@ -133,9 +134,14 @@ func cloneState(s TrainerState) TrainerState {
 }
 
 // canRecover reports whether err is a lost peer that this rank can
-// recover from in place.
+// recover from in place, or the close of its communicator by the world
+// watch (a newer world came).
 func (t *trainer) canRecover(err error) bool {
-	return err != nil && t.env.Recover != nil && t.snap != nil && errors.Is(err, collective.ErrPeerLost)
+	rc := t.env.Recover
+	if err == nil || rc == nil || t.snap == nil {
+		return false
+	}
+	return errors.Is(err, collective.ErrPeerLost) || errors.Is(err, collective.ErrClosed) && rc.watch.closedIt()
 }
 
 // rejoin starts the bookkeeping of recovery: the start counts as step
@@ -144,6 +150,7 @@ func (t *trainer) canRecover(err error) bool {
 func (t *trainer) rejoin(ctx context.Context) (string, error) {
 	if t.env.Recover != nil {
 		rc := *t.env.Recover // the trainer's own: it records the generation
+		rc.watch = watchWorlds(rc.Worlds, t.env.Comm, rc.Gen)
 		t.env.Recover = &rc
 	}
 	if !t.replacing() {
@@ -201,14 +208,15 @@ func (t *trainer) awaitWorld(ctx context.Context, cause error) (control.World, e
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
+		w, ok, ended := rc.watch.next(rc.Gen)
+		switch {
+		case ok:
+			return w, nil
+		case ended:
+			return w, cause
+		}
 		select {
-		case w, ok := <-rc.Worlds:
-			if !ok {
-				return w, cause
-			}
-			if w.Gen > rc.Gen {
-				return newest(rc.Worlds, w), nil
-			}
+		case <-rc.watch.changed:
 		case <-t.env.Stop:
 			return control.World{}, fmt.Errorf("stopped while waiting to recover: %w", cause)
 		case <-t.env.Reporter.StopRequested():
@@ -217,23 +225,6 @@ func (t *trainer) awaitWorld(ctx context.Context, cause error) (control.World, e
 			return control.World{}, ctx.Err()
 		case <-timer.C:
 			return control.World{}, fmt.Errorf("no world to recover into within %v: %w", wait, cause)
-		}
-	}
-}
-
-// newest returns the last world waiting in ch, or w.
-func newest(ch <-chan control.World, w control.World) control.World {
-	for {
-		select {
-		case n, ok := <-ch:
-			if !ok {
-				return w
-			}
-			if n.Gen > w.Gen {
-				w = n
-			}
-		default:
-			return w
 		}
 	}
 }
@@ -249,11 +240,34 @@ func (t *trainer) reopen(ctx context.Context, w control.World) error {
 		return fmt.Errorf("ddp: rank %d: joining the ring of generation %d: %w", t.rank(), w.Gen, err)
 	}
 	rc.opened, rc.Gen = c, w.Gen
+	rc.watch.use(c, w.Gen)
 	if c.Rank() != t.rank() || c.Size() != t.world() {
-		return fmt.Errorf("ddp: generation %d makes rank %d of %d rank %d of %d: recovery in place keeps the ranks",
-			w.Gen, t.rank(), t.world(), c.Rank(), c.Size())
+		return t.resize(c)
 	}
 	t.env.Comm, t.eng.comm = c, c
+	return nil
+}
+
+// resize makes the trainer rank c.Rank() of c.Size(): a generation that
+// continues in place without a lost node's ranks. As a resume at another
+// world size does, the loader re-shards the data position it will get,
+// and the steps per epoch, the gradient accumulation (--global-batch) and
+// the schedule follow the new world size. The overlapped reduction and
+// the wire settings assume a distributed world: a world of one restarts.
+func (t *trainer) resize(c collective.Comm) error {
+	was := t.world()
+	if c.Size() < 2 {
+		return fmt.Errorf("ddp: generation %d has %d rank: recovery in place needs 2 or more", t.env.Recover.Gen, c.Size())
+	}
+	t.env.ID.Rank, t.env.ID.WorldSize = c.Rank(), c.Size()
+	t.env.Comm, t.eng.comm, t.eng.rank = c, c, c.Rank()
+	t.train.Close()
+	if err := t.buildLoader(); err != nil {
+		return err
+	}
+	t.eng.sched = t.engineOptions().Sched
+	t.env.Log.Warn("continuing in place with a different world size: the data position re-shards exactly, batches are composed differently",
+		"was", was, "now", c.Size(), "rank", c.Rank())
 	return nil
 }
 
@@ -300,7 +314,7 @@ func (t *trainer) resync(ctx context.Context) ([]int64, error) {
 		return nil, err
 	}
 	behind := t.snap == nil || t.snap.state.Step < msg.State.Step
-	msg.State.OptimizerSteps = nil
+	msg.State.OptimizerSteps, msg.State.WorldSize, msg.State.Schedule = nil, t.world(), t.eng.sched
 	t.eng.step, t.state, t.last = msg.State.Step, msg.State, msg.Last
 	t.snap = &snapshot{state: cloneState(msg.State), last: msg.Last, epochEnd: msg.EpochEnd, result: msg.Result,
 		done: !msg.Redo, stop: msg.Stop}
@@ -410,9 +424,17 @@ func (t *trainer) recovered(began time.Time, pos []int64) {
 	}
 }
 
-// closeRecovery closes the last communicator recovery opened.
+// closeRecovery closes the last communicator recovery opened, and stops
+// the world watch.
 func (t *trainer) closeRecovery() {
-	if rc := t.env.Recover; rc != nil && rc.opened != nil {
+	rc := t.env.Recover
+	if rc == nil {
+		return
+	}
+	if rc.opened != nil {
 		rc.opened.Close()
+	}
+	if rc.watch != nil {
+		rc.watch.stop()
 	}
 }

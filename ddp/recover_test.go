@@ -3,6 +3,7 @@ package ddp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -62,6 +63,8 @@ type recoveryRun struct {
 	mu     sync.Mutex
 	labels []string        // each rank's place: s<k> in step k, p<k> after it
 	logs   strings.Builder // the ranks' logs
+
+	hung, release chan struct{} // a loss "hang": the lost rank stopped; let it go on
 }
 
 func newRecoveryRun(t *testing.T, cfg Config, n int, l *loss) *recoveryRun {
@@ -124,9 +127,12 @@ func (j *recoveryRun) run() {
 
 // start runs rank r of generation gen (a replacement when gen > 0).
 func (j *recoveryRun) start(ctx context.Context, r, gen int, worlds chan control.World, exits chan<- exit) {
-	open := func(ctx context.Context, gen int) (collective.Comm, error) {
+	open := func(ctx context.Context, gen int, peers []string) (collective.Comm, error) {
 		cfg := j.nw.Config(r)
 		cfg.JobID = fmt.Sprintf("ringtest/%d", gen)
+		if peers != nil {
+			cfg.Rank, cfg.Size, cfg.Peers = slices.Index(peers, j.nw.Addr(r)), len(peers), peers
+		}
 		c, err := ring.New(ctx, cfg)
 		if err != nil {
 			return nil, err
@@ -141,7 +147,7 @@ func (j *recoveryRun) start(ctx context.Context, r, gen int, worlds chan control
 		}
 		return tc, nil
 	}
-	c, err := open(ctx, gen)
+	c, err := open(ctx, gen, nil)
 	if err != nil {
 		exits <- exit{r, err}
 		return
@@ -151,7 +157,7 @@ func (j *recoveryRun) start(ctx context.Context, r, gen int, worlds chan control
 	env := Env{ID: rankenv.Identity{Rank: r, WorldSize: j.n, LocalRank: r, LocalWorldSize: j.n}, Comm: c,
 		Reporter: &labelReporter{j: j, rank: r}, Log: slog.New(slog.NewTextHandler(&lockedWriter{j}, nil)),
 		Recover: &Recovery{Worlds: worlds, Gen: gen, Replacement: gen > 0, Wait: 30 * time.Second,
-			Open: func(ctx context.Context, w control.World) (collective.Comm, error) { return open(ctx, w.Gen) }}}
+			Open: func(ctx context.Context, w control.World) (collective.Comm, error) { return open(ctx, w.Gen, w.Peers) }}}
 	_, err = Train(ctx, cfg, env)
 	c.Close()
 	exits <- exit{r, err}
@@ -170,6 +176,11 @@ func (j *recoveryRun) onCall(r int, worlds chan control.World) func(n int, op st
 		if l == nil || l.call != n || (l.when == "after") != after {
 			return nil
 		}
+		if l.when == "hang" {
+			close(j.hung)
+			<-j.release
+			return nil
+		}
 		close(worlds)
 		if l.when == "during" {
 			j.nw.KillAfterWrites(r, 2) // the call's header, then its first message
@@ -177,6 +188,51 @@ func (j *recoveryRun) onCall(r int, worlds chan control.World) func(n int, op st
 			j.nw.Kill(r)
 		}
 		return nil
+	}
+}
+
+// runShrink is run for a loss "hang": the lost rank stops before its call
+// without breaking its links (a host cut off: TCP stalls, no RST), and
+// the survivors get the world of generation 1 without it: a smaller ring,
+// the ranks after it renumbered. Once they are done, the lost rank dies.
+func (j *recoveryRun) runShrink() {
+	t := j.t
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	j.hung, j.release = make(chan struct{}), make(chan struct{})
+	worlds := make([]chan control.World, j.n)
+	exits := make(chan exit, j.n)
+	for r := range j.n {
+		worlds[r] = make(chan control.World, 4)
+		go j.start(ctx, r, 0, worlds[r], exits)
+	}
+	lost := j.loss.rank
+	select {
+	case <-j.hung:
+	case e := <-exits:
+		t.Fatalf("rank %d ended before the loss: %v", e.rank, e.err)
+	}
+	w := control.World{Gen: 1, InPlace: true}
+	for r := range j.n {
+		if r != lost {
+			w.Peers = append(w.Peers, j.nw.Addr(r))
+		}
+	}
+	for r := range j.n {
+		if r != lost {
+			worlds[r] <- w
+		}
+	}
+	for range j.n - 1 {
+		if e := <-exits; e.err != nil || e.rank == lost {
+			t.Errorf("rank %d: %v", e.rank, e.err)
+		}
+	}
+	j.nw.Kill(lost)
+	close(worlds[lost])
+	close(j.release)
+	if e := <-exits; e.err == nil {
+		t.Errorf("the lost rank %d ended without an error", e.rank)
 	}
 }
 
@@ -405,6 +461,37 @@ func readState(t *testing.T, dir string) string {
 	st.RunID, st.BestCheckpoint = "", filepath.Base(st.BestCheckpoint)
 	out, _ := json.Marshal(st)
 	return string(out)
+}
+
+// TestRecoverInPlace_Shrink: rank 1 of 3 stops answering (its host cut
+// off: its links stall) before step 5, and the survivors get a world of
+// 2 without it: the world watch aborts their blocked collective, the
+// ring shrinks in place (rank 2 becomes rank 1) and the job goes on. It
+// ends as the same job stopped at step 4 and resumed from that
+// checkpoint on 2 ranks does, bit for bit: the resume at another world
+// size, without reading the checkpoint.
+func TestRecoverInPlace_Shrink(t *testing.T) {
+	cfg := recoveryConfig(t)
+	ref := newRecoveryRun(t, cfg, 3, nil)
+	ref.run()
+	call := 1 + slices.IndexFunc(ref.trace, func(c string) bool { return strings.HasSuffix(c, "@s5") })
+	before := checkpointReads.Load()
+	j := newRecoveryRun(t, cfg, 3, &loss{rank: 1, call: call, when: "hang"})
+	j.runShrink()
+	if reads := checkpointReads.Load() - before; reads != 0 {
+		t.Errorf("the recovery read %d checkpoints, want 0", reads)
+	}
+	if log := j.log(); !strings.Contains(log, "continuing in place with a different world size") {
+		t.Errorf("no resize logged:\n%s", log)
+	}
+	outs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	if _, errs := trainRanks(t, cfg, outs, 4, fp32Ring); !errors.Is(errs[0], ErrStopped) {
+		t.Fatalf("stopping at step 4: %v", errs)
+	}
+	if _, errs := trainRanks(t, cfg, outs[:2], 0, fp32Ring); errs[0] != nil || errs[1] != nil {
+		t.Fatalf("resuming on 2 ranks: %v", errs)
+	}
+	compareRuns(t, outs[0], j.outs[0])
 }
 
 // TestRecoverySource checks recoverySource against its definition: the
