@@ -170,7 +170,7 @@ func (t *trainer) rejoin(ctx context.Context) (string, error) {
 // [Recovery in place]). It returns afterStep's verdict.
 func (t *trainer) recover(ctx context.Context, cause error) (string, error) {
 	began := time.Now()
-	t.env.Log.Warn("a peer was lost; recovering in place", "rank", t.rank(), "step", t.eng.step, "err", cause)
+	t.env.Log.Warn("a peer was lost; recovering in place", "step", t.eng.step, "err", cause)
 	t.heartbeat(control.PhaseSetup, -1)
 	w, err := t.awaitWorld(ctx, cause)
 	if err != nil {
@@ -267,7 +267,7 @@ func (t *trainer) resize(c collective.Comm) error {
 	}
 	t.eng.sched = t.engineOptions().Sched
 	t.env.Log.Warn("continuing in place with a different world size: the data position re-shards exactly, batches are composed differently",
-		"was", was, "now", c.Size(), "rank", c.Rank())
+		"was", was, "now", c.Size(), "new_rank", c.Rank())
 	return nil
 }
 

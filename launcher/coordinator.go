@@ -38,8 +38,12 @@ func (c *coordinator) run(ctx context.Context) {
 			if c.p.finished(c.r.Gen(), node) {
 				continue // it finished and went home
 			}
+			if o = c.shrink(node, time.Now()); o.World != nil {
+				break
+			}
 			o = c.r.OnLeave(node, time.Now())
 			if o.Abort != "" {
+				c.recovering = -1
 				c.p.publish("ctl.abort", abortMsg{Gen: c.r.Gen() - 1, Failures: []Failure{
 					{Gen: c.r.Gen() - 1, Node: node, Rank: -1, Reason: o.Abort, Time: time.Now()}}})
 			}

@@ -423,6 +423,48 @@ func TestE2EHosts_RecoveryFallsBack(t *testing.T) {
 	}
 }
 
+// TestE2EHosts_ShrinkInPlace: --nodes 2:3 on 3 hosts x 1 rank, with
+// --max-restarts 1. Host 2's cable is pulled mid-run: memberlist finds it
+// gone, and the coordinator continues the generation in place without it
+// (Note [Recovery in place]): the two ranks left, blocked in a collective
+// with the cut-off one (TCP stalls, no RST), abort it when the world of 2
+// comes, and go on as a ring of 2 from the last completed step, without
+// restarting or reading a checkpoint. (Exactness against a resume on 2
+// ranks: ddp's TestRecoverInPlace_Shrink.)
+func TestE2EHosts_ShrinkInPlace(t *testing.T) {
+	j := newHostsJob(t, 3, "hosts-shrink", "2:3", 1)
+	j.train = microTrain(trainData(t))
+	j.launch = []string{"--max-restarts", "1", "--rdzv-timeout", "3s"}
+	out := filepath.Join(t.TempDir(), "out")
+	ps := j.startAll(3, out)
+	waitOutput(t, ps[0], "h0", "gen=0 world_size=3", time.Minute)
+	waitForCheckpoint(t, out, 6, time.Minute)
+	if err := j.net.Hosts[2].Cut(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Now()
+	for i := range 2 {
+		at := waitOutput(t, ps[i], fmt.Sprintf("h%d", i), "recovered in place: every rank has the job's state", time.Minute)
+		t.Logf("h%d: cut -> every rank recovered in a world of 2: %v", i, at.Sub(cut).Round(10*time.Millisecond))
+	}
+	if !strings.Contains(ps[0].Output(), "node h2 left: generation 0 continues in place without it as generation 1, world size 2") {
+		t.Error("h0 does not say that generation 0 went on without h2")
+	}
+	codes := waitAll(t, ps[:2], 2*time.Minute)
+	if codes[0] != 0 || codes[1] != 0 {
+		t.Fatalf("exit codes %v", codes)
+	}
+	for i, p := range ps[:2] {
+		if o := p.Output(); strings.Contains(o, "Root cause") || strings.Contains(o, "msg=resuming") {
+			t.Errorf("h%d: a restart or a checkpoint read", i)
+		}
+	}
+	if newest := verifyCheckpoints(t, out); newest != 24 {
+		t.Errorf("newest checkpoint %d, want 24", newest)
+	}
+	ps[2].Cmd.Process.Kill() // cut off to the end; it would wait for --join-timeout
+}
+
 // TestE2EHosts_Elastic: --nodes 2:3 on 3 hosts, and a 4th that starts
 // late. Host 2's cable is pulled: hosts 0 and 1 go on as a world of 2.
 // The cable comes back: gossip heals (Note [Partitions heal]) and host 2

@@ -203,7 +203,7 @@ func (g *gen) supervise(ctx context.Context) {
 			g.onBack(b)
 		case node := <-n.plane.leaves:
 			if _, i := g.w.Node(node); i >= 0 && !g.ending && !n.plane.finished(g.w.Gen, node) {
-				g.fail(Failure{Gen: g.w.Gen, Node: node, Rank: -1, Reason: fmt.Sprintf("node %s left the cluster", node), Time: time.Now()})
+				g.nodeLeft(node)
 			}
 		case err := <-n.coordFailed():
 			g.res.final = true

@@ -192,6 +192,35 @@ func (r *Rendezvous) OnLeave(node string, now time.Time) Outcome {
 	return Outcome{Abort: reason}
 }
 
+// OnShrink continues the running generation in place without node, which
+// left the cluster, when at least MIN nodes and 2 ranks remain: the world
+// of gen+1 has the other nodes in the same order, their ring addresses
+// kept and their ranks renumbered (Note [Recovery in place]). Otherwise it
+// does nothing, and the caller handles the leave with OnLeave.
+func (r *Rendezvous) OnShrink(node string, now time.Time) Outcome {
+	if r.failed || r.world == nil {
+		return Outcome{}
+	}
+	if _, i := r.world.Node(node); i < 0 || len(r.world.Nodes)-1 < r.Min {
+		return Outcome{}
+	}
+	w := World{Gen: r.gen + 1, InPlace: true}
+	for _, n := range r.world.Nodes {
+		if n.Name != node {
+			w.Nodes = append(w.Nodes, WorldNode{Name: n.Name, FirstRank: len(w.Peers), Slots: n.Slots})
+			w.Peers = append(w.Peers, r.world.Peers[n.FirstRank:n.FirstRank+n.Slots]...)
+		}
+	}
+	if len(w.Peers) < 2 {
+		return Outcome{}
+	}
+	delete(r.waiting, node)
+	delete(r.survivors, node)
+	r.gen, r.world, r.opened = w.Gen, &w, now
+	return Outcome{World: &w, Note: fmt.Sprintf("node %s left: generation %d continues in place without it as generation %d, world size %d",
+		node, w.Gen-1, w.Gen, w.Size())}
+}
+
 // OnAbort ends generation gen (a failure somewhere), or the generation
 // that continues it in place; nodes then ask to join the next one.
 func (r *Rendezvous) OnAbort(gen int, now time.Time) Outcome {

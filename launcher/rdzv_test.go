@@ -132,6 +132,8 @@ func runCommand(t *testing.T, rp **Rendezvous, epoch time.Time, line string) str
 		o = r.OnAbort(num("gen", r.Gen()), at)
 	case "lost":
 		o = r.OnLost(num("gen", r.Gen()), pos[0], at)
+	case "shrink":
+		o = r.OnShrink(pos[0], at)
 	case "tick":
 		o = r.OnTick(at)
 	default:

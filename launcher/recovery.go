@@ -57,17 +57,20 @@ func (g *gen) lose(f Failure) {
 }
 
 // applyInPlace continues the generation as w: replacements start in the
-// slots whose rank exited.
+// slots whose rank exited; after a node left, the ranks are renumbered.
 func (g *gen) applyInPlace(w World) {
 	if w.Gen <= g.w.Gen || g.ending || g.res.stopped {
 		return
 	}
 	me, nodeRank := w.Node(g.n.name)
 	if nodeRank < 0 {
-		return // in place keeps every node; not for this node's generation
+		return // this node is out: the others went on without it, and it fails on its own
 	}
 	g.w, g.lostAt, g.back = w, time.Time{}, map[int]bool{}
 	g.n.plane.mon.reset(w)
+	for i, p := range g.procs {
+		p.id.Rank, p.id.WorldSize, p.id.NodeRank, p.id.Peers = me.FirstRank+i, w.Size(), nodeRank, w.Peers
+	}
 	logDir := g.n.genLogDir(w.Gen)
 	var replaced []string
 	for i, p := range g.procs {
@@ -132,6 +135,23 @@ func (g *gen) onBack(r control.Recovered) {
 	}
 }
 
+// nodeLeft handles a node of the world leaving the cluster: a node other
+// than the first waits for the coordinator, which may continue without it
+// in place (or aborts); otherwise, or with the coordinator's own node
+// gone, the generation fails as before.
+func (g *gen) nodeLeft(node string) {
+	f := Failure{Gen: g.w.Gen, Node: node, Rank: -1, Reason: fmt.Sprintf("node %s left the cluster", node), Time: time.Now()}
+	if !g.recoversInPlace() || node == g.n.plane.first || g.n.plane.first == "" {
+		g.fail(f)
+		return
+	}
+	g.lost = append(g.lost, f)
+	if g.lostAt.IsZero() {
+		g.lostAt = time.Now()
+	}
+	g.n.log.Warn(fmt.Sprintf("node %s left the cluster; waiting for the coordinator to go on without it or restart", node), "gen", g.w.Gen)
+}
+
 // lostTooLong falls back to a restart when the coordinator has not
 // answered a ctl.lost in time.
 func (g *gen) lostTooLong(now time.Time) {
@@ -169,6 +189,20 @@ func (c *coordinator) onLost(l lostMsg, now time.Time) Outcome {
 		return c.r.OnAbort(l.Gen, now)
 	}
 	o := c.r.OnLost(l.Gen, l.Failure.Node, now)
+	if o.World != nil {
+		c.recovering, c.back = o.World.Gen, map[int]bool{}
+	}
+	return o
+}
+
+// shrink continues the generation in place without node, which left,
+// when the job recovers in place, a generation is left, no recovery is
+// under way and enough nodes remain (Rendezvous.OnShrink).
+func (c *coordinator) shrink(node string, now time.Time) Outcome {
+	if c.recovery != RecoverInPlace || c.r.Gen() >= c.maxRestarts || c.recovering == c.r.Gen() {
+		return Outcome{}
+	}
+	o := c.r.OnShrink(node, now)
 	if o.World != nil {
 		c.recovering, c.back = o.World.Gen, map[int]bool{}
 	}
