@@ -103,9 +103,9 @@ type Config struct {
 	MaxRestarts int
 	// Recovery is how a lost rank is recovered when MaxRestarts allows:
 	// RecoverInPlace (the default, "") replaces it and the other ranks
-	// keep their state (Note [Recovery in place]); RecoverRestart restarts
-	// every rank from the newest checkpoint. Nodes that leave always
-	// restart. The first node's setting applies to the job.
+	// keep their state (Note [Recovery in place]), and an elastic job
+	// goes on without a node that leaves; RecoverRestart restarts every
+	// rank from the newest checkpoint. The first node's setting applies.
 	Recovery string
 	// StallTimeout is how long the job may make no progress before the
 	// launcher diagnoses a hang and stops it (0: 5 minutes; <0: off).

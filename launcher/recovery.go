@@ -26,9 +26,19 @@ import (
 // (an abort whose Recovery says why, which every launcher prints) when a
 // rank is lost while a recovery is under way (not every rank has reported
 // ctl.recovered); a launcher does the same when no answer to its ctl.lost
-// arrives within lostTimeout. A node that leaves the cluster (a whole
-// machine lost) still aborts the generation and restarts every rank
-// (elastic: with the nodes that remain).
+// arrives within lostTimeout.
+//
+// A node that leaves the cluster (a machine lost, a link cut) is
+// recovered in place too when the job is elastic and at least MIN nodes
+// and 2 ranks remain (Rendezvous.OnShrink): the world of G+1 lacks it, the
+// other nodes keep their ring addresses and their ranks are renumbered in
+// node order; the ranks learn their new number from their address's place
+// in the world (rankenv.Identity.InWorld) and resize (ddp). The other
+// launchers wait for the coordinator's decision instead of failing at
+// once; a node that loses the first node (the coordinator) fails, as
+// before. Otherwise a lost node aborts the generation and every rank
+// restarts (elastic: with the nodes that remain). An in-place generation
+// never takes in a node waiting to join: only a restart does.
 
 // lostMsg is a launcher's report of a rank to recover in place.
 type lostMsg struct {

@@ -58,7 +58,7 @@ func (f *launchFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.jobID, "job-id", "", "job id (default: derived from the secret)")
 	fs.StringVar(&f.logDir, "log-dir", "", "write each rank's stdout/stderr to DIR/restart-G/rank-N.{out,err} instead of the console")
 	fs.IntVar(&f.maxRestarts, "max-restarts", 0, "recover from this many failures (each in-place recovery or restart counts)")
-	fs.StringVar(&f.recovery, "recovery", launcher.RecoverInPlace, "how a lost rank is recovered: inplace (replace it; the other ranks keep their state) or restart (every rank from the last checkpoint); a lost node always restarts")
+	fs.StringVar(&f.recovery, "recovery", launcher.RecoverInPlace, "how a lost rank is recovered: inplace (replace it, the other ranks keep their state; an elastic job goes on without a lost node) or restart (every rank from the last checkpoint)")
 	fs.DurationVar(&f.stallTimeout, "stall-timeout", 5*time.Minute, "diagnose a hang and stop after this long without progress (0: off)")
 	fs.DurationVar(&f.grace, "grace", 60*time.Second, "time ranks get to checkpoint and exit after SIGINT/SIGTERM before they are killed")
 	fs.DurationVar(&f.rdzvTimeout, "rdzv-timeout", 30*time.Second, "elastic: how long to wait for more nodes once MIN have joined")
