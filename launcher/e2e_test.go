@@ -183,7 +183,9 @@ func TestE2E_TwoNodes(t *testing.T) {
 		if ca := a.Wait(t, "node a", 2*time.Minute); ca != 0 {
 			t.Fatalf("node a: exit %d", ca)
 		}
-		if !strings.Contains(a.Output(), "generation 1: 1 node(s), world size 2") {
+		// Elastic, and recovered in place: node a's ranks go on as a ring
+		// of 2 (Note [Recovery in place]).
+		if !strings.Contains(a.Output(), "node b left: generation 0 continues in place without it as generation 1, world size 2") {
 			t.Error("node a did not continue alone")
 		}
 	})
