@@ -295,7 +295,7 @@ func (n *node) setup(ctx context.Context) error {
 	url := cfg.NATS
 	hosting := cfg.Join == ""
 	if hosting && url == "" {
-		srv, err := startNATS(n.bind, cfg.NATSPort, n.secret)
+		srv, err := startNATS(n.bind, cfg.NATSPort, n.secret, nil)
 		if err != nil {
 			return err
 		}
