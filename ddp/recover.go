@@ -255,7 +255,7 @@ func (t *trainer) reopen(ctx context.Context, w control.World) error {
 // the schedule follow the new world size. The overlapped reduction and
 // the wire settings assume a distributed world: a world of one restarts.
 func (t *trainer) resize(c collective.Comm) error {
-	was := t.world()
+	was, wasRank := t.world(), t.rank()
 	if c.Size() < 2 {
 		return fmt.Errorf("ddp: generation %d has %d rank: recovery in place needs 2 or more", t.env.Recover.Gen, c.Size())
 	}
@@ -268,6 +268,24 @@ func (t *trainer) resize(c collective.Comm) error {
 	t.eng.sched = t.engineOptions().Sched
 	t.env.Log.Warn("continuing in place with a different world size: the data position re-shards exactly, batches are composed differently",
 		"was", was, "now", c.Size(), "new_rank", c.Rank())
+	if c.Rank() == 0 && wasRank != 0 {
+		return t.becomeRankZero()
+	}
+	return nil
+}
+
+// becomeRankZero takes up rank 0's part, whose node was lost: the logs
+// and the checkpoints (in this rank's --output).
+func (t *trainer) becomeRankZero() error {
+	if _, err := removeStaleTemps(t.cfg.Output); err != nil {
+		return err
+	}
+	rec, err := newRecorder(t.cfg, t.env.Stderr, t.total, t.state.Step, t.perEp, t.world())
+	if err != nil {
+		return err
+	}
+	t.rec = rec
+	t.env.Log.Info("this rank is rank 0 now: it writes the logs and checkpoints", "output", t.cfg.Output)
 	return nil
 }
 

@@ -463,27 +463,19 @@ func readState(t *testing.T, dir string) string {
 	return string(out)
 }
 
-// TestRecoverInPlace_Shrink: rank 1 of 3 stops answering (its host cut
+// TestRecoverInPlace_Shrink: a rank of 3 stops answering (its host cut
 // off: its links stall) before step 5, and the survivors get a world of
 // 2 without it: the world watch aborts their blocked collective, the
-// ring shrinks in place (rank 2 becomes rank 1) and the job goes on. It
-// ends as the same job stopped at step 4 and resumed from that
-// checkpoint on 2 ranks does, bit for bit: the resume at another world
-// size, without reading the checkpoint.
+// ring shrinks in place (the ranks after the lost one renumbered) and the
+// job goes on. It ends as the same job stopped at step 4 and resumed from
+// that checkpoint on 2 ranks does, bit for bit: the resume at another
+// world size, without reading the checkpoint. When rank 0 is lost, rank 1
+// becomes rank 0 and writes the checkpoints and the model in its output.
 func TestRecoverInPlace_Shrink(t *testing.T) {
 	cfg := recoveryConfig(t)
 	ref := newRecoveryRun(t, cfg, 3, nil)
 	ref.run()
 	call := 1 + slices.IndexFunc(ref.trace, func(c string) bool { return strings.HasSuffix(c, "@s5") })
-	before := checkpointReads.Load()
-	j := newRecoveryRun(t, cfg, 3, &loss{rank: 1, call: call, when: "hang"})
-	j.runShrink()
-	if reads := checkpointReads.Load() - before; reads != 0 {
-		t.Errorf("the recovery read %d checkpoints, want 0", reads)
-	}
-	if log := j.log(); !strings.Contains(log, "continuing in place with a different world size") {
-		t.Errorf("no resize logged:\n%s", log)
-	}
 	outs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
 	if _, errs := trainRanks(t, cfg, outs, 4, fp32Ring); !errors.Is(errs[0], ErrStopped) {
 		t.Fatalf("stopping at step 4: %v", errs)
@@ -491,7 +483,27 @@ func TestRecoverInPlace_Shrink(t *testing.T) {
 	if _, errs := trainRanks(t, cfg, outs[:2], 0, fp32Ring); errs[0] != nil || errs[1] != nil {
 		t.Fatalf("resuming on 2 ranks: %v", errs)
 	}
-	compareRuns(t, outs[0], j.outs[0])
+	for _, lost := range []int{1, 0} {
+		t.Run(fmt.Sprintf("rank%d", lost), func(t *testing.T) {
+			before := checkpointReads.Load()
+			j := newRecoveryRun(t, cfg, 3, &loss{rank: lost, call: call, when: "hang"})
+			j.runShrink()
+			if reads := checkpointReads.Load() - before; reads != 0 {
+				t.Errorf("the recovery read %d checkpoints, want 0", reads)
+			}
+			if log := j.log(); !strings.Contains(log, "continuing in place with a different world size") {
+				t.Errorf("no resize logged:\n%s", log)
+			}
+			zero := 0 // the new rank 0: the first survivor
+			if lost == 0 {
+				zero = 1
+			}
+			compareRuns(t, outs[0], j.outs[zero])
+			if b, err := os.ReadFile(filepath.Join(j.outs[zero], metricsFile)); err != nil || !strings.Contains(string(b), `"msg":"recovered"`) {
+				t.Errorf("rank 0's log has no recovery: %v", err)
+			}
+		})
+	}
 }
 
 // TestRecoverySource checks recoverySource against its definition: the
