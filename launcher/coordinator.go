@@ -10,6 +10,7 @@ import (
 // requests, leaves, aborts and the clock, and publishes its decisions.
 type coordinator struct {
 	p           *plane
+	name        string // this node
 	r           *Rendezvous
 	control     string
 	maxRestarts int
@@ -68,7 +69,7 @@ func (c *coordinator) apply(o Outcome) {
 	}
 	if o.World != nil {
 		w := *o.World
-		w.Job, w.Control, w.MaxRestarts, w.Recovery = c.p.job, c.control, c.maxRestarts, c.recovery
+		w.Job, w.Control, w.MaxRestarts, w.Recovery, w.Coordinator = c.p.job, c.control, c.maxRestarts, c.recovery, c.name
 		c.world = &w
 		c.p.publish("rdzv.world", w)
 	}

@@ -465,6 +465,46 @@ func TestE2EHosts_ShrinkInPlace(t *testing.T) {
 	ps[2].Cmd.Process.Kill() // cut off to the end; it would wait for --join-timeout
 }
 
+// TestE2EHosts_CoordinatorLost: --nodes 2:3 on 3 hosts x 1 rank, with
+// --max-restarts 1: host 0, the first node (coordinator, first NATS
+// server, rank 0), is cut off mid-run. Hosts 1 and 2 run NATS servers of
+// the same cluster; the first of them in node order takes over as the
+// coordinator and continues the generation in place without host 0
+// (Note [No single coordinator]); the ranks left become ranks 0 and 1,
+// and the new rank 0 writes the checkpoints and the model. Both launchers
+// exit 0.
+func TestE2EHosts_CoordinatorLost(t *testing.T) {
+	j := newHostsJob(t, 3, "hosts-coord", "2:3", 1)
+	j.train = microTrain(trainData(t))
+	j.launch = []string{"--max-restarts", "1", "--rdzv-timeout", "3s"}
+	out := filepath.Join(t.TempDir(), "out")
+	ps := j.startAll(3, out)
+	waitOutput(t, ps[0], "h0", "gen=0 world_size=3", time.Minute)
+	waitForCheckpoint(t, out, 6, time.Minute)
+	if err := j.net.Hosts[0].Cut(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Now()
+	for i := 1; i < 3; i++ {
+		at := waitOutput(t, ps[i], fmt.Sprintf("h%d", i), "recovered in place: every rank has the job's state", time.Minute)
+		t.Logf("h%d: cut -> every rank recovered without host 0: %v", i, at.Sub(cut).Round(10*time.Millisecond))
+	}
+	if !strings.Contains(ps[1].Output()+ps[2].Output(), "is gone; this node coordinates the job from generation 0") {
+		t.Error("no node took over as the coordinator")
+	}
+	codes := waitAll(t, ps[1:], 2*time.Minute)
+	if codes[0] != 0 || codes[1] != 0 {
+		t.Fatalf("exit codes %v", codes)
+	}
+	if newest := verifyCheckpoints(t, out); newest != 24 {
+		t.Errorf("newest checkpoint %d, want 24", newest)
+	}
+	if _, err := os.Stat(filepath.Join(out, "model.safetensors")); err != nil {
+		t.Error(err)
+	}
+	ps[0].Cmd.Process.Kill() // cut off to the end
+}
+
 // TestE2EHosts_Elastic: --nodes 2:3 on 3 hosts, and a 4th that starts
 // late. Host 2's cable is pulled: hosts 0 and 1 go on as a world of 2.
 // The cable comes back: gossip heals (Note [Partitions heal]) and host 2

@@ -103,7 +103,7 @@ func (n *node) rankSpec(w World, me WorldNode, nodeRank, local int, ln *net.TCPL
 		Rank: me.FirstRank + local, WorldSize: w.Size(),
 		LocalRank: local, LocalWorldSize: me.Slots, NodeRank: nodeRank,
 		Peers: w.Peers, ListenFD: 3, JobID: n.job, Secret: n.secret,
-		Control: w.Control, Restart: w.Gen, Recovery: w.Recovery, Replacement: replacement,
+		Control: n.plane.url, Restart: w.Gen, Recovery: w.Recovery, Replacement: replacement,
 	}
 	var extra []string
 	gpus := n.cfg.GPUs

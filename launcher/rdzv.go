@@ -48,6 +48,8 @@ type World struct {
 	// InPlace marks a generation that continues the previous one in place:
 	// the same nodes and ring addresses, the survivors still running.
 	InPlace bool `json:"in_place,omitempty"`
+	// Coordinator is the node that decided the world.
+	Coordinator string `json:"coordinator,omitempty"`
 }
 
 // WorldNode is one node's part of a World.
@@ -190,6 +192,18 @@ func (r *Rendezvous) OnLeave(node string, now time.Time) Outcome {
 	r.next(now)
 	delete(r.survivors, node)
 	return Outcome{Abort: reason}
+}
+
+// Adopt takes over a running job whose coordinator was lost (Note [No
+// single coordinator]): w, the newest world, is generation gen's, decided,
+// and its node order is the order of first joins.
+func (r *Rendezvous) Adopt(w World, now time.Time) {
+	r.gen, r.chain, r.opened, r.world = w.Gen, w.Gen, now, &w
+	r.waiting = map[string]Join{}
+	for i, n := range w.Nodes {
+		r.seq[n.Name] = i
+		r.waiting[n.Name] = Join{Node: n.Name, Gen: w.Gen, Addrs: w.Peers[n.FirstRank : n.FirstRank+n.Slots]}
+	}
 }
 
 // OnShrink continues the running generation in place without node, which

@@ -145,13 +145,15 @@ func (g *gen) onBack(r control.Recovered) {
 	}
 }
 
-// nodeLeft handles a node of the world leaving the cluster: a node other
-// than the first waits for the coordinator, which may continue without it
-// in place (or aborts); otherwise, or with the coordinator's own node
-// gone, the generation fails as before.
+// nodeLeft handles a node of the world leaving the cluster: this node
+// waits for the coordinator, which may continue without it in place (or
+// aborts), or for the coordinator's successor when it was the
+// coordinator's (Note [No single coordinator]); with nobody to decide, or
+// without recovery in place, the generation fails as before.
 func (g *gen) nodeLeft(node string) {
 	f := Failure{Gen: g.w.Gen, Node: node, Rank: -1, Reason: fmt.Sprintf("node %s left the cluster", node), Time: time.Now()}
-	if !g.recoversInPlace() || node == g.n.plane.first || g.n.plane.first == "" {
+	p := g.n.plane
+	if !g.recoversInPlace() || node == p.coordinator() && p.successor(node) == "" {
 		g.fail(f)
 		return
 	}

@@ -36,6 +36,7 @@ func Dial(ctx context.Context, id rankenv.Identity) (Reporter, error) {
 	}
 	nc, err := nats.Connect(id.Control,
 		nats.Name(fmt.Sprintf("ddprun rank %d", id.Rank)),
+		nats.DontRandomize(), // the launcher lists its own node's server first
 		login,
 		nats.Timeout(timeout),
 		nats.MaxReconnects(30),
