@@ -13,11 +13,16 @@ import (
 // broadcastString sends rank 0's s to every rank (a length, then the
 // bytes packed into int32s).
 func broadcastString(ctx context.Context, c collective.Comm, s string) (string, error) {
+	return broadcastStringFrom(ctx, c, s, 0)
+}
+
+// broadcastStringFrom sends root's s to every rank.
+func broadcastStringFrom(ctx context.Context, c collective.Comm, s string, root int) (string, error) {
 	if c.Size() == 1 {
 		return s, nil
 	}
 	n := []int64{int64(len(s))}
-	if err := c.Broadcast(ctx, collective.Int64s(n), 0); err != nil {
+	if err := c.Broadcast(ctx, collective.Int64s(n), root); err != nil {
 		return "", fmt.Errorf("ddp: broadcast: %w", err)
 	}
 	if n[0] < 0 || n[0] > 64<<20 {
@@ -29,7 +34,7 @@ func broadcastString(ctx context.Context, c collective.Comm, s string) (string, 
 	for i := range words {
 		words[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
 	}
-	if err := c.Broadcast(ctx, collective.Int32s(words), 0); err != nil {
+	if err := c.Broadcast(ctx, collective.Int32s(words), root); err != nil {
 		return "", fmt.Errorf("ddp: broadcast: %w", err)
 	}
 	for i, w := range words {

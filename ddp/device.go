@@ -127,7 +127,10 @@ func OpenComm(ctx context.Context, id rankenv.Identity, cfg Config, plan Plan, l
 	if plan.World == 1 {
 		return collective.Solo(), nil
 	}
-	o := collective.Options{Rank: id.Rank, Size: id.WorldSize, Peers: id.Peers, JobID: id.JobID, Secret: id.Secret,
+	// The ring's job id names the generation, so that no rank of another
+	// one (a survivor of an earlier ring) can join it.
+	job := id.JobID + "/" + strconv.Itoa(id.Restart)
+	o := collective.Options{Rank: id.Rank, Size: id.WorldSize, Peers: id.Peers, JobID: job, Secret: id.Secret,
 		WireDType: plan.Wire, Timeout: cfg.Timeout, Logger: log, Integrity: cfg.Integrity}
 	if plan.Convert {
 		o.WireDType = collective.Float32 // the buckets arrive converted (Note [Wire conversion])

@@ -95,9 +95,15 @@ func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResul
 	if err := e.red.sync(ctx, e.m, e.comm, e.onBucket); err != nil {
 		return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
 	}
-	t2 := time.Now()
 	res.WireBytes = e.red.bytesSent() - sent
+	// The logged loss is the global batch's. It is averaged here, before
+	// the optimizer step, so that no collective of a step follows it (Note
+	// [Recovery in place]).
 	var err error
+	if res.Loss, err = meanOverRanks(ctx, e.comm, res.Loss); err != nil {
+		return res, fmt.Errorf("ddp: step %d: averaging the loss: %w", e.step, err)
+	}
+	t2 := time.Now()
 	if res.GradNorm, err = e.opt.clipGradNorm(e.clip); err != nil {
 		return res, fmt.Errorf("ddp: step %d: %w", e.step, err)
 	}
@@ -261,6 +267,10 @@ type engineOptions struct {
 	Loss bert.LossOptions
 	// Objective is what a step minimises; nil: classification (classify).
 	Objective objective
+	// Replacement skips the replica check and the parameter broadcast:
+	// the rank replaces a lost one, and the survivors, who are past that,
+	// send it their state (Note [Recovery in place]).
+	Replacement bool
 }
 
 // Note [Optimizer implementations]: two optimizers implement the same
@@ -280,7 +290,7 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 		comm = collective.Solo()
 	}
 	e := &engine{m: m, comm: comm, rank: comm.Rank(), sched: o.Sched, lr: o.LR, clip: o.Clip, bf16: o.BF16, seed: o.Seed, loss: o.Loss}
-	if comm.Size() > 1 {
+	if comm.Size() > 1 && !o.Replacement {
 		if err := checkReplicas(ctx, comm, m); err != nil {
 			return nil, err
 		}

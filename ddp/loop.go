@@ -26,6 +26,9 @@ import (
 // broadcast and the optimizer state in restore, so --output need not be
 // shared between machines.
 func (t *trainer) findResume(ctx context.Context) (*loadedCheckpoint, error) {
+	if t.replacing() {
+		return nil, nil // the survivors send the state (Note [Recovery in place])
+	}
 	var ck *loadedCheckpoint
 	var err error
 	if t.rank() == 0 {
@@ -143,7 +146,7 @@ func (t *trainer) restore(ctx context.Context, ck *loadedCheckpoint) error {
 	if s.RunID != "" { // checkpoints from before run ids start a new id
 		t.state.RunID = s.RunID
 	}
-	if err := t.shareOptimizerState(ctx, ck); err != nil {
+	if err := t.shareOptimizerState(ctx, ck, 0); err != nil {
 		return err
 	}
 	if err := t.eng.opt.setState(ck.Optimizer); err != nil {
@@ -163,13 +166,14 @@ func (t *trainer) restore(ctx context.Context, ck *loadedCheckpoint) error {
 	return nil
 }
 
-// shareOptimizerState sends rank 0's optimizer state (read from the
-// checkpoint) to the other ranks, parameter by parameter in name order.
-func (t *trainer) shareOptimizerState(ctx context.Context, ck *loadedCheckpoint) error {
+// shareOptimizerState sends root's optimizer state (rank 0's, read from
+// the checkpoint, or a survivor's: Note [Recovery in place]) to the other
+// ranks, parameter by parameter in name order.
+func (t *trainer) shareOptimizerState(ctx context.Context, ck *loadedCheckpoint, root int) error {
 	if t.world() == 1 {
 		return nil
 	}
-	if t.rank() != 0 {
+	if t.rank() != root {
 		ck.Optimizer = map[string]optim.ParamState{}
 	}
 	sizes := map[string]int{}
@@ -197,7 +201,7 @@ func (t *trainer) shareOptimizerState(ctx context.Context, ck *loadedCheckpoint)
 			if buf == nil {
 				continue
 			}
-			if err := t.env.Comm.Broadcast(ctx, collective.Float32s(buf), 0); err != nil {
+			if err := t.env.Comm.Broadcast(ctx, collective.Float32s(buf), root); err != nil {
 				return fmt.Errorf("ddp: sharing the optimizer state of %s: %w", n, err)
 			}
 		}
@@ -206,34 +210,65 @@ func (t *trainer) shareOptimizerState(ctx context.Context, ck *loadedCheckpoint)
 	return nil
 }
 
-// run is the training loop.
+// run is the training loop. A failure that the rank can recover from in
+// place (recover.go) resumes it at the job's last completed step.
 func (t *trainer) run(ctx context.Context) (*Result, error) {
-	stop := "completed"
-	for t.state.Step < t.total {
-		micro, epochEnd, err := t.nextMicroBatches(ctx)
-		if err != nil {
+	stop, err := t.rejoin(ctx)
+	for {
+		for err == nil && stop == "" && t.state.Step < t.total {
+			stop, err = t.iteration(ctx)
+		}
+		if err == nil {
+			var res *Result
+			if res, err = t.finish(ctx, t.stopReason(stop)); !t.canRecover(err) {
+				return res, err
+			}
+		} else if !t.canRecover(err) {
 			return nil, err
 		}
-		if len(micro) == 0 {
-			continue // the loader's end-of-epoch: the step that took the last batch handled it
-		}
-		if err := t.step(ctx, micro); err != nil {
-			return nil, err
-		}
-		reason, err := t.afterStep(ctx, epochEnd)
-		if err != nil {
-			return nil, err
-		}
-		if reason != "" {
-			stop = reason
-			t.rec.event(t.state.Step, "stop", map[string]any{"reason": reason})
-			break
+		if stop, err = t.recover(ctx, err); err != nil {
+			return nil, err // a failure during recovery ends the rank
 		}
 	}
-	if stop == "completed" && t.cfg.MaxSteps > 0 {
-		stop = "max-steps"
+}
+
+// iteration runs one optimizer step and the work after it; it returns why
+// training stops there, or "".
+func (t *trainer) iteration(ctx context.Context) (string, error) {
+	micro, epochEnd, err := t.nextMicroBatches(ctx)
+	if err != nil || len(micro) == 0 {
+		return "", err // none: the loader's end-of-epoch, which the step that took the last batch handled
 	}
-	return t.finish(ctx, stop)
+	if err := t.step(ctx, micro, epochEnd); err != nil {
+		return "", err
+	}
+	return t.afterOptimizerStep(ctx)
+}
+
+// afterOptimizerStep runs the step's evaluation, stop agreement and
+// checkpoint, and marks its snapshot done.
+func (t *trainer) afterOptimizerStep(ctx context.Context) (string, error) {
+	reason, err := t.afterStep(ctx, t.snap.epochEnd)
+	if err != nil {
+		return "", err
+	}
+	t.snap.done, t.snap.stop = true, reason
+	if reason != "" {
+		t.rec.event(t.state.Step, "stop", map[string]any{"reason": reason})
+	}
+	return reason, nil
+}
+
+// stopReason names why the loop ended: afterStep's reason, else
+// completed (all epochs) or max-steps.
+func (t *trainer) stopReason(reason string) string {
+	switch {
+	case reason != "":
+		return reason
+	case t.cfg.MaxSteps > 0:
+		return "max-steps"
+	}
+	return "completed"
 }
 
 // nextMicroBatches takes up to --grad-accum batches; at the end of an epoch
@@ -254,7 +289,10 @@ func (t *trainer) nextMicroBatches(ctx context.Context) ([]*shard.Batch, bool, e
 	return micro, t.train.BatchesLeft() == 0, nil
 }
 
-func (t *trainer) step(ctx context.Context, micro []*shard.Batch) error {
+// step runs one optimizer step (its loss is already the global batch's:
+// engine.trainStep averages it before the optimizer step) and keeps the
+// state after it (Note [Recovery in place]).
+func (t *trainer) step(ctx context.Context, micro []*shard.Batch, epochEnd bool) error {
 	t.heartbeat(control.PhaseCompute, -1)
 	res, err := t.eng.trainStep(ctx, micro)
 	if err != nil {
@@ -266,11 +304,13 @@ func (t *trainer) step(ctx context.Context, micro []*shard.Batch) error {
 	t.state.Data = t.train.State()
 	t.seen += int64(res.Samples * t.world())
 	t.state.Samples += int64(res.Samples * t.world())
-	loss, err := t.meanOverRanks(ctx, res.Loss)
-	if err != nil {
-		return err
-	}
-	res.Loss = loss
+	t.keepSnapshot(epochEnd, res)
+	t.recordStep(res)
+	return nil
+}
+
+// recordStep logs step t.state.Step and reports it to the launcher.
+func (t *trainer) recordStep(res stepResult) {
 	t.rec.train(t.state.Step, t.epochFloat(), res)
 	t.env.Reporter.Heartbeat(control.Heartbeat{Rank: t.rank(), Step: t.state.Step, Epoch: t.state.Epoch, Phase: control.PhaseCompute,
 		Bucket: -1, Loss: res.Loss, SamplesPerSec: t.rate(), DataWait: t.train.Stats().Wait, Compute: res.Compute, AllReduce: res.AllReduce,
@@ -281,7 +321,6 @@ func (t *trainer) step(ctx context.Context, micro []*shard.Batch) error {
 	if t.env.OnStep != nil {
 		t.env.OnStep(t.state.Step)
 	}
-	return nil
 }
 
 func (t *trainer) rate() float64 {
@@ -301,13 +340,13 @@ func (t *trainer) epochFloat() float64 {
 
 // meanOverRanks averages a value over the ranks (the logged loss is the
 // global batch's).
-func (t *trainer) meanOverRanks(ctx context.Context, v float64) (float64, error) {
-	if t.world() == 1 {
+func meanOverRanks(ctx context.Context, c collective.Comm, v float64) (float64, error) {
+	if c.Size() == 1 {
 		return v, nil // exact: the all-reduce travels in float32
 	}
 	buf := []float32{float32(v)}
-	if err := t.env.Comm.AllReduce(ctx, collective.Float32s(buf), collective.Avg); err != nil {
-		return 0, fmt.Errorf("ddp: averaging the loss: %w", err)
+	if err := c.AllReduce(ctx, collective.Float32s(buf), collective.Avg); err != nil {
+		return 0, err
 	}
 	return float64(buf[0]), nil
 }

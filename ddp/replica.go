@@ -61,13 +61,18 @@ func checkReplicas(ctx context.Context, c collective.Comm, m *bert.Model) error 
 
 // broadcastParams copies rank 0's parameters to every rank, by name order.
 func broadcastParams(ctx context.Context, c collective.Comm, m *bert.Model) error {
+	return broadcastParamsFrom(ctx, c, m, 0)
+}
+
+// broadcastParamsFrom copies root's parameters to every rank.
+func broadcastParamsFrom(ctx context.Context, c collective.Comm, m *bert.Model, root int) error {
 	for _, p := range sortedParams(m) {
 		buf, err := tensorBuffer(m.Tensor(p.Name))
 		if err != nil {
 			return fmt.Errorf("ddp: %s: %w", p.Name, err)
 		}
-		if err := c.Broadcast(ctx, buf, 0); err != nil {
-			return fmt.Errorf("ddp: broadcasting %s from rank 0: %w", p.Name, err)
+		if err := c.Broadcast(ctx, buf, root); err != nil {
+			return fmt.Errorf("ddp: broadcasting %s from rank %d: %w", p.Name, root, err)
 		}
 	}
 	return nil

@@ -60,6 +60,9 @@ type Env struct {
 	// OnStep, if set, is called on the compute thread after every
 	// optimizer step (tests use it to interrupt a run at a given step).
 	OnStep func(step int)
+	// Recover, if set, lets the rank outlive the loss of others (Note
+	// [Recovery in place]); nil: a failed collective ends Train.
+	Recover *Recovery
 }
 
 // Train runs one rank's part of a training job and returns when the job is
@@ -181,6 +184,7 @@ type trainer struct {
 	resume   string
 	damaged  []string      // checkpoints --resume auto skipped (rank 0): never pruned, never counted
 	lastWait time.Duration // the loader's cumulative wait at the last step
+	snap     *snapshot     // the state after the last optimizer step (Note [Recovery in place])
 	device   gotch.Device  // Note [Devices and backends]
 	obj      objective     // classification or masked LM (objective.go)
 }
@@ -226,7 +230,7 @@ func newTrainer(ctx context.Context, cfg *Config, env Env, tok Tokenizer, data *
 		}
 	}
 	eo := t.engineOptions()
-	eo.Objective = t.obj
+	eo.Objective, eo.Replacement = t.obj, t.replacing()
 	if eo.Loss.ClassWeights, err = classWeights(cfg.ClassWeights, t.data.Train, t.data.Labels.Len()); err != nil {
 		return nil, err
 	}
@@ -247,7 +251,7 @@ func newTrainer(ctx context.Context, cfg *Config, env Env, tok Tokenizer, data *
 			t.rec = rec
 		}
 	}
-	if err := t.agree(ctx, err); err != nil { // every rank stops with rank 0's reason
+	if err := t.agreeAtStart(ctx, err); err != nil { // every rank stops with rank 0's reason
 		return nil, err
 	}
 	if t.resume != "" && t.rank() == 0 {
@@ -411,6 +415,7 @@ func (t *trainer) close() {
 	if t.eng != nil {
 		t.eng.close()
 	}
+	t.closeRecovery()
 	if t.model != nil {
 		t.model.Drop()
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/ddprun/ddprun/internal/rankenv"
 )
 
 // Exit codes of a launcher (Run's first result).
@@ -103,7 +105,14 @@ type Config struct {
 	// and stack dumps of stalled ranks.
 	LogDir string
 	// MaxRestarts is how many times the job is restarted after a failure.
+	// Each recovery in place counts as one (a generation).
 	MaxRestarts int
+	// Recovery is how a lost rank is recovered when MaxRestarts allows:
+	// RecoverInPlace (the default, "") replaces it and the other ranks
+	// keep their state (Note [Recovery in place]), and an elastic job
+	// goes on without a node that leaves; RecoverRestart restarts every
+	// rank from the newest checkpoint. The first node's setting applies.
+	Recovery string
 	// StallTimeout is how long the job may make no progress before the
 	// launcher diagnoses a hang and stops it (0: 5 minutes; <0: off).
 	StallTimeout time.Duration
@@ -135,6 +144,21 @@ type Config struct {
 	// Memberlist returns the memberlist preset (default
 	// memberlist.DefaultLANConfig; tests use DefaultLocalConfig).
 	Memberlist func() *memberlist.Config
+}
+
+// Recovery modes (Config.Recovery).
+const (
+	RecoverInPlace = rankenv.RecoverInPlace
+	RecoverRestart = "restart"
+)
+
+// inPlace is the World's Recovery this configuration gives: in place when
+// asked for (the default) and restarts are allowed.
+func (c *Config) inPlace() string {
+	if c.MaxRestarts > 0 && c.Recovery != RecoverRestart {
+		return RecoverInPlace
+	}
+	return ""
 }
 
 func (c *Config) grace() time.Duration       { return orDefault(c.Grace, 60*time.Second) }
@@ -169,6 +193,8 @@ func (c *Config) validate() error {
 		return bad("the job secret is %d bytes; want at least 16", len(c.Secret))
 	case !c.Nodes.MultiNode() && c.Join != "":
 		return bad("--join needs --nodes")
+	case c.Recovery != "" && c.Recovery != RecoverInPlace && c.Recovery != RecoverRestart:
+		return bad("--recovery %q: want %s or %s", c.Recovery, RecoverInPlace, RecoverRestart)
 	}
 	for _, r := range c.JobID {
 		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {

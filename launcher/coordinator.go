@@ -10,9 +10,13 @@ import (
 // requests, leaves, aborts and the clock, and publishes its decisions.
 type coordinator struct {
 	p           *plane
+	name        string // this node
 	r           *Rendezvous
 	control     string
 	maxRestarts int
+	recovery    string // World.Recovery
+	recovering  int    // the generation recovering in place, or -1
+	back        map[int]bool
 	log         *slog.Logger
 	failed      chan error // the rendezvous cannot complete
 	done        map[string]bool
@@ -35,13 +39,21 @@ func (c *coordinator) run(ctx context.Context) {
 			if c.p.finished(c.r.Gen(), node) {
 				continue // it finished and went home
 			}
+			if o = c.shrink(node, time.Now()); o.World != nil {
+				break
+			}
 			o = c.r.OnLeave(node, time.Now())
 			if o.Abort != "" {
+				c.recovering = -1
 				c.p.publish("ctl.abort", abortMsg{Gen: c.r.Gen() - 1, Failures: []Failure{
 					{Gen: c.r.Gen() - 1, Node: node, Rank: -1, Reason: o.Abort, Time: time.Now()}}})
 			}
 		case a := <-c.p.caborts:
 			o = c.r.OnAbort(a.Gen, time.Now())
+		case l := <-c.p.losts:
+			o = c.onLost(l, time.Now())
+		case b := <-c.p.cbacks:
+			c.onBack(b)
 		case d := <-c.p.dones:
 			c.markDone(d)
 		case now := <-tick.C:
@@ -57,7 +69,7 @@ func (c *coordinator) apply(o Outcome) {
 	}
 	if o.World != nil {
 		w := *o.World
-		w.Job, w.Control, w.MaxRestarts = c.p.job, c.control, c.maxRestarts
+		w.Job, w.Control, w.MaxRestarts, w.Recovery, w.Coordinator = c.p.job, c.control, c.maxRestarts, c.recovery, c.name
 		c.world = &w
 		c.p.publish("rdzv.world", w)
 	}

@@ -342,18 +342,182 @@ func TestE2EHosts_LinkCut(t *testing.T) {
 	}
 }
 
+// TestE2EHosts_RecoverInPlace: 2 hosts x 2 ranks with --max-restarts 1
+// (recovery in place, the default); a rank is killed by SIGKILL mid-run:
+// rank 3 on host 1, or rank 0 on host 0, which writes the checkpoints and
+// the logs. Its launcher starts a replacement in its slot and the other
+// ranks keep their state (Note [Recovery in place]): no rank restarts and
+// no checkpoint is read, checkpoints are still written on schedule, and
+// the final weights are the uninterrupted run's, bit for bit.
+func TestE2EHosts_RecoverInPlace(t *testing.T) {
+	for _, rank := range []int{3, 0} {
+		t.Run(fmt.Sprintf("rank%d", rank), func(t *testing.T) {
+			j := newHostsJob(t, 2, fmt.Sprintf("hosts-inplace%d", rank), "2", 2)
+			data := trainData(t)
+			j.train = microTrain(data)
+			j.launch = []string{"--max-restarts", "1"}
+			out := filepath.Join(t.TempDir(), "out")
+			ps := j.startAll(2, out)
+			waitForCheckpoint(t, out, 6, time.Minute)
+			syscall.Kill(awaitRank(t, j.job, 0, rank, time.Minute), syscall.SIGKILL)
+			killed := time.Now()
+			for i, p := range ps {
+				at := waitOutput(t, p, fmt.Sprintf("h%d", i), "recovered in place: every rank has the job's state", time.Minute)
+				t.Logf("h%d: kill -> every rank recovered: %v", i, at.Sub(killed).Round(10*time.Millisecond))
+			}
+			if codes := waitAll(t, ps, 2*time.Minute); codes[0] != 0 || codes[1] != 0 {
+				t.Fatalf("exit codes %v", codes)
+			}
+			for i, p := range ps {
+				if o := p.Output(); strings.Contains(o, "Root cause") || strings.Contains(o, "msg=resuming") {
+					t.Errorf("h%d: a restart or a checkpoint read", i)
+				}
+			}
+			if newest := verifyCheckpoints(t, out); newest != 24 {
+				t.Errorf("newest checkpoint %d, want 24: every third step", newest)
+			}
+			got, err := os.ReadFile(filepath.Join(out, "model.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, referenceWeights(t, j, data)) {
+				t.Error("the final weights differ from the uninterrupted run's")
+			}
+		})
+	}
+}
+
+// TestE2EHosts_RecoveryFallsBack: rank 3 is killed, and so is its
+// replacement as soon as it starts: the recovery in place cannot complete,
+// every launcher says so, and every rank restarts from the newest
+// verified checkpoint (generation 2 of --max-restarts 2); the job ends
+// with the uninterrupted run's weights.
+func TestE2EHosts_RecoveryFallsBack(t *testing.T) {
+	j := newHostsJob(t, 2, "hosts-fallback", "2", 2)
+	data := trainData(t)
+	j.train = microTrain(data)
+	j.launch = []string{"--max-restarts", "2"}
+	out := filepath.Join(t.TempDir(), "out")
+	ps := j.startAll(2, out)
+	waitForCheckpoint(t, out, 6, time.Minute)
+	syscall.Kill(awaitRank(t, j.job, 0, 3, time.Minute), syscall.SIGKILL)
+	syscall.Kill(awaitRank(t, j.job, 1, 3, time.Minute), syscall.SIGKILL)
+	for i, p := range ps {
+		waitOutput(t, p, fmt.Sprintf("h%d", i), "the recovery in place of generation 1 failed (rank 3 ", time.Minute)
+	}
+	if codes := waitAll(t, ps, 2*time.Minute); codes[0] != 0 || codes[1] != 0 {
+		t.Fatalf("exit codes %v", codes)
+	}
+	var res struct {
+		ResumedFrom string `json:"resumed_from"`
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "train_results.json")); json.Unmarshal(b, &res) != nil || res.ResumedFrom == "" {
+		t.Errorf("the restart did not resume from a checkpoint: %q", res.ResumedFrom)
+	}
+	got, err := os.ReadFile(filepath.Join(out, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, referenceWeights(t, j, data)) {
+		t.Error("the final weights differ from the uninterrupted run's")
+	}
+}
+
+// TestE2EHosts_ShrinkInPlace: --nodes 2:3 on 3 hosts x 1 rank, with
+// --max-restarts 1. Host 2's cable is pulled mid-run: memberlist finds it
+// gone, and the coordinator continues the generation in place without it
+// (Note [Recovery in place]): the two ranks left, blocked in a collective
+// with the cut-off one (TCP stalls, no RST), abort it when the world of 2
+// comes, and go on as a ring of 2 from the last completed step, without
+// restarting or reading a checkpoint. (Exactness against a resume on 2
+// ranks: ddp's TestRecoverInPlace_Shrink.)
+func TestE2EHosts_ShrinkInPlace(t *testing.T) {
+	j := newHostsJob(t, 3, "hosts-shrink", "2:3", 1)
+	j.train = microTrain(trainData(t))
+	j.launch = []string{"--max-restarts", "1", "--rdzv-timeout", "3s"}
+	out := filepath.Join(t.TempDir(), "out")
+	ps := j.startAll(3, out)
+	waitOutput(t, ps[0], "h0", "gen=0 world_size=3", time.Minute)
+	waitForCheckpoint(t, out, 6, time.Minute)
+	if err := j.net.Hosts[2].Cut(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Now()
+	for i := range 2 {
+		at := waitOutput(t, ps[i], fmt.Sprintf("h%d", i), "recovered in place: every rank has the job's state", time.Minute)
+		t.Logf("h%d: cut -> every rank recovered in a world of 2: %v", i, at.Sub(cut).Round(10*time.Millisecond))
+	}
+	if !strings.Contains(ps[0].Output(), "node h2 left: generation 0 continues in place without it as generation 1, world size 2") {
+		t.Error("h0 does not say that generation 0 went on without h2")
+	}
+	codes := waitAll(t, ps[:2], 2*time.Minute)
+	if codes[0] != 0 || codes[1] != 0 {
+		t.Fatalf("exit codes %v", codes)
+	}
+	for i, p := range ps[:2] {
+		if o := p.Output(); strings.Contains(o, "Root cause") || strings.Contains(o, "msg=resuming") {
+			t.Errorf("h%d: a restart or a checkpoint read", i)
+		}
+	}
+	if newest := verifyCheckpoints(t, out); newest != 24 {
+		t.Errorf("newest checkpoint %d, want 24", newest)
+	}
+	ps[2].Cmd.Process.Kill() // cut off to the end; it would wait for --join-timeout
+}
+
+// TestE2EHosts_CoordinatorLost: --nodes 2:3 on 3 hosts x 1 rank, with
+// --max-restarts 1: host 0, the first node (coordinator, first NATS
+// server, rank 0), is cut off mid-run. Hosts 1 and 2 run NATS servers of
+// the same cluster; the first of them in node order takes over as the
+// coordinator and continues the generation in place without host 0
+// (Note [No single coordinator]); the ranks left become ranks 0 and 1,
+// and the new rank 0 writes the checkpoints and the model. Both launchers
+// exit 0.
+func TestE2EHosts_CoordinatorLost(t *testing.T) {
+	j := newHostsJob(t, 3, "hosts-coord", "2:3", 1)
+	j.train = microTrain(trainData(t))
+	j.launch = []string{"--max-restarts", "1", "--rdzv-timeout", "3s"}
+	out := filepath.Join(t.TempDir(), "out")
+	ps := j.startAll(3, out)
+	waitOutput(t, ps[0], "h0", "gen=0 world_size=3", time.Minute)
+	waitForCheckpoint(t, out, 6, time.Minute)
+	if err := j.net.Hosts[0].Cut(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Now()
+	for i := 1; i < 3; i++ {
+		at := waitOutput(t, ps[i], fmt.Sprintf("h%d", i), "recovered in place: every rank has the job's state", time.Minute)
+		t.Logf("h%d: cut -> every rank recovered without host 0: %v", i, at.Sub(cut).Round(10*time.Millisecond))
+	}
+	if !strings.Contains(ps[1].Output()+ps[2].Output(), "is gone; this node coordinates the job from generation 0") {
+		t.Error("no node took over as the coordinator")
+	}
+	codes := waitAll(t, ps[1:], 2*time.Minute)
+	if codes[0] != 0 || codes[1] != 0 {
+		t.Fatalf("exit codes %v", codes)
+	}
+	if newest := verifyCheckpoints(t, out); newest != 24 {
+		t.Errorf("newest checkpoint %d, want 24", newest)
+	}
+	if _, err := os.Stat(filepath.Join(out, "model.safetensors")); err != nil {
+		t.Error(err)
+	}
+	ps[0].Cmd.Process.Kill() // cut off to the end
+}
+
 // TestE2EHosts_Elastic: --nodes 2:3 on 3 hosts, and a 4th that starts
 // late. Host 2's cable is pulled: hosts 0 and 1 go on as a world of 2.
 // The cable comes back: gossip heals (Note [Partitions heal]) and host 2
 // asks to join and waits, since generation 1 runs without it; host 3
 // starts and waits too. A rank failure ends generation 1, and generation
-// 2 takes host 2 back (MAX is 3: host 3, the newest, waits). The job
-// ends, and host 3, left out to the end, exits 0 as well (Note [Left
-// out]) instead of waiting for --join-timeout.
+// 2 takes host 2 back (MAX is 3: host 3, the newest, waits): with
+// --recovery restart, since a recovery in place keeps the world and takes
+// no waiting node in. The job ends, and host 3, left out to the end,
+// exits 0 as well (Note [Left out]) instead of waiting for --join-timeout.
 func TestE2EHosts_Elastic(t *testing.T) {
 	j := newHostsJob(t, 4, "hosts-elastic", "2:3", 1)
 	j.train = microTrain(trainData(t))
-	j.launch = []string{"--max-restarts", "2", "--rdzv-timeout", "3s"}
+	j.launch = []string{"--max-restarts", "2", "--rdzv-timeout", "3s", "--recovery", "restart"}
 	out := filepath.Join(t.TempDir(), "out")
 	ps := j.startAll(3, out)
 	waitOutput(t, ps[0], "h0", "gen=0 world_size=3", time.Minute)

@@ -117,7 +117,7 @@ func TestE2E_TwoNodes(t *testing.T) {
 	t.Run("rank killed", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "out")
 		start := time.Now()
-		a, b := twoNodes(t, bin, "e2e-kill", out, data, "2", "--max-restarts", "1")
+		a, b := twoNodes(t, bin, "e2e-kill", out, data, "2", "--max-restarts", "1", "--recovery", "restart")
 		waitForCheckpoint(t, out, 6, time.Minute)
 		pid := rankPID("e2e-kill", 3)
 		if pid == 0 {
@@ -143,6 +143,38 @@ func TestE2E_TwoNodes(t *testing.T) {
 		}
 	})
 
+	// Rank 3 killed, recovered in place (the default): no rank restarts,
+	// no checkpoint is read (rank 0 would log "resuming"), and the final
+	// weights are the uninterrupted run's.
+	t.Run("rank killed, in place", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out")
+		a, b := twoNodes(t, bin, "e2e-inplace", out, data, "2", "--max-restarts", "1")
+		waitForCheckpoint(t, out, 6, time.Minute)
+		pid := rankPID("e2e-inplace", 3)
+		if pid == 0 {
+			t.Fatal("rank 3 not found")
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		if ca, cb := a.Wait(t, "node a", 2*time.Minute), b.Wait(t, "node b", 30*time.Second); ca != 0 || cb != 0 {
+			t.Fatalf("exit codes %d, %d", ca, cb)
+		}
+		if !strings.Contains(a.Output(), "recovered in place: every rank has the job's state") {
+			t.Error("node a did not see every rank recover in place")
+		}
+		for _, p := range []*testbin.Proc{a, b} {
+			if o := p.Output(); strings.Contains(o, "Root cause") || strings.Contains(o, `msg=resuming`) {
+				t.Error("a restart or a checkpoint read")
+			}
+		}
+		got, err := os.ReadFile(filepath.Join(out, "model.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, ref) {
+			t.Error("final weights differ from the uninterrupted run's")
+		}
+	})
+
 	t.Run("launcher killed", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "out")
 		a, b := twoNodes(t, bin, "e2e-node", out, data, "1:2", "--max-restarts", "1", "--rdzv-timeout", "3s")
@@ -151,7 +183,9 @@ func TestE2E_TwoNodes(t *testing.T) {
 		if ca := a.Wait(t, "node a", 2*time.Minute); ca != 0 {
 			t.Fatalf("node a: exit %d", ca)
 		}
-		if !strings.Contains(a.Output(), "generation 1: 1 node(s), world size 2") {
+		// Elastic, and recovered in place: node a's ranks go on as a ring
+		// of 2 (Note [Recovery in place]).
+		if !strings.Contains(a.Output(), "node b left: generation 0 continues in place without it as generation 1, world size 2") {
 			t.Error("node a did not continue alone")
 		}
 	})

@@ -19,6 +19,7 @@ type genResult struct {
 	final    bool      // the job cannot restart (the coordinator said so)
 	stopped  bool      // stopped on request
 	killed   bool      // some rank was killed after the grace period
+	world    World     // the last world: the generation ran on in place from the first
 }
 
 // Teardown timings: after a failure the other ranks get failGrace to exit
@@ -42,12 +43,29 @@ type gen struct {
 	ending   bool
 	logDir   string
 	stackDir string
+	// Recovery in place (recovery.go): the slots' listeners, kept for
+	// replacements; the generation runGen started with; the ranks
+	// recovered; when the last loss was reported, unanswered; the ranks
+	// back in the current in-place generation.
+	lns    []*net.TCPListener
+	first  int
+	lost   []Failure
+	lostAt time.Time
+	back   map[int]bool
 }
 
 // runGen starts this node's ranks of world w and supervises them until
 // they have all exited.
 func (n *node) runGen(ctx context.Context, w World, lns []*net.TCPListener) genResult {
-	g := &gen{n: n, w: w, exits: make(chan *proc, len(lns)), logDir: n.genLogDir(w.Gen)}
+	g := &gen{n: n, w: w, exits: make(chan *proc, len(lns)), logDir: n.genLogDir(w.Gen), lns: lns, first: w.Gen}
+	keep := w.Recovery == RecoverInPlace // Note [Recovery in place]
+	if keep {
+		defer func() {
+			for _, l := range lns {
+				l.Close()
+			}
+		}()
+	}
 	n.plane.mon.reset(w)
 	me, nodeRank := w.Node(n.name)
 	n.log.Info("starting ranks", "gen", w.Gen, "world_size", w.Size(), "node_rank", nodeRank,
@@ -56,10 +74,14 @@ func (n *node) runGen(ctx context.Context, w World, lns []*net.TCPListener) genR
 		n.log.Info(fmt.Sprintf("generation %d: %d node(s), world size %d", w.Gen, len(w.Nodes), w.Size()))
 	}
 	for i, ln := range lns {
-		p, err := startRank(n.rankSpec(w, me, nodeRank, i, ln, g.logDir))
+		spec := n.rankSpec(w, me, nodeRank, i, ln, g.logDir, false)
+		spec.keepListener = keep
+		p, err := startRank(spec)
 		if err != nil {
 			for _, l := range lns[i+1:] {
-				l.Close()
+				if !keep {
+					l.Close()
+				}
 			}
 			g.fail(Failure{Gen: w.Gen, Node: n.name, Rank: me.FirstRank + i, LocalRank: i, ExitCode: -1,
 				Reason: err.Error(), Time: time.Now()})
@@ -70,15 +92,18 @@ func (n *node) runGen(ctx context.Context, w World, lns []*net.TCPListener) genR
 		go func() { <-p.done; g.exits <- p }()
 	}
 	g.supervise(ctx)
+	g.res.world = g.w
 	return g.res
 }
 
-func (n *node) rankSpec(w World, me WorldNode, nodeRank, local int, ln *net.TCPListener, logDir string) rankSpec {
+// rankSpec describes local rank local of world w; a replacement takes
+// the place of a lost rank (Note [Recovery in place]).
+func (n *node) rankSpec(w World, me WorldNode, nodeRank, local int, ln *net.TCPListener, logDir string, replacement bool) rankSpec {
 	id := rankenv.Identity{
 		Rank: me.FirstRank + local, WorldSize: w.Size(),
 		LocalRank: local, LocalWorldSize: me.Slots, NodeRank: nodeRank,
 		Peers: w.Peers, ListenFD: 3, JobID: n.job, Secret: n.secret,
-		Control: w.Control, Restart: w.Gen,
+		Control: n.plane.url, Restart: w.Gen, Recovery: w.Recovery, Replacement: replacement,
 	}
 	var extra []string
 	gpus := n.cfg.GPUs
@@ -168,12 +193,17 @@ func (g *gen) supervise(ctx context.Context) {
 				g.stop()
 			}
 		case a := <-n.plane.aborts:
-			if a.Gen == g.w.Gen {
+			g.drainInPlace()
+			if g.inChain(a.Gen) {
 				g.onAbort(a)
 			}
+		case w := <-n.plane.inplace:
+			g.applyInPlace(w)
+		case b := <-n.plane.backs:
+			g.onBack(b)
 		case node := <-n.plane.leaves:
 			if _, i := g.w.Node(node); i >= 0 && !g.ending && !n.plane.finished(g.w.Gen, node) {
-				g.fail(Failure{Gen: g.w.Gen, Node: node, Rank: -1, Reason: fmt.Sprintf("node %s left the cluster", node), Time: time.Now()})
+				g.nodeLeft(node)
 			}
 		case err := <-n.coordFailed():
 			g.res.final = true
@@ -196,6 +226,7 @@ func (g *gen) onExit(p *proc) {
 	if code == 0 && sig == "" {
 		return
 	}
+	replaced := g.replaced(p)
 	if g.res.stopped && code == RankStoppedCode {
 		return
 	}
@@ -217,7 +248,14 @@ func (g *gen) onExit(p *proc) {
 	if g.logDir != "" {
 		f.LogFile = filepath.Join(g.logDir, fmt.Sprintf("rank-%d.err", p.id.Rank))
 	}
-	g.fail(f)
+	switch {
+	case replaced: // lost in an earlier generation of the chain, already replaced
+		g.lost = append(g.lost, f)
+	case g.recoversInPlace():
+		g.lose(f)
+	default:
+		g.fail(f)
+	}
 }
 
 // fail records a failure of this node, tells the others and starts the
@@ -229,6 +267,14 @@ func (g *gen) fail(f Failure) {
 }
 
 func (g *gen) onAbort(a abortMsg) {
+	if a.Recovery != "" && !g.ending {
+		g.n.log.Warn(a.Recovery)
+	}
+	for _, f := range g.lostIn(a.Gen) {
+		if !containsFailure(g.res.failures, f) {
+			g.res.failures = append(g.res.failures, f)
+		}
+	}
 	for _, f := range a.Failures {
 		if timeout := g.n.cfg.stallTimeout(); f.Stall && timeout > 0 && !g.ending && !g.res.stopped {
 			g.onStall(time.Now(), timeout)
@@ -279,6 +325,7 @@ func (g *gen) signalAll(sig os.Signal) {
 }
 
 func (g *gen) onTick(now time.Time) {
+	g.lostTooLong(now)
 	if !g.killAt.IsZero() && now.After(g.killAt) {
 		for _, p := range g.procs {
 			if !p.exited() {
@@ -361,7 +408,7 @@ func (g *gen) settle() {
 	for {
 		select {
 		case a := <-g.n.plane.aborts:
-			if a.Gen == g.w.Gen {
+			if g.inChain(a.Gen) {
 				g.onAbort(a)
 			}
 		case <-t:

@@ -43,6 +43,9 @@ func TestMain(m *testing.M) {
 //	fail-once the target fails on the first start only (restarts succeed)
 //	hang      every rank heartbeats a few steps, then the target stops heartbeating; all wait
 //	wait      every rank waits for SIGTERM or a stop request, then exits 3
+//	recover   the target kills itself with SIGKILL in generation 0; the others
+//	          wait for an in-place world and report that they are back (fakeRecovery)
+//	recover-fail  as recover, and the target's replacement kills itself too
 func fakeRank(mode string) int {
 	id, err := rankenv.FromEnv(os.Getenv)
 	if err != nil {
@@ -77,6 +80,9 @@ func fakeRank(mode string) int {
 		v, ok := os.LookupEnv(k)
 		fmt.Printf("rank %d env %s=%q set=%v\n", id.Rank, k, v, ok)
 	}
+	if strings.HasPrefix(mode, "recover") {
+		return fakeRecovery(mode, id, rep, target, sig)
+	}
 	for step := 1; step <= 20; step++ {
 		if mode == "hang" && target && step > 3 {
 			break
@@ -106,6 +112,56 @@ func fakeRank(mode string) int {
 		return 8
 	}
 	return launcher.RankStoppedCode
+}
+
+// fakeRecovery is a rank of the recover modes (Note [Recovery in place]):
+// a replacement reports at once; the target of generation 0 (and, with
+// recover-fail, its replacement) kills itself after a few steps; the
+// others wait for the in-place world that follows and report from it.
+func fakeRecovery(mode string, id rankenv.Identity, rep control.Reporter, target bool, sig <-chan os.Signal) int {
+	rr, ok := rep.(control.Recoverer)
+	if !ok {
+		fmt.Fprintln(os.Stderr, "fake rank: no recovery in place (DDPRUN_RECOVERY)", id.Recovery)
+		return 9
+	}
+	dies := target && (id.Restart == 0 || mode == "recover-fail" && id.Replacement)
+	if id.Replacement {
+		fmt.Printf("rank %d replaces a lost rank in generation %d\n", id.Rank, id.Restart)
+		if !dies {
+			rr.Recovered(control.Recovered{Gen: id.Restart, Rank: id.Rank, Step: 3})
+		}
+	}
+	for step := 1; step <= 3; step++ {
+		rep.Heartbeat(control.Heartbeat{Rank: id.Rank, Step: step, Phase: control.PhaseCompute})
+		time.Sleep(20 * time.Millisecond)
+	}
+	if dies {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	}
+	if id.Restart > 0 || id.Replacement {
+		return 0 // a restart, or a replacement: nothing is lost any more
+	}
+	select {
+	case w := <-rr.Worlds():
+		fmt.Printf("rank %d continues in generation %d\n", id.Rank, w.Gen)
+		rr.Recovered(control.Recovered{Gen: w.Gen, Rank: id.Rank, Step: 3})
+	case <-rep.StopRequested():
+		return launcher.RankStoppedCode
+	case <-sig:
+		return launcher.RankStoppedCode
+	case <-time.After(20 * time.Second):
+		return 8
+	}
+	if mode == "recover-fail" {
+		// Outlive the replacement: the restart stops this process.
+		select {
+		case <-rep.StopRequested():
+		case <-sig:
+		case <-time.After(20 * time.Second):
+		}
+		return launcher.RankStoppedCode
+	}
+	return 0
 }
 
 type result struct {
@@ -219,8 +275,9 @@ func TestRun_RankFails(t *testing.T) {
 	}
 }
 
+// TestRun_Restart: with --recovery restart, a failure restarts every rank.
 func TestRun_Restart(t *testing.T) {
-	r := run(t, t.Context(), launcher.Config{MaxRestarts: 1}, "FAKE_RANK=fail-once", "FAKE_TARGET=0")
+	r := run(t, t.Context(), launcher.Config{MaxRestarts: 1, Recovery: launcher.RecoverRestart}, "FAKE_RANK=fail-once", "FAKE_TARGET=0")
 	if r.code != launcher.ExitOK {
 		t.Fatalf("exit %d, %v", r.code, r.err)
 	}

@@ -27,11 +27,18 @@ type nodeMeta struct {
 	Job   string `json:"j"`
 	Slots int    `json:"s"`
 	NATS  string `json:"n,omitempty"`
+	Route string `json:"r,omitempty"` // its NATS server's route URL (Note [No single coordinator])
+	First bool   `json:"f,omitempty"` // the first node: the first coordinator
 }
 
-type metaDelegate struct{ meta []byte }
+type metaDelegate struct {
+	mu   sync.Mutex
+	meta []byte
+}
 
 func (d *metaDelegate) NodeMeta(limit int) []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if len(d.meta) > limit {
 		return nil
 	}
@@ -64,6 +71,7 @@ const reconnectInterval = 2 * time.Second
 type membership struct {
 	ml     *memberlist.Memberlist
 	events chan memberlist.NodeEvent
+	meta   *metaDelegate
 
 	closeOnce    sync.Once
 	done         chan struct{} // closed by close: reconnects stop
@@ -100,14 +108,15 @@ func joinCluster(mc memberConfig, seed string) (*membership, error) {
 	}
 	cfg.Logger = log.New(mc.logOut, "memberlist: ", log.LstdFlags)
 	meta, _ := json.Marshal(mc.meta)
-	cfg.Delegate = &metaDelegate{meta: meta}
+	delegate := &metaDelegate{meta: meta}
+	cfg.Delegate = delegate
 	events := make(chan memberlist.NodeEvent, 256)
 	cfg.Events = &memberlist.ChannelEventDelegate{Ch: events}
 	ml, err := memberlist.Create(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("launcher: memberlist on %s:%d: %w", mc.bind, mc.port, err)
 	}
-	m := &membership{ml: ml, events: events, done: make(chan struct{}), reconnecting: map[string]bool{}}
+	m := &membership{ml: ml, events: events, meta: delegate, done: make(chan struct{}), reconnecting: map[string]bool{}}
 	if seed == "" {
 		return m, nil
 	}
@@ -133,16 +142,37 @@ func (m *membership) addr() string {
 	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 }
 
-// natsURL returns the NATS URL a member of job announces, if any, and
-// that member's name (the first node's).
-func (m *membership) natsURL(job string) (url, node string) {
+// natsServer is a member's NATS server.
+type natsServer struct {
+	node, url, route string
+	first            bool
+}
+
+// natsServers returns the NATS servers the members of job announce, the
+// first node's first.
+func (m *membership) natsServers(job string) []natsServer {
+	var ss []natsServer
 	for _, n := range m.ml.Members() {
 		var meta nodeMeta
 		if json.Unmarshal(n.Meta, &meta) == nil && meta.Job == job && meta.NATS != "" {
-			return meta.NATS, n.Name
+			s := natsServer{node: n.Name, url: meta.NATS, route: meta.Route, first: meta.First}
+			if s.first {
+				ss = append([]natsServer{s}, ss...)
+			} else {
+				ss = append(ss, s)
+			}
 		}
 	}
-	return "", ""
+	return ss
+}
+
+// announce replaces this member's metadata and gossips it.
+func (m *membership) announce(meta nodeMeta) error {
+	b, _ := json.Marshal(meta)
+	m.meta.mu.Lock()
+	m.meta.meta = b
+	m.meta.mu.Unlock()
+	return m.ml.UpdateNode(5 * time.Second)
 }
 
 // close leaves the cluster (telling the others, for at most timeout) and

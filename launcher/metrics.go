@@ -91,7 +91,7 @@ func newMetrics(job, node string) *metrics {
 	x.restarts = prometheus.NewCounter(prometheus.CounterOpts{Name: "ddprun_restarts_total",
 		Help: "Times the job restarted every rank from its last checkpoint (the generation number)."})
 	x.recoveries = prometheus.NewCounter(prometheus.CounterOpts{Name: "ddprun_recoveries_total",
-		Help: "Failures recovered without restarting every rank. Always 0: ddprun has no such recovery yet (see ddprun_restarts_total)."})
+		Help: "Failures recovered in place: the lost ranks replaced, the others keeping their state (generations that continued the previous one)."})
 	x.worldSize = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ddprun_world_size", Help: "Ranks in the job's current generation."})
 	x.generation = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ddprun_generation", Help: "The job's current generation (0, then one more per restart)."})
 	x.wrap.MustRegister(x.restarts, x.recoveries, x.worldSize, x.generation)
@@ -123,7 +123,10 @@ func (x *metrics) gauge(name, help string) *prometheus.GaugeVec {
 func (x *metrics) reset(w World, now time.Time) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if w.Gen > x.gen {
+	switch {
+	case w.Gen > x.gen && w.InPlace:
+		x.recoveries.Add(float64(w.Gen - x.gen))
+	case w.Gen > x.gen:
 		x.restarts.Add(float64(w.Gen - x.gen))
 	}
 	x.gen, x.since = w.Gen, now

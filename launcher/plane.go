@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -26,7 +27,12 @@ import (
 //	ctl.abort   launcher -> all           abortMsg: failures that end a generation
 //	ctl.stop    launcher -> ranks, launchers   stop cleanly (checkpoint, exit 3)
 //	ctl.done    launcher -> coordinator   doneMsg: a node's ranks all finished
+//	ctl.lost    launcher -> coordinator   lostMsg: a rank to recover in place (Note [Recovery in place])
+//	ctl.recovered  rank -> launchers      control.Recovered: the rank has the job's state back
 //	hb.<rank>   rank -> launchers         control.Heartbeat
+//
+// Ranks that may recover in place also read rdzv.world: the in-place
+// worlds (InPlace set) give them the next generation's ring.
 //
 // The first node hosts the server (or --nats names one) and the
 // coordinator; every launcher, the first included, is a NATS client. The
@@ -39,6 +45,8 @@ type abortMsg struct {
 	Gen      int       `json:"gen"`
 	Failures []Failure `json:"failures"`
 	Final    bool      `json:"final"` // no restart: the job ends
+	// Recovery says why a recovery in place gave way to a restart.
+	Recovery string `json:"recovery,omitempty"`
 }
 
 type doneMsg struct {
@@ -58,16 +66,52 @@ type plane struct {
 	worlds  chan World
 	aborts  chan abortMsg
 	caborts chan abortMsg // a copy for the coordinator
-	coord   bool
+	coord   atomic.Bool   // this node coordinates the job (Note [No single coordinator])
+	self    string        // this node's name
 	stops   chan struct{}
 	dones   chan doneMsg
 	joins   chan Join
 	leaves  chan string // memberlist leaves, for the node loop
 	cleave  chan string // memberlist leaves, for the coordinator
+	inplace chan World  // worlds that continue a generation in place
+	losts   chan lostMsg
+	backs   chan control.Recovered // ranks back after a recovery in place
+	cbacks  chan control.Recovered // a copy for the coordinator
 	mon     *monitor
 
-	mu   sync.Mutex
-	done map[int]map[string]bool // gen -> nodes whose ranks all finished
+	mu        sync.Mutex
+	done      map[int]map[string]bool // gen -> nodes whose ranks all finished
+	coordNode string                  // the coordinator's node, as the newest world names it
+	world     World                   // the newest world published
+	takeOver  func(dead string)       // called when this node succeeds a lost coordinator
+}
+
+// coordinator is the node that coordinates the job.
+func (p *plane) coordinator() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.coordNode == "" {
+		return p.first
+	}
+	return p.coordNode
+}
+
+// seeWorld keeps the newest world and the coordinator it names.
+func (p *plane) seeWorld(w World) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w.Gen >= p.world.Gen {
+		p.world = w
+		if w.Coordinator != "" {
+			p.coordNode = w.Coordinator
+		}
+	}
+}
+
+func (p *plane) newestWorld() World {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.world
 }
 
 func (p *plane) markDone(d doneMsg) {
@@ -110,15 +154,16 @@ func (p *plane) publish(name string, v any) {
 	}
 }
 
-// connect dials url, logs in with the job's key (Note [NATS login] in
-// internal/control) and subscribes to the subjects a launcher needs (and
-// the coordinator's when coord is set).
+// connect dials url (a list: this node's server first), logs in with the
+// job's key (Note [NATS login] in internal/control) and subscribes to the
+// subjects a launcher needs, and to the coordinator's, which it passes on
+// while coord is set.
 func (p *plane) connect(ctx context.Context, url string, secret []byte, coord bool) error {
 	login, err := control.NATSLogin(secret)
 	if err != nil {
 		return fmt.Errorf("launcher: connecting to NATS at %s: %w", url, err)
 	}
-	nc, err := nats.Connect(url, login, nats.Name("ddprun launcher"),
+	nc, err := nats.Connect(url, login, nats.Name("ddprun launcher"), nats.DontRandomize(),
 		nats.Timeout(10*time.Second), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
@@ -129,7 +174,8 @@ func (p *plane) connect(ctx context.Context, url string, secret []byte, coord bo
 	if err != nil {
 		return fmt.Errorf("launcher: connecting to NATS at %s: %w", url, err)
 	}
-	p.nc, p.coord = nc, coord
+	p.nc = nc
+	p.coord.Store(coord)
 	sub := func(name string, f func(*nats.Msg)) error {
 		_, err := nc.Subscribe(p.subject(name), f)
 		return err
@@ -139,14 +185,27 @@ func (p *plane) connect(ctx context.Context, url string, secret []byte, coord bo
 		sub("rdzv.world", func(m *nats.Msg) {
 			var w World
 			if decode(m, &w) {
+				p.seeWorld(w)
 				nonBlocking(p.worlds, w)
+				if w.InPlace {
+					nonBlocking(p.inplace, w)
+				}
+			}
+		}),
+		sub("ctl.recovered", func(m *nats.Msg) {
+			var r control.Recovered
+			if decode(m, &r) {
+				nonBlocking(p.backs, r)
+				if p.coord.Load() {
+					nonBlocking(p.cbacks, r)
+				}
 			}
 		}),
 		sub("ctl.abort", func(m *nats.Msg) {
 			var a abortMsg
 			if decode(m, &a) {
 				nonBlocking(p.aborts, a)
-				if p.coord {
+				if p.coord.Load() {
 					nonBlocking(p.caborts, a)
 				}
 			}
@@ -168,19 +227,22 @@ func (p *plane) connect(ctx context.Context, url string, secret []byte, coord bo
 		var d doneMsg
 		if decode(m, &d) {
 			p.markDone(d)
-			if coord {
+			if p.coord.Load() {
 				nonBlocking(p.dones, d)
 			}
 		}
 	}))
-	if coord {
-		errs = append(errs, sub("rdzv.join", func(m *nats.Msg) {
-			var j Join
-			if decode(m, &j) {
-				nonBlocking(p.joins, j)
-			}
-		}))
-	}
+	errs = append(errs, sub("rdzv.join", func(m *nats.Msg) {
+		var j Join
+		if p.coord.Load() && decode(m, &j) {
+			nonBlocking(p.joins, j)
+		}
+	}), sub("ctl.lost", func(m *nats.Msg) {
+		var l lostMsg
+		if p.coord.Load() && decode(m, &l) {
+			nonBlocking(p.losts, l)
+		}
+	}))
 	for _, err := range errs {
 		if err != nil {
 			return fmt.Errorf("launcher: subscribing: %w", err)
@@ -194,7 +256,9 @@ func (p *plane) connect(ctx context.Context, url string, secret []byte, coord bo
 func newPlane(job string) *plane {
 	return &plane{job: job, worlds: make(chan World, 1024), aborts: make(chan abortMsg, 1024), caborts: make(chan abortMsg, 1024),
 		stops: make(chan struct{}, 1), dones: make(chan doneMsg, 1024), joins: make(chan Join, 1024),
-		leaves: make(chan string, 1024), cleave: make(chan string, 1024), mon: newMonitor(), done: map[int]map[string]bool{}}
+		leaves: make(chan string, 1024), cleave: make(chan string, 1024), mon: newMonitor(), done: map[int]map[string]bool{},
+		inplace: make(chan World, 64), losts: make(chan lostMsg, 1024), backs: make(chan control.Recovered, 1024),
+		cbacks: make(chan control.Recovered, 1024)}
 }
 
 // leaveDelay delays memberlist leave events; see forwardLeaves.
@@ -202,7 +266,7 @@ const leaveDelay = time.Second
 
 // forwardLeaves feeds memberlist leave events to the node loop and the
 // coordinator until the event channel is drained after shutdown.
-func (p *plane) forwardLeaves(events <-chan memberlist.NodeEvent, coord bool, log *slog.Logger) {
+func (p *plane) forwardLeaves(events <-chan memberlist.NodeEvent, log *slog.Logger) {
 	gone := map[string]bool{}
 	for ev := range events {
 		switch ev.Event {
@@ -214,14 +278,15 @@ func (p *plane) forwardLeaves(events <-chan memberlist.NodeEvent, coord bool, lo
 			// A node that finished says so on NATS before it leaves; give
 			// that message a head start over the gossip.
 			time.AfterFunc(leaveDelay, func() {
+				p.succeed(name)
 				nonBlocking(p.leaves, name)
-				if coord {
+				if p.coord.Load() {
 					nonBlocking(p.cleave, name)
 				}
 			})
 		case memberlist.NodeJoin:
 			log.Info("node joined the cluster", "peer", ev.Node.Name, "addr", ev.Node.Address())
-			if gone[ev.Node.Name] && ev.Node.Name == p.first && !coord {
+			if gone[ev.Node.Name] && ev.Node.Name == p.coordinator() && !p.coord.Load() {
 				// A partition healed. Our NATS connection to the first node
 				// may have survived it, with the server's retransmissions in
 				// TCP's exponential backoff (seconds to minutes): messages to
@@ -254,18 +319,19 @@ func (p *plane) close() {
 	}
 }
 
-// setup brings up this node's control plane: the embedded NATS server and
-// coordinator on the first node, memberlist for multi-node jobs, and the
-// NATS connection.
+// setup brings up this node's control plane: the embedded NATS server
+// and coordinator on the first node, memberlist for multi-node jobs (and
+// NATS servers on the next nodes, up to maxNATSServers: Note [No single
+// coordinator]), and the NATS connection.
 func (n *node) setup(ctx context.Context) error {
 	p := newPlane(n.job)
-	p.log = n.log
+	p.log, p.self = n.log, n.name
 	n.plane = p
 	cfg := &n.cfg
 	url := cfg.NATS
 	hosting := cfg.Join == ""
 	if hosting && url == "" {
-		srv, err := startNATS(n.bind, cfg.NATSPort, n.secret)
+		srv, err := startNATS(n.bind, cfg.NATSPort, n.secret, n.natsCluster(nil))
 		if err != nil {
 			return err
 		}
@@ -274,7 +340,10 @@ func (n *node) setup(ctx context.Context) error {
 	if cfg.Nodes.MultiNode() {
 		meta := nodeMeta{Job: n.job, Slots: cfg.NProc}
 		if hosting {
-			meta.NATS, p.first = url, n.name
+			meta.NATS, meta.First, p.first = url, true, n.name
+			if p.srv != nil {
+				meta.Route = routeURL(p.srv)
+			}
 		}
 		var logOut io.Writer
 		ml, err := joinCluster(memberConfig{preset: cfg.Memberlist, name: n.name, bind: n.bind, port: cfg.Port,
@@ -285,7 +354,7 @@ func (n *node) setup(ctx context.Context) error {
 		p.ml = ml
 		n.log.Info("joined the cluster", "node", n.name, "gossip", ml.addr(), "seed", cfg.Join)
 		if url == "" {
-			if url, err = n.awaitNATSURL(ctx); err != nil {
+			if url, err = n.joinNATS(ctx, meta); err != nil {
 				return err
 			}
 		}
@@ -294,41 +363,16 @@ func (n *node) setup(ctx context.Context) error {
 	if err := p.connect(ctx, url, n.secret, hosting); err != nil {
 		return err
 	}
+	p.takeOver = func(dead string) { n.takeOver(ctx, dead) }
 	if p.ml != nil { // memberlist buffers its events until now
-		go p.forwardLeaves(p.ml.events, hosting, n.log)
+		go p.forwardLeaves(p.ml.events, n.log)
 	}
 	if hosting {
-		min, max := 1, 1
-		if cfg.Nodes.MultiNode() {
-			min, max = cfg.Nodes.Min, cfg.Nodes.Max
-		}
-		c := &coordinator{p: p, r: NewRendezvous(min, max, cfg.lastCall(), cfg.joinTimeout()),
-			control: url, maxRestarts: cfg.MaxRestarts, log: n.log, failed: make(chan error, 1), finished: make(chan int, 4)}
-		n.coord = c
+		c := n.newCoordinator()
+		n.coord.Store(c)
 		go c.run(ctx)
 	}
 	return nil
-}
-
-// awaitNATSURL waits until the first node's NATS URL shows up in the
-// cluster's metadata.
-func (n *node) awaitNATSURL(ctx context.Context) (string, error) {
-	deadline := time.Now().Add(n.cfg.joinTimeout())
-	for {
-		if u, first := n.plane.ml.natsURL(n.job); u != "" {
-			n.plane.first = first
-			return u, nil
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("%w: no node of job %s announces a NATS server after %v (joined via %s)",
-				ErrRendezvous, n.job, n.cfg.joinTimeout(), n.cfg.Join)
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // listenRanks opens one ring listener per local rank on host, port 0.

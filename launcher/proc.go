@@ -37,16 +37,19 @@ type rankSpec struct {
 	id       rankenv.Identity
 	node     string
 	listener *net.TCPListener // passed as fd 3 (DDPRUN_LISTEN_FD)
-	env      []string         // the whole environment
-	command  []string
-	stdout   *syncWriter
-	stderr   *syncWriter
-	terminal *os.File // rank 0's stderr when it is a terminal
-	logDir   string   // per-generation directory, or ""
+	// keepListener leaves the launcher's copy of the listener open, for a
+	// replacement in the same slot (Note [Recovery in place]).
+	keepListener bool
+	env          []string // the whole environment
+	command      []string
+	stdout       *syncWriter
+	stderr       *syncWriter
+	terminal     *os.File // rank 0's stderr when it is a terminal
+	logDir       string   // per-generation directory, or ""
 }
 
 // startRank starts the rank process. The listener's socket moves into the
-// child; the launcher's copy is closed.
+// child; the launcher's copy is closed unless spec.keepListener.
 func startRank(spec rankSpec) (*proc, error) {
 	p := &proc{id: spec.id, node: spec.node, done: make(chan struct{})}
 	cmd := exec.Command(spec.command[0], spec.command[1:]...)
@@ -57,7 +60,9 @@ func startRank(spec rankSpec) (*proc, error) {
 	}
 	if spec.listener != nil {
 		f, err := spec.listener.File()
-		spec.listener.Close()
+		if !spec.keepListener {
+			spec.listener.Close()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("rank %d: passing its listener: %w", spec.id.Rank, err)
 		}
@@ -236,7 +241,8 @@ func rankEnviron(base []string, id rankenv.Identity, extra ...string) []string {
 		k, _, _ := strings.Cut(kv, "=")
 		drop[k] = true
 	}
-	for _, k := range []string{rankenv.ListenFD, rankenv.Control, rankenv.Device, rankenv.SecretFile, rankenv.Secret} {
+	for _, k := range []string{rankenv.ListenFD, rankenv.Control, rankenv.Device, rankenv.SecretFile, rankenv.Secret,
+		rankenv.Recovery, rankenv.Replacement} {
 		drop[k] = true
 	}
 	for _, kv := range extra {

@@ -42,6 +42,14 @@ type World struct {
 	Peers       []string    `json:"peers"` // ring address of every global rank
 	Control     string      `json:"control"`
 	MaxRestarts int         `json:"max_restarts"`
+	// Recovery is rankenv.RecoverInPlace when a lost rank is replaced in
+	// place (Note [Recovery in place]), else "": every rank restarts.
+	Recovery string `json:"recovery,omitempty"`
+	// InPlace marks a generation that continues the previous one in place:
+	// the same nodes and ring addresses, the survivors still running.
+	InPlace bool `json:"in_place,omitempty"`
+	// Coordinator is the node that decided the world.
+	Coordinator string `json:"coordinator,omitempty"`
 }
 
 // WorldNode is one node's part of a World.
@@ -80,6 +88,7 @@ type Rendezvous struct {
 	opened  time.Time // first event of this generation
 	minAt   time.Time // when MIN nodes had joined
 	world   *World    // decided world of gen, nil while waiting
+	chain   int       // the generation whose world gen continues in place (gen when none)
 	failed  bool
 	// survivors are the previous generation's nodes that have not left.
 	survivors map[string]bool
@@ -185,14 +194,73 @@ func (r *Rendezvous) OnLeave(node string, now time.Time) Outcome {
 	return Outcome{Abort: reason}
 }
 
-// OnAbort ends generation gen (a failure somewhere); nodes then ask to
-// join gen+1.
+// Adopt takes over a running job whose coordinator was lost (Note [No
+// single coordinator]): w, the newest world, is generation gen's, decided,
+// and its node order is the order of first joins.
+func (r *Rendezvous) Adopt(w World, now time.Time) {
+	r.gen, r.chain, r.opened, r.world = w.Gen, w.Gen, now, &w
+	r.waiting = map[string]Join{}
+	for i, n := range w.Nodes {
+		r.seq[n.Name] = i
+		r.waiting[n.Name] = Join{Node: n.Name, Gen: w.Gen, Addrs: w.Peers[n.FirstRank : n.FirstRank+n.Slots]}
+	}
+}
+
+// OnShrink continues the running generation in place without node, which
+// left the cluster, when at least MIN nodes and 2 ranks remain: the world
+// of gen+1 has the other nodes in the same order, their ring addresses
+// kept and their ranks renumbered (Note [Recovery in place]). Otherwise it
+// does nothing, and the caller handles the leave with OnLeave.
+func (r *Rendezvous) OnShrink(node string, now time.Time) Outcome {
+	if r.failed || r.world == nil {
+		return Outcome{}
+	}
+	if _, i := r.world.Node(node); i < 0 || len(r.world.Nodes)-1 < r.Min {
+		return Outcome{}
+	}
+	w := World{Gen: r.gen + 1, InPlace: true}
+	for _, n := range r.world.Nodes {
+		if n.Name != node {
+			w.Nodes = append(w.Nodes, WorldNode{Name: n.Name, FirstRank: len(w.Peers), Slots: n.Slots})
+			w.Peers = append(w.Peers, r.world.Peers[n.FirstRank:n.FirstRank+n.Slots]...)
+		}
+	}
+	if len(w.Peers) < 2 {
+		return Outcome{}
+	}
+	delete(r.waiting, node)
+	delete(r.survivors, node)
+	r.gen, r.world, r.opened = w.Gen, &w, now
+	return Outcome{World: &w, Note: fmt.Sprintf("node %s left: generation %d continues in place without it as generation %d, world size %d",
+		node, w.Gen-1, w.Gen, w.Size())}
+}
+
+// OnAbort ends generation gen (a failure somewhere), or the generation
+// that continues it in place; nodes then ask to join the next one.
 func (r *Rendezvous) OnAbort(gen int, now time.Time) Outcome {
-	if gen != r.gen || r.failed {
+	if gen < r.chain || gen > r.gen || r.failed {
 		return Outcome{}
 	}
 	r.next(now)
 	return Outcome{}
+}
+
+// OnLost handles the loss of a rank of generation gen on node, a node
+// still in the cluster: the generation continues in place as gen+1, with
+// the same world (Note [Recovery in place]). A loss in an older
+// generation is one the newer world already covers: the node replaces
+// every rank it lost when it applies that world.
+func (r *Rendezvous) OnLost(gen int, node string, now time.Time) Outcome {
+	if r.failed || r.world == nil || gen != r.gen {
+		return Outcome{}
+	}
+	if _, i := r.world.Node(node); i < 0 {
+		return Outcome{}
+	}
+	w := *r.world
+	w.Gen, w.InPlace = r.gen+1, true
+	r.gen, r.world, r.opened = w.Gen, &w, now
+	return Outcome{World: &w, Note: fmt.Sprintf("generation %d continues in place as generation %d: node %s replaces its lost rank", gen, w.Gen, node)}
 }
 
 func (r *Rendezvous) open(now time.Time) {
@@ -209,6 +277,7 @@ func (r *Rendezvous) next(now time.Time) {
 		}
 	}
 	r.gen++
+	r.chain = r.gen
 	r.world, r.waiting, r.minAt = nil, map[string]Join{}, time.Time{}
 	r.opened = now
 }

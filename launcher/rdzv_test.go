@@ -130,6 +130,10 @@ func runCommand(t *testing.T, rp **Rendezvous, epoch time.Time, line string) str
 		o = r.OnLeave(pos[0], at)
 	case "abort":
 		o = r.OnAbort(num("gen", r.Gen()), at)
+	case "lost":
+		o = r.OnLost(num("gen", r.Gen()), pos[0], at)
+	case "shrink":
+		o = r.OnShrink(pos[0], at)
 	case "tick":
 		o = r.OnTick(at)
 	default:
@@ -145,7 +149,11 @@ func describe(r *Rendezvous, o Outcome) string {
 		for i, n := range o.World.Nodes {
 			nodes = append(nodes, fmt.Sprintf("%s=node%d:ranks%d-%d", n.Name, i, n.FirstRank, n.FirstRank+n.Slots-1))
 		}
-		s = append(s, fmt.Sprintf("world gen=%d size=%d %s", o.World.Gen, o.World.Size(), strings.Join(nodes, " ")))
+		inPlace := ""
+		if o.World.InPlace {
+			inPlace = " in-place"
+		}
+		s = append(s, fmt.Sprintf("world gen=%d%s size=%d %s", o.World.Gen, inPlace, o.World.Size(), strings.Join(nodes, " ")))
 	}
 	if o.Abort != "" {
 		s = append(s, "abort: "+o.Abort)

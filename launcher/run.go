@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/ddprun/ddprun/internal/control"
@@ -28,7 +29,7 @@ type node struct {
 	stdout *syncWriter
 	stderr *syncWriter
 	plane  *plane
-	coord  *coordinator
+	coord  atomic.Pointer[coordinator] // set on the coordinator's node (Note [No single coordinator])
 }
 
 // Run runs the job's part on this node until the job ends, and returns
@@ -150,6 +151,7 @@ func (n *node) loop(ctx context.Context) (int, error) {
 			return n.exitOnRendezvous(ctx, err)
 		}
 		res := n.runGen(ctx, world, lns)
+		world = res.world // the generation may have continued in place
 		switch {
 		case res.stopped && res.killed:
 			return ExitKilled, fmt.Errorf("%w: some ranks did not exit within --grace %v and were killed", ErrStopped, n.cfg.grace())
@@ -184,13 +186,14 @@ func (n *node) exitOnRendezvous(ctx context.Context, err error) (int, error) {
 // hosts the NATS server the others still use.
 func (n *node) finish(w World) (int, error) {
 	n.plane.publish("ctl.done", doneMsg{Gen: w.Gen, Node: n.name})
-	if n.coord == nil || len(w.Nodes) == 1 {
+	c := n.coord.Load()
+	if c == nil || len(w.Nodes) == 1 {
 		return ExitOK, nil
 	}
 	deadline := time.After(n.cfg.grace() + time.Minute)
 	for {
 		select {
-		case g := <-n.coord.finished:
+		case g := <-c.finished:
 			if g == w.Gen {
 				return ExitOK, nil
 			}
@@ -269,7 +272,7 @@ func (n *node) rendezvous(ctx context.Context, gen int) (World, []*net.TCPListen
 			// would fail the next generation, though the node may be back
 			// in it after a partition healed (Note [Partitions heal]).
 		case <-retry.C:
-			if n.plane.first != n.name && n.plane.finishedAny(n.plane.first) {
+			if c := n.plane.coordinator(); c != n.name && n.plane.finishedAny(c) {
 				closeAll()
 				return World{}, nil, errFinishedWithout
 			}
@@ -286,10 +289,11 @@ func (n *node) rendezvous(ctx context.Context, gen int) (World, []*net.TCPListen
 }
 
 func (n *node) coordFailed() <-chan error {
-	if n.coord == nil {
+	c := n.coord.Load()
+	if c == nil {
 		return nil
 	}
-	return n.coord.failed
+	return c.failed
 }
 
 // genLogDir is --log-dir/restart-G, created.

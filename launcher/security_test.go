@@ -26,7 +26,7 @@ import (
 // send, a forged signature and a replayed one are all refused.
 func TestNATS_RefusesWithoutSecret(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	srv, err := startNATS("127.0.0.1", 0, secret)
+	srv, err := startNATS("127.0.0.1", 0, secret, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

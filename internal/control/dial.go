@@ -36,6 +36,7 @@ func Dial(ctx context.Context, id rankenv.Identity) (Reporter, error) {
 	}
 	nc, err := nats.Connect(id.Control,
 		nats.Name(fmt.Sprintf("ddprun rank %d", id.Rank)),
+		nats.DontRandomize(), // the launcher lists its own node's server first
 		login,
 		nats.Timeout(timeout),
 		nats.MaxReconnects(30),
@@ -45,23 +46,63 @@ func Dial(ctx context.Context, id rankenv.Identity) (Reporter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control: rank %d: connecting to %s: %w", id.Rank, id.Control, err)
 	}
-	r := &natsReporter{nc: nc, subject: HeartbeatSubject(id.JobID, id.Rank), stop: make(chan struct{})}
+	r := &natsReporter{nc: nc, job: id.JobID, subject: HeartbeatSubject(id.JobID, id.Rank), stop: make(chan struct{})}
 	if _, err := nc.Subscribe(StopSubject(id.JobID), func(*nats.Msg) { r.requestStop() }); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("control: rank %d: subscribing to stop requests: %w", id.Rank, err)
+	}
+	var rep Reporter = r
+	if id.Recovery == rankenv.RecoverInPlace {
+		if err := r.subscribeWorlds(); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("control: rank %d: subscribing to worlds: %w", id.Rank, err)
+		}
+		rep = recoveringReporter{r}
 	}
 	if err := nc.FlushTimeout(timeout); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("control: rank %d: %w", id.Rank, err)
 	}
-	return r, nil
+	return rep, nil
 }
 
 type natsReporter struct {
 	nc       *nats.Conn
+	job      string
 	subject  string
 	stop     chan struct{}
 	stopOnce sync.Once
+	worlds   chan World
+}
+
+// recoveringReporter is a natsReporter that implements Recoverer.
+type recoveringReporter struct{ *natsReporter }
+
+func (r *natsReporter) subscribeWorlds() error {
+	r.worlds = make(chan World, 16)
+	_, err := r.nc.Subscribe(WorldSubject(r.job), func(m *nats.Msg) {
+		var w World
+		if json.Unmarshal(m.Data, &w) != nil || !w.InPlace {
+			return
+		}
+		select {
+		case r.worlds <- w:
+		default: // the rank is far behind: it takes the newest anyway
+		}
+	})
+	return err
+}
+
+func (r recoveringReporter) Worlds() <-chan World { return r.worlds }
+
+// Recovered publishes rec and flushes it (for at most a second).
+func (r recoveringReporter) Recovered(rec Recovered) {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return
+	}
+	_ = r.nc.Publish(RecoveredSubject(r.job), b)
+	_ = r.nc.FlushTimeout(time.Second)
 }
 
 func (r *natsReporter) requestStop() { r.stopOnce.Do(func() { close(r.stop) }) }

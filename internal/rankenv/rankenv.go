@@ -15,6 +15,8 @@
 //	DDPRUN_CONTROL                 optional: the control plane's NATS URL (heartbeats, stop requests)
 //	DDPRUN_RESTART                 how many times the job has been restarted (0 on the first start)
 //	DDPRUN_DEVICE                  optional: the device this rank uses ("cpu", "cuda:0")
+//	DDPRUN_RECOVERY                optional: "inplace": the rank outlives a lost peer, waiting for a new world on the control plane
+//	DDPRUN_REPLACEMENT             optional: "1": the rank replaces a lost one in a running job and takes the survivors' state
 //
 // With none of them set, a process is rank 0 of 1 and needs no network.
 package rankenv
@@ -27,6 +29,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -47,7 +50,12 @@ const (
 	Control        = "DDPRUN_CONTROL"
 	Restart        = "DDPRUN_RESTART"
 	Device         = "DDPRUN_DEVICE"
+	Recovery       = "DDPRUN_RECOVERY"
+	Replacement    = "DDPRUN_REPLACEMENT"
 )
+
+// RecoverInPlace is the Recovery of a rank that outlives a lost peer.
+const RecoverInPlace = "inplace"
 
 // ErrEnv is wrapped by every error about a malformed environment.
 var ErrEnv = errors.New("rankenv: bad environment")
@@ -64,6 +72,8 @@ type Identity struct {
 	Control                   string
 	Restart                   int
 	Device                    string
+	Recovery                  string // RecoverInPlace or ""
+	Replacement               bool
 }
 
 // Single is the identity of a process started alone.
@@ -98,6 +108,8 @@ func FromEnv(getenv func(string) string) (Identity, error) {
 	id.JobID = getenv(JobID)
 	id.Control = getenv(Control)
 	id.Device = getenv(Device)
+	id.Recovery = getenv(Recovery)
+	id.Replacement = getenv(Replacement) == "1"
 	if p := getenv(Peers); p != "" {
 		id.Peers = strings.Split(p, ",")
 	}
@@ -129,6 +141,8 @@ func (id Identity) Validate() error {
 		return bad("%s is not set", JobID)
 	case len(id.Secret) < 16:
 		return bad("the job secret (%s or %s) must be set and at least 16 bytes", Secret, SecretFile)
+	case id.Recovery != "" && id.Recovery != RecoverInPlace:
+		return bad("%s=%q: want %q or nothing", Recovery, id.Recovery, RecoverInPlace)
 	}
 	for i, p := range id.Peers {
 		if _, _, err := net.SplitHostPort(p); err != nil {
@@ -161,6 +175,20 @@ func (id Identity) Listener() (net.Listener, error) {
 	return ln, nil
 }
 
+// InWorld is the identity of this rank in generation gen of a job that
+// continues in place with ring addresses peers: the rank keeps its own
+// address (its inherited listening socket), and its rank is that
+// address's index.
+func (id Identity) InWorld(gen int, peers []string) (Identity, error) {
+	self := id.Peers[id.Rank]
+	r := slices.Index(peers, self)
+	if r < 0 {
+		return id, fmt.Errorf("%w: generation %d's ring has no place for this rank's address %s", ErrEnv, gen, self)
+	}
+	id.Rank, id.WorldSize, id.Peers, id.Restart = r, len(peers), peers, gen
+	return id, nil
+}
+
 // Environ renders the identity as KEY=VALUE lines for a child process.
 // The secret travels as hex in DDPRUN_SECRET unless secretFile is set.
 func (id Identity) Environ(secretFile string) []string {
@@ -187,6 +215,12 @@ func (id Identity) Environ(secretFile string) []string {
 	}
 	if id.Device != "" {
 		env = append(env, Device+"="+id.Device)
+	}
+	if id.Recovery != "" {
+		env = append(env, Recovery+"="+id.Recovery)
+	}
+	if id.Replacement {
+		env = append(env, Replacement+"=1")
 	}
 	return env
 }

@@ -31,13 +31,14 @@ func TestSingleWhenUnset(t *testing.T) {
 func TestRoundTrip(t *testing.T) {
 	want := Identity{Rank: 2, WorldSize: 4, LocalRank: 0, LocalWorldSize: 2, NodeRank: 1,
 		Peers: []string{"a:1", "a:2", "b:1", "b:2"}, JobID: "j1", Secret: []byte("0123456789abcdef!"),
-		Control: "nats://127.0.0.1:4222", Restart: 3, ListenFD: 3, Device: "cpu"}
+		Control: "nats://127.0.0.1:4222", Restart: 3, ListenFD: 3, Device: "cpu", Recovery: RecoverInPlace, Replacement: true}
 	got, err := FromEnv(envOf(want.Environ("")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Rank != want.Rank || got.NodeRank != 1 || !slices.Equal(got.Peers, want.Peers) || string(got.Secret) != string(want.Secret) ||
-		got.Restart != 3 || got.ListenFD != 3 || got.Control != want.Control || got.Device != "cpu" {
+		got.Restart != 3 || got.ListenFD != 3 || got.Control != want.Control || got.Device != "cpu" ||
+		got.Recovery != RecoverInPlace || !got.Replacement {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 	f := filepath.Join(t.TempDir(), "secret")
@@ -58,6 +59,7 @@ func TestErrors(t *testing.T) {
 		"no secret":         func(e []string) []string { return append(e, "DDPRUN_SECRET=") },
 		"short secret":      func(e []string) []string { return append(e, "DDPRUN_SECRET=abcd") },
 		"no job":            func(e []string) []string { return append(e, "DDPRUN_JOB_ID=") },
+		"recovery":          func(e []string) []string { return append(e, "DDPRUN_RECOVERY=later") },
 	} {
 		if _, err := FromEnv(envOf(edit(base.Environ("")))); !errors.Is(err, ErrEnv) {
 			t.Errorf("%s: error %v, want ErrEnv", name, err)
@@ -172,5 +174,22 @@ func TestListener_Reusable(t *testing.T) {
 		a.Close()
 		c.Close()
 		ln.Close()
+	}
+}
+
+// TestInWorld: in a generation that continues in place the rank keeps its
+// address, and its rank is that address's place in the new ring.
+func TestInWorld(t *testing.T) {
+	id := Identity{Rank: 2, WorldSize: 4, Peers: []string{"a:1", "a:2", "b:1", "b:2"}, Restart: 0}
+	got, err := id.InWorld(1, []string{"a:1", "a:2", "b:1", "b:2"})
+	if err != nil || got.Rank != 2 || got.WorldSize != 4 || got.Restart != 1 {
+		t.Errorf("same world: %+v, %v", got, err)
+	}
+	got, err = id.InWorld(2, []string{"a:1", "b:1", "b:2"})
+	if err != nil || got.Rank != 1 || got.WorldSize != 3 || !slices.Equal(got.Peers, []string{"a:1", "b:1", "b:2"}) {
+		t.Errorf("smaller world: %+v, %v", got, err)
+	}
+	if _, err := id.InWorld(3, []string{"a:1", "a:2"}); !errors.Is(err, ErrEnv) {
+		t.Errorf("without its address: %v, want ErrEnv", err)
 	}
 }

@@ -33,6 +33,7 @@ type launchFlags struct {
 	jobID        string
 	logDir       string
 	maxRestarts  int
+	recovery     string
 	stallTimeout time.Duration
 	grace        time.Duration
 	rdzvTimeout  time.Duration
@@ -56,7 +57,8 @@ func (f *launchFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.secretFile, "secret-file", "", "file with the job secret, hex or raw, >= 16 bytes, readable by its owner only (chmod 600) (default: $"+rankenv.Secret+", or a random one alone)")
 	fs.StringVar(&f.jobID, "job-id", "", "job id (default: derived from the secret)")
 	fs.StringVar(&f.logDir, "log-dir", "", "write each rank's stdout/stderr to DIR/restart-G/rank-N.{out,err} instead of the console")
-	fs.IntVar(&f.maxRestarts, "max-restarts", 0, "restart all ranks from the last checkpoint this many times after a failure")
+	fs.IntVar(&f.maxRestarts, "max-restarts", 0, "recover from this many failures (each in-place recovery or restart counts)")
+	fs.StringVar(&f.recovery, "recovery", launcher.RecoverInPlace, "how a lost rank is recovered: inplace (replace it, the other ranks keep their state; an elastic job goes on without a lost node) or restart (every rank from the last checkpoint)")
 	fs.DurationVar(&f.stallTimeout, "stall-timeout", 5*time.Minute, "diagnose a hang and stop after this long without progress (0: off)")
 	fs.DurationVar(&f.grace, "grace", 60*time.Second, "time ranks get to checkpoint and exit after SIGINT/SIGTERM before they are killed")
 	fs.DurationVar(&f.rdzvTimeout, "rdzv-timeout", 30*time.Second, "elastic: how long to wait for more nodes once MIN have joined")
@@ -183,7 +185,7 @@ func (f *launchFlags) config(o IO, command []string) (launcher.Config, error) {
 		Command: append([]string{exe}, command...),
 		NProc:   f.nproc, Nodes: f.nodes, Join: f.join, Bind: f.bind, Port: f.port,
 		NATS: f.nats, NATSPort: f.natsPort, NodeName: f.nodeName, Secret: secret, JobID: f.jobID,
-		LogDir: f.logDir, MaxRestarts: f.maxRestarts, StallTimeout: stall, Grace: f.grace,
+		LogDir: f.logDir, MaxRestarts: f.maxRestarts, Recovery: f.recovery, StallTimeout: stall, Grace: f.grace,
 		LastCall: f.rdzvTimeout, JoinTimeout: f.joinTimeout, MetricsAddr: f.metricsAddr,
 		GPUs: -1, Env: os.Environ(), Stdout: o.Stdout, Stderr: o.Stderr, StderrTerminal: isTerminal(o.Stderr),
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ddprun/ddprun/collective"
 	"github.com/ddprun/ddprun/ddp"
 	"github.com/ddprun/ddprun/internal/control"
 	"github.com/ddprun/ddprun/internal/rankenv"
@@ -118,7 +119,7 @@ func runRank(ctx context.Context, o IO, cfg ddp.Config, fs *flag.FlagSet, print 
 		progress = stderr
 	}
 	res, err := ddp.Train(ctx, cfg, ddp.Env{ID: id, Comm: comm, Plan: &plan, Reporter: rep, Stop: stop, Stderr: progress, Log: log,
-		OnStep: saveTrainingArgs(id, fs, cfg.Output, log)})
+		OnStep: saveTrainingArgs(id, fs, cfg.Output, log), Recover: recovery(id, rep, cfg, plan, log)})
 	if errors.Is(err, ddp.ErrStopped) {
 		log.Warn("stopped on request after a checkpoint; run the same command again to resume", "step", res.Steps)
 		return ExitError{Code: ExitStopped, Err: err}
@@ -155,6 +156,24 @@ func stopOnSignal(abort func()) (<-chan struct{}, func()) {
 		}
 	}()
 	return stop, func() { signal.Stop(sig); close(done) }
+}
+
+// recovery lets the rank recover in place (ddp's Note [Recovery in
+// place]) when the launcher asks for it and the backend is the ring, whose
+// communicators reopen on the inherited listening socket; nil otherwise.
+func recovery(id rankenv.Identity, rep control.Reporter, cfg ddp.Config, plan ddp.Plan, log *slog.Logger) *ddp.Recovery {
+	rr, ok := rep.(control.Recoverer)
+	if !ok || id.Recovery != rankenv.RecoverInPlace || plan.Backend != "ring" || !id.Distributed() {
+		return nil
+	}
+	return &ddp.Recovery{Worlds: rr.Worlds(), Recovered: rr.Recovered, Gen: id.Restart, Replacement: id.Replacement,
+		Open: func(ctx context.Context, w control.World) (collective.Comm, error) {
+			nid, err := id.InWorld(w.Gen, w.Peers)
+			if err != nil {
+				return nil, err
+			}
+			return ddp.OpenComm(ctx, nid, cfg, plan, log)
+		}}
 }
 
 func dialControl(ctx context.Context, id rankenv.Identity) (control.Reporter, error) {

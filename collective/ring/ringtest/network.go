@@ -17,14 +17,15 @@ import (
 
 // Network is an in-memory network of Size ranks.
 type Network struct {
-	mu      sync.Mutex
-	n       int
-	rng     *rand.Rand
-	lns     map[int]*listener
-	conns   []*conn
-	killed  map[int]bool
-	severed map[[2]int]bool
-	delays  map[[2]int]delay
+	mu        sync.Mutex
+	n         int
+	rng       *rand.Rand
+	lns       map[int]*listener
+	conns     []*conn
+	killed    map[int]bool
+	severed   map[[2]int]bool
+	killAfter map[int]int // rank -> writes left before KillAfterWrites kills it
+	delays    map[[2]int]delay
 }
 
 type delay struct {
@@ -43,7 +44,7 @@ func Seed(s uint64) Option {
 // NewNetwork makes a network for n ranks.
 func NewNetwork(n int, opts ...Option) *Network {
 	nw := &Network{n: n, lns: map[int]*listener{}, killed: map[int]bool{},
-		severed: map[[2]int]bool{}, delays: map[[2]int]delay{}}
+		severed: map[[2]int]bool{}, delays: map[[2]int]delay{}, killAfter: map[int]int{}}
 	Seed(1)(nw)
 	for _, o := range opts {
 		o(nw)
@@ -84,10 +85,41 @@ func (nw *Network) Kill(r int) {
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
 	nw.killed[r] = true
+	delete(nw.killAfter, r)
 	if ln := nw.lns[r]; ln != nil {
 		ln.close()
 	}
 	nw.closeWhere(func(c *conn) bool { return c.from == r || c.to == r })
+}
+
+// Revive lets rank r connect again after Kill: a replacement process on
+// the same address. Its listener is the next one Config registers.
+func (nw *Network) Revive(r int) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	delete(nw.killed, r)
+}
+
+// KillAfterWrites kills rank r (as Kill) once it has completed n more
+// writes on its connections: a process that dies in the middle of a
+// collective, having sent part of its data.
+func (nw *Network) KillAfterWrites(r, n int) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	nw.killAfter[r] = n
+}
+
+// wrote counts a completed write of rank r, and kills it when due.
+func (nw *Network) wrote(r int) {
+	nw.mu.Lock()
+	n, armed := nw.killAfter[r]
+	if armed {
+		nw.killAfter[r] = n - 1
+	}
+	nw.mu.Unlock()
+	if armed && n == 1 {
+		nw.Kill(r)
+	}
 }
 
 // Sever breaks the links between ranks a and b, both ways, and refuses new
@@ -184,7 +216,11 @@ func (c *conn) Write(b []byte) (int, error) {
 	if d := c.nw.wait(c.from, c.to); d > 0 {
 		time.Sleep(d)
 	}
-	return c.Conn.Write(b)
+	n, err := c.Conn.Write(b)
+	if err == nil {
+		c.nw.wrote(c.from)
+	}
+	return n, err
 }
 
 type listener struct {
