@@ -16,7 +16,10 @@ import (
 // on one node, which every world names (World.Coordinator); every
 // launcher keeps the newest world. When memberlist reports the
 // coordinator's node gone, the first node of that world (in node order)
-// that memberlist still sees alive takes over: it adopts the world
+// that memberlist still sees alive takes over, when it sees a majority of
+// that world's nodes alive (itself included: a cut-off minority must not
+// elect itself, or there would be two coordinators once the link is back;
+// so a job needs 3 nodes to survive losing the coordinator's): it adopts the world
 // (Rendezvous.Adopt: its generation, its node order) and handles the
 // lost node as any other: continue in place without it (an elastic job
 // with enough nodes left, Note [Recovery in place]) or end the
@@ -110,12 +113,33 @@ func (n *node) newCoordinator() *coordinator {
 // succeed is called when memberlist reports node gone: if it was the
 // coordinator and this node is next in line, this node takes over.
 func (p *plane) succeed(dead string) {
-	if p.coord.Load() || dead != p.coordinator() || p.takeOver == nil {
+	if p.coord.Load() || dead != p.coordinator() || p.takeOver == nil || !p.majority() {
 		return
 	}
 	if next := p.successor(dead); next == p.self {
 		p.takeOver(dead)
 	}
+}
+
+// majority reports whether this node sees more than half of the newest
+// world's nodes alive, itself included. A node cut off from the others
+// sees them all gone, the coordinator too; without a majority it must not
+// take over, or the job would have two coordinators once the link is back
+// (a minority side cannot tell a dead coordinator from its own cut cable).
+func (p *plane) majority() bool {
+	return majority(p.newestWorld().Nodes, p.self, func(name string) bool { return p.ml != nil && p.ml.alive(name) })
+}
+
+// majority reports whether self and the nodes alive says are alive are
+// more than half of nodes.
+func majority(nodes []WorldNode, self string, alive func(string) bool) bool {
+	n := 0
+	for _, nd := range nodes {
+		if nd.Name == self || alive(nd.Name) {
+			n++
+		}
+	}
+	return 2*n > len(nodes)
 }
 
 // successor is the first node of the newest world, other than dead, that

@@ -251,7 +251,7 @@ func (g *gen) onExit(p *proc) {
 	switch {
 	case replaced: // lost in an earlier generation of the chain, already replaced
 		g.lost = append(g.lost, f)
-	case g.recoversInPlace():
+	case g.recoversInPlace() && code != RankRefusedCode: // a replacement would refuse too
 		g.lose(f)
 	default:
 		g.fail(f)

@@ -152,6 +152,13 @@ func fakeRecovery(mode string, id rankenv.Identity, rep control.Reporter, target
 	case <-time.After(20 * time.Second):
 		return 8
 	}
+	// Train on in the new generation before finishing, as a real rank
+	// would (it needs the replacement in its ring): a survivor that exited
+	// at once could do so before its launcher took in the new world.
+	for step := 4; step <= 20 && mode != "recover-fail"; step++ {
+		rep.Heartbeat(control.Heartbeat{Rank: id.Rank, Step: step, Phase: control.PhaseCompute})
+		time.Sleep(100 * time.Millisecond)
+	}
 	if mode == "recover-fail" {
 		// Outlive the replacement: the restart stops this process.
 		select {
