@@ -153,7 +153,11 @@ func (g *gen) onBack(r control.Recovered) {
 func (g *gen) nodeLeft(node string) {
 	f := Failure{Gen: g.w.Gen, Node: node, Rank: -1, Reason: fmt.Sprintf("node %s left the cluster", node), Time: time.Now()}
 	p := g.n.plane
-	if !g.recoversInPlace() || node == p.coordinator() && p.successor(node) == "" {
+	// Without a majority of the world alive this node is on the minority
+	// side of a partition (or alone): no coordinator it can reach will
+	// decide, so it fails now rather than after lostTimeout. The
+	// coordinator decides for itself.
+	if !g.recoversInPlace() || !p.coord.Load() && !p.majority() || node == p.coordinator() && p.successor(node) == "" {
 		g.fail(f)
 		return
 	}
