@@ -58,7 +58,7 @@ type powerSGD struct {
 	step    int // the step being synchronised (beginStep)
 	seed    uint64
 	buckets []psgdBucket
-	// initQ, if set, gives a parameter's first Q (before
+	// initQ, if set, gives a parameter's first Qᵀ (before
 	// orthogonalisation) instead of seeded normal draws: tests start from
 	// torch's.
 	initQ func(name string, q []float32)
@@ -71,8 +71,8 @@ type powerSGD struct {
 type psgdBucket struct {
 	mats  []lowRank
 	plain []span    // the tensors all-reduced as they are
-	pq    []float32 // the uncompressed tensors, then every P: one all-reduce
-	q     []float32 // every Q: the second; kept for the warm start
+	pq    []float32 // the uncompressed tensors, then every Pᵀ: one all-reduce
+	q     []float32 // every Qᵀ: the second; kept for the warm start
 	resid []float32 // error feedback, one element per bucket element; nil before the first compressed step
 	warm  bool      // q holds the last step's averaged Qs
 }
@@ -82,7 +82,7 @@ type psgdBucket struct {
 type lowRank struct {
 	name         string
 	off, n, m, r int
-	p, q         []float32 // views of the bucket's pq and q
+	p, q         []float32 // Pᵀ (r x n) and Qᵀ (r x m): views of the bucket's pq and q (lowrank.go)
 }
 
 type span struct{ off, n int }
@@ -141,8 +141,9 @@ func (s *powerSGD) allReduce(ctx context.Context, c collective.Comm, i int, g []
 		n += copy(b.pq[n:], g[sp.off:sp.off+sp.n])
 	}
 	b.firstQ(s, i)
+	refill := s.refill(i)
 	for _, l := range b.mats {
-		orthogonalize(l.q, l.m, l.r, &s.scratch)
+		orthogonalize(l.q, l.r, l.m, &s.scratch, refill)
 		mulMQ(l.p, g[l.off:], l.q, l.n, l.m, l.r)
 	}
 	if err := c.AllReduce(ctx, collective.Float32s(b.pq), collective.Avg); err != nil {
@@ -153,7 +154,7 @@ func (s *powerSGD) allReduce(ctx context.Context, c collective.Comm, i int, g []
 		n += copy(g[sp.off:sp.off+sp.n], b.pq[n:])
 	}
 	for _, l := range b.mats {
-		orthogonalize(l.p, l.n, l.r, &s.scratch)
+		orthogonalize(l.p, l.r, l.n, &s.scratch, nil)
 		mulMtP(l.q, g[l.off:], l.p, l.n, l.m, l.r)
 	}
 	if len(b.q) > 0 {
@@ -174,18 +175,11 @@ func (b *psgdBucket) addResidual(g []float32) {
 	if b.resid == nil {
 		b.resid = make([]float32, len(g))
 	}
-	for k, v := range g {
-		b.resid[k] += v
-		g[k] = b.resid[k]
-	}
+	feedResidual(g, b.resid)
 }
 
 // keepResidual is the end of step 5: the input minus the output g.
-func (b *psgdBucket) keepResidual(g []float32) {
-	for k, v := range g {
-		b.resid[k] -= v
-	}
-}
+func (b *psgdBucket) keepResidual(g []float32) { keepResidual(b.resid, g) }
 
 // firstQ fills the Qs on the first compressed step (then warm starts).
 func (b *psgdBucket) firstQ(s *powerSGD, bucket int) {
@@ -201,6 +195,22 @@ func (b *psgdBucket) firstQ(s *powerSGD, bucket int) {
 		}
 		for k := range l.q {
 			l.q[k] = float32(rng.NormFloat64())
+		}
+	}
+}
+
+// refill gives bucket i's Qs a new direction where one has collapsed (a
+// parameter without gradient leaves Q zero, and warm start would keep it
+// so): normal draws, the same on every rank, since every rank has the same
+// Qs (they are all-reduced).
+func (s *powerSGD) refill(bucket int) func(row []float64) {
+	var rng *rand.Rand
+	return func(row []float64) {
+		if rng == nil {
+			rng = rand.New(rand.NewPCG(s.seed^uint64(s.step)<<20, uint64(bucket)))
+		}
+		for i := range row {
+			row[i] = rng.NormFloat64()
 		}
 	}
 }

@@ -130,11 +130,19 @@ func TestPowerSGD_MatchesTorch(t *testing.T) {
 	})
 	grad := func(name string, r, step int) []float32 { return psgdGrad(names, f.Shapes, name, r, step) }
 	out, _ := runPSGD(t, f.World, collective.Float32, f.Shapes, f.Rank, f.Start, f.Steps, grad, func(s *powerSGD) {
-		s.initQ = func(name string, q []float32) {
-			if len(f.InitQ[name]) != len(q) {
-				t.Errorf("%s: the fixture's first Q has %d values, ddp's %d: the two compress different parameters", name, len(f.InitQ[name]), len(q))
+		s.initQ = func(name string, qt []float32) {
+			q := f.InitQ[name] // m x r, torch's layout; ddp's is Qᵀ
+			if len(q) != len(qt) {
+				t.Errorf("%s: the fixture's first Q has %d values, ddp's %d: the two compress different parameters", name, len(q), len(qt))
+				return
 			}
-			copy(q, f.InitQ[name])
+			r := min(f.Rank, int(f.Shapes[name][0]), len(q)/f.Rank)
+			m := len(q) / r
+			for j := range m {
+				for k := range r {
+					qt[k*m+j] = q[j*r+k]
+				}
+			}
 		}
 		var compressed []string
 		for _, l := range s.buckets[0].mats {
@@ -247,76 +255,99 @@ func l2(v []float32) float64 {
 	return math.Sqrt(s)
 }
 
-// The products and the orthogonalisation against plain float64 loops, for
-// the rank-4 fast paths and others.
+// The products and the orthogonalisation against plain float64 loops,
+// over sizes around the C loops' 16 lanes, for several ranks.
 func TestLowRankKernels(t *testing.T) {
-	const n, m = 7, 5
-	mat := make([]float32, n*m)
-	for k := range mat {
-		mat[k] = float32((k*37)%11-5) / 3
+	for _, sz := range [][2]int{{7, 5}, {3, 16}, {9, 37}, {40, 33}} {
+		n, m := sz[0], sz[1]
+		mat := make([]float32, n*m)
+		for k := range mat {
+			mat[k] = float32((k*37)%11-5) / 3
+		}
+		for _, r := range []int{1, 3, 4} {
+			if r > min(n, m) {
+				continue
+			}
+			t.Run(fmt.Sprintf("n=%d/m=%d/r=%d", n, m, r), func(t *testing.T) {
+				testLowRank(t, mat, n, m, r)
+			})
+		}
 	}
-	for _, r := range []int{1, 3, 4, 5} {
-		t.Run(fmt.Sprintf("r=%d", r), func(t *testing.T) {
-			q := make([]float32, m*r)
-			for k := range q {
-				q[k] = float32((k*13)%7-3) / 2
-			}
-			p := make([]float32, n*r)
-			mulMQ(p, mat, q, n, m, r)
-			for i := range n {
-				for k := range r {
-					want := 0.0
-					for j := range m {
-						want += float64(mat[i*m+j]) * float64(q[j*r+k])
-					}
-					approx(t, "M Q", float64(p[i*r+k]), want)
-				}
-			}
-			var scratch []float64
-			orthogonalize(p, n, r, &scratch)
-			for a := range r {
-				for b := range r {
-					dot := 0.0
-					for i := range n {
-						dot += float64(p[i*r+a]) * float64(p[i*r+b])
-					}
-					want := 0.0
-					if a == b {
-						want = 1
-					}
-					approx(t, "PᵀP", dot, want)
-				}
-			}
-			q2 := make([]float32, m*r)
-			mulMtP(q2, mat, p, n, m, r)
-			for j := range m {
-				for k := range r {
-					want := 0.0
-					for i := range n {
-						want += float64(mat[i*m+j]) * float64(p[i*r+k])
-					}
-					approx(t, "Mᵀ P", float64(q2[j*r+k]), want)
-				}
-			}
-			out := make([]float32, n*m)
-			mulPQt(out, p, q2, n, m, r)
-			for i := range n {
-				for j := range m {
-					want := 0.0
-					for k := range r {
-						want += float64(p[i*r+k]) * float64(q2[j*r+k])
-					}
-					approx(t, "P Qᵀ", float64(out[i*m+j]), want)
-				}
-			}
-		})
-	}
-	zero := make([]float32, 6*2)
+	// A zero P (no gradient) stays zero (torch: NaN); a zero or
+	// rank-deficient Q is refilled (else warm start would keep it).
+	zero := make([]float32, 2*6)
 	var scratch []float64
-	orthogonalize(zero, 6, 2, &scratch)
-	for _, v := range zero {
-		if v != 0 {
-			t.Fatalf("a zero matrix orthogonalised to %v, want zeros (torch: NaN)", zero)
+	orthogonalize(zero, 2, 6, &scratch, nil)
+	checkOrthonormal(t, zero, 2, 6, true)
+	if l2(zero) != 0 {
+		t.Errorf("a zero P orthogonalised to %v, want zeros", zero)
+	}
+	q := []float32{1, 2, 3, 4, 0, 0, 0, 0, 2, 4, 6, 8}
+	s := (&powerSGD{seed: 3}).refill(0)
+	orthogonalize(q, 3, 4, &scratch, s)
+	checkOrthonormal(t, q, 3, 4, false)
+}
+
+// checkOrthonormal checks that the r rows of a are orthonormal, or zero
+// where zeros is true.
+func checkOrthonormal(t *testing.T, a []float32, r, length int, zeros bool) {
+	t.Helper()
+	for x := range r {
+		for y := range r {
+			dot := 0.0
+			for i := range length {
+				dot += float64(a[x*length+i]) * float64(a[y*length+i])
+			}
+			want := 0.0
+			if x == y && (!zeros || dot > 0.5) {
+				want = 1
+			}
+			if math.Abs(dot-want) > 1e-6 {
+				t.Errorf("rows %d and %d: dot %g, want %g", x, y, dot, want)
+			}
+		}
+	}
+}
+
+func testLowRank(t *testing.T, mat []float32, n, m, r int) {
+	qt := make([]float32, r*m)
+	for k := range qt {
+		qt[k] = float32((k*13)%7-3) / 2
+	}
+	pt := make([]float32, r*n)
+	mulMQ(pt, mat, qt, n, m, r)
+	for i := range n {
+		for k := range r {
+			want := 0.0
+			for j := range m {
+				want += float64(mat[i*m+j]) * float64(qt[k*m+j])
+			}
+			approx(t, "M Q", float64(pt[k*n+i]), want)
+		}
+	}
+	var scratch []float64
+	orthogonalize(pt, r, n, &scratch, nil)
+	checkOrthonormal(t, pt, r, n, true)
+	qt2 := make([]float32, r*m)
+	mulMtP(qt2, mat, pt, n, m, r)
+	for j := range m {
+		for k := range r {
+			want := 0.0
+			for i := range n {
+				want += float64(mat[i*m+j]) * float64(pt[k*n+i])
+			}
+			approx(t, "Mᵀ P", float64(qt2[k*m+j]), want)
+		}
+	}
+	out := make([]float32, n*m)
+	mulPQt(out, pt, qt2, n, m, r)
+	for i := range n {
+		for j := range m {
+			want := 0.0
+			for k := range r {
+				want += float64(pt[k*n+i]) * float64(qt2[k*m+j])
+			}
+			approx(t, "P Qᵀ", float64(out[i*m+j]), want)
 		}
 	}
 }
@@ -325,5 +356,47 @@ func approx(t *testing.T, what string, got, want float64) {
 	t.Helper()
 	if math.Abs(got-want) > 1e-5*math.Max(1, math.Abs(want)) {
 		t.Errorf("%s: got %g, want %g", what, got, want)
+	}
+}
+
+// BenchmarkPowerSGD times one compressed step of the mini preset's dense
+// gradients (all but the word embeddings, 25 MiB buckets) on one rank:
+// the products and orthogonalisations alone, no network.
+func BenchmarkPowerSGD(b *testing.B) {
+	shapes := map[string][]int64{"pos": {512, 256}, "type": {2, 256}, "pooler": {256, 256}, "cls": {3, 256}, "ln": {256}}
+	for l := range 4 {
+		for _, n := range []string{"q", "k", "v", "o"} {
+			shapes[fmt.Sprintf("l%d.%s", l, n)] = []int64{256, 256}
+			shapes[fmt.Sprintf("l%d.%s.bias", l, n)] = []int64{256}
+		}
+		shapes[fmt.Sprintf("l%d.up", l)] = []int64{1024, 256}
+		shapes[fmt.Sprintf("l%d.down", l)] = []int64{256, 1024}
+	}
+	var ps []ParamInfo
+	for name, s := range shapes {
+		ps = append(ps, ParamInfo{Name: name, Numel: int(numel(s))})
+	}
+	buckets := PlanBuckets(ps, 1<<20, 25<<20)
+	for _, rank := range []int{1, 4} {
+		b.Run(fmt.Sprintf("rank=%d", rank), func(b *testing.B) {
+			s := newPowerSGD(buckets, shapes, rank, 0, 1)
+			gs := make([][]float32, len(buckets))
+			for i, bk := range buckets {
+				gs[i] = make([]float32, bk.Numel)
+				for k := range gs[i] {
+					gs[i][k] = float32(k%7) - 3
+				}
+			}
+			c := collective.Solo()
+			b.SetBytes(int64(s.dense) * 4)
+			for b.Loop() {
+				for i := range buckets {
+					if _, err := s.allReduce(b.Context(), c, i, gs[i]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(s.dense)/float64(s.sent), "compression")
+		})
 	}
 }
