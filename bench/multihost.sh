@@ -19,14 +19,19 @@
 #               from its counters: everything, framing included)
 #   wire        ddprun's own count of gradient bytes per step (metrics.jsonl)
 #   ar_s comp_s ddprun's all-reduce and compute seconds per step (rank 0's
-#               metrics.jsonl: allreduce_s is the wait after backward)
+#               metrics.jsonl: allreduce_s is the wait after backward, which
+#               includes waiting for the other rank)
+#   best        the best round's eff: others' jobs on the shared cores make
+#               rounds bimodal (a lone rank measured 26-48 samples/s)
 #   d/t         ddprun's samples/s over PyTorch's at the same rate
 #
 #   RUNS=3 bash bench/multihost.sh                       # as root
 #   RATES="1gbit 100mbit" TORCH=0 CONFIGS=$'default|\noverlap off|--overlap off' bash bench/multihost.sh
 #
 # CONFIGS: one "label|ddprun train flags" per line (default "default|"),
-# for measuring levers one at a time; TORCH=0 skips PyTorch. Namespaces are
+# for measuring levers one at a time; TORCH=0 skips PyTorch; OUT=DIR keeps
+# every round's figures (DIR/RATE/: one.d, pair, torch, d0, d1, ... in
+# CONFIGS order; columns as the table's). Namespaces are
 # removed when it ends (netns-hosts.sh's teardown), whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +49,7 @@ train_flags() {
 }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 col() { awk -v c="$1" '{print $c}' | median; }
+best() { awk -v c="$1" '{print $c}' | sort -g | tail -1; }
 
 # sample NS FILE: host NS's eth0 sent bytes, every 0.1 s, until killed.
 sample() {
@@ -142,8 +148,9 @@ measure() {
 	local dir=$work/$rate
 	mkdir -p "$dir"
 	for i in $(seq "$RUNS"); do
-		one_d=$(ddprun_one | col 1)
-		echo "$one_d" >>"$dir/one.d"
+		x=$(ddprun_one)
+		echo "$x" >>"$dir/one.d"
+		one_d=$(echo "$x" | col 1)
 		x=$(ddprun_pair)
 		echo "$x $(echo "$x / (2 * $one_d)" | bc -l)" >>"$dir/pair"
 		if [ "$TORCH" != 0 ]; then
@@ -160,13 +167,13 @@ measure() {
 			n=$((n + 1))
 		done <<<"$CONFIGS"
 	done
-	printf "%-8s %-7s %-24s %9.1f\n" "$rate" ddprun "one rank alone" "$(col 1 <"$dir/one.d")"
-	printf "%-8s %-7s %-24s %9.1f %5.2f\n" "$rate" ddprun "two alone, no comm" "$(col 1 <"$dir/pair")" "$(col 2 <"$dir/pair")"
+	printf "%-8s %-7s %-24s %9.1f %5s %8s %8s %6s %6.3f\n" "$rate" ddprun "one rank alone" "$(col 1 <"$dir/one.d")" - - - - "$(col 5 <"$dir/one.d")"
+	printf "%-8s %-7s %-24s %9.1f %5.2f %8s %8s %6s %6s %6s %5.2f\n" "$rate" ddprun "two alone, no comm" "$(col 1 <"$dir/pair")" "$(col 2 <"$dir/pair")" - - - - - "$(best 2 <"$dir/pair")"
 	local tr=nan
 	if [ "$TORCH" != 0 ]; then
 		tr=$(col 1 <"$dir/torch")
 		printf "%-8s %-7s %-24s %9.1f\n" "$rate" torch "one rank alone" "$(col 1 <"$dir/one.t")"
-		printf "%-8s %-7s %-24s %9.1f %5.2f %8.2f\n" "$rate" torch "DDP over Gloo (fp32)" "$tr" "$(col 3 <"$dir/torch")" "$(col 2 <"$dir/torch")"
+		printf "%-8s %-7s %-24s %9.1f %5.2f %8.2f %8s %6s %6s %6s %5.2f\n" "$rate" torch "DDP over Gloo (fp32)" "$tr" "$(col 3 <"$dir/torch")" "$(col 2 <"$dir/torch")" - - - - "$(best 3 <"$dir/torch")"
 	fi
 	n=0
 	while IFS='|' read -r label flags; do
@@ -174,8 +181,8 @@ measure() {
 		local f=$dir/d$n dr ratio=-
 		dr=$(col 1 <"$f")
 		[ "$tr" = nan ] || ratio=$(printf "%.2f" "$(echo "$dr / $tr" | bc -l)")
-		printf "%-8s %-7s %-24s %9.1f %5.2f %8.2f %8.2f %6.3f %6.3f %6s\n" "$rate" ddprun "$label" "$dr" \
-			"$(col 6 <"$f")" "$(col 2 <"$f")" "$(col 3 <"$f")" "$(col 4 <"$f")" "$(col 5 <"$f")" "$ratio"
+		printf "%-8s %-7s %-24s %9.1f %5.2f %8.2f %8.2f %6.3f %6.3f %6s %5.2f\n" "$rate" ddprun "$label" "$dr" \
+			"$(col 6 <"$f")" "$(col 2 <"$f")" "$(col 3 <"$f")" "$(col 4 <"$f")" "$(col 5 <"$f")" "$ratio" "$(best 6 <"$f")"
 		n=$((n + 1))
 	done <<<"$CONFIGS"
 }
@@ -201,11 +208,12 @@ with open(sys.argv[1], "w") as f:
     for i in range(4096):
         f.write('"%s",%d\n' % (" ".join(random.choice(words) for _ in range(160)), i % 3))
 PYEOF
-printf "%-8s %-7s %-24s %9s %5s %8s %8s %6s %6s %6s\n" rate impl config samples/s eff MB/step wire ar_s comp_s d/t
+printf "%-8s %-7s %-24s %9s %5s %8s %8s %6s %6s %6s %5s\n" rate impl config samples/s eff MB/step wire ar_s comp_s d/t best
 for rate in $RATES; do
 	bash bench/netns-hosts.sh -k 2 -r "$rate" -p mhost -- bash "$0" --measure "$work" "$rate"
+	[ -z "${OUT:-}" ] || { mkdir -p "$OUT" && cp -r "$work/$rate" "$OUT/"; }
 done
 echo "($PRESET, $PRECISION, batch 16 per rank, seq 128, 2 hosts x 1 rank x 1 thread; medians of $RUNS rounds; eff = samples/s /"
 echo " (2 x one rank alone, same round); two alone = two 1-rank jobs at once, one per host: the cores' ceiling; MB/step ="
 echo " bytes host 0 sent on eth0 per step; wire = ddprun's gradient bytes per step; ar_s, comp_s = ddprun's all-reduce"
-echo " wait and compute per step; d/t = ddprun / PyTorch DDP samples/s)"
+echo " wait and compute per step; d/t = ddprun / PyTorch DDP samples/s; best = the best round's eff)"
