@@ -6,6 +6,14 @@ JSON line with the steady-state samples/s across all ranks, and rank 0's
 minor page faults per timed step and peak RSS.
 
   /usr/bin/python3 bench/ddp_gloo.py --nproc 2 --threads 1 --preset mini --precision fp32
+
+With --world, this process is one rank of a job whose ranks start
+separately, one per host (bench/multihost.sh): --rank r --master ADDR:PORT
+(rank 0's host; set GLOO_SOCKET_IFNAME to the interface that reaches it).
+Rank 0's JSON then also has the timed window's wall-clock bounds (t0, t1,
+seconds since the epoch) and the bytes its --dev interface sent in it.
+
+  GLOO_SOCKET_IFNAME=eth0 /usr/bin/python3 bench/ddp_gloo.py --world 2 --rank 0 --master 10.213.0.1:29500
 """
 import argparse
 import json
@@ -24,8 +32,16 @@ import gen_fixtures as G  # noqa: E402
 PRESETS = {"micro": (2, 32, 2, 64), "tiny": (2, 128, 2, 512), "mini": (4, 256, 4, 1024), "small": (4, 512, 8, 2048), "base": (12, 768, 12, 3072)}
 
 
-def worker(rank, a, port, q):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+def tx_bytes(dev):
+    try:
+        with open("/sys/class/net/%s/statistics/tx_bytes" % dev) as f:
+            return int(f.read())
+    except OSError:
+        return -1
+
+
+def worker(rank, a, port, q, addr="127.0.0.1"):
+    os.environ.update(MASTER_ADDR=addr, MASTER_PORT=str(port))
     torch.set_num_threads(a.threads)
     dist.init_process_group("gloo", rank=rank, world_size=a.nproc)
     torch.manual_seed(1)
@@ -57,14 +73,17 @@ def worker(rank, a, port, q):
         step()
     dist.barrier()
     f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    b0, w0 = tx_bytes(a.dev), time.time()
     t0 = time.perf_counter()
     for _ in range(a.steps):
         step()
     dist.barrier()
     el = time.perf_counter() - t0
+    b1, w1 = tx_bytes(a.dev), time.time()
     ru = resource.getrusage(resource.RUSAGE_SELF)
     if rank == 0:
-        q.put((a.batch * a.nproc * a.steps / el, (ru.ru_minflt - f0) / a.steps, ru.ru_maxrss / 1024))
+        q.put((a.batch * a.nproc * a.steps / el, (ru.ru_minflt - f0) / a.steps, ru.ru_maxrss / 1024,
+               {"t0": w0, "t1": w1, "tx_bytes_per_step": (b1 - b0) / a.steps if b0 >= 0 else None}))
     dist.destroy_process_group()
 
 
@@ -79,15 +98,28 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--port", type=int, default=29533)
+    ap.add_argument("--world", type=int, default=0, help="one rank of a job of this many ranks started separately")
+    ap.add_argument("--rank", type=int, default=0)
+    ap.add_argument("--master", default="127.0.0.1:29533", help="rank 0's ADDR:PORT, with --world")
+    ap.add_argument("--dev", default="eth0", help="interface whose sent bytes rank 0 reports")
     a = ap.parse_args()
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    mp.start_processes(worker, args=(a, a.port, q), nprocs=a.nproc, start_method="spawn")
-    rate, faults, rss = q.get()
+    if a.world:
+        import queue
+        a.nproc = a.world
+        q = queue.Queue()
+        addr, port = a.master.rsplit(":", 1)
+        worker(a.rank, a, int(port), q, addr)
+        if a.rank != 0:
+            return
+    else:
+        ctx = mp.get_context("spawn")
+        q = ctx.Queue()
+        mp.start_processes(worker, args=(a, a.port, q), nprocs=a.nproc, start_method="spawn")
+    rate, faults, rss, window = q.get()
     print(json.dumps({"impl": "pytorch-ddp-gloo", "nproc": a.nproc, "threads": a.threads, "preset": a.preset,
                       "precision": a.precision, "samples_per_sec": rate,
                       "minor_faults_per_step": faults, "peak_rss_mb": rss,
-                      "malloc_tuned": "MALLOC_MMAP_THRESHOLD_" in os.environ}))
+                      "malloc_tuned": "MALLOC_MMAP_THRESHOLD_" in os.environ, **window}))
 
 
 if __name__ == "__main__":

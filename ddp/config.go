@@ -65,6 +65,7 @@ type Config struct {
 	Wire            string // fp32|bf16; "" = bf16 with several ranks
 	DenseEmbeddings bool
 	Overlap         string // auto|on|off (Note [Overlap policy])
+	Compress        string // none|powersgd:R[:S] (Note [PowerSGD])
 	LazyEmbeddings  bool
 	BucketCapMB     float64
 	FirstBucketMB   float64
@@ -106,7 +107,7 @@ func DefaultConfig() Config {
 		Preset: "", ModelType: bert.TypeBERT, Pooling: bert.PoolCLS,
 		Epochs: 3, MaxSteps: -1, BatchSize: 16, GradAccum: 1, LR: 5e-5, Optimizer: "adamw",
 		AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEps: 1e-8, Scheduler: "linear", MaxGradNorm: 1.0, Seed: 42,
-		Precision: flagtypes.DefaultPrecision, ClassWeights: "none", Baseline: "nb", Device: flagtypes.DefaultDevice, Backend: "auto", OptimizerImpl: flagtypes.DefaultOptimizerImpl, Overlap: "auto", BucketCapMB: 25, FirstBucketMB: 1,
+		Precision: flagtypes.DefaultPrecision, ClassWeights: "none", Baseline: "nb", Device: flagtypes.DefaultDevice, Backend: "auto", OptimizerImpl: flagtypes.DefaultOptimizerImpl, Overlap: "auto", Compress: "none", BucketCapMB: 25, FirstBucketMB: 1,
 		EvalStrategy: "auto", SaveStrategy: "auto", MetricForBest: "loss", Resume: "auto", Output: "runs/ddprun", LogEvery: 10, Timeout: 5 * time.Minute,
 	}
 }
@@ -159,6 +160,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Wire, "wire", c.Wire, "gradient all-reduce precision on the wire: fp32|bf16 (default bf16 with several ranks)")
 	fs.BoolVar(&c.LazyEmbeddings, "lazy-embeddings", c.LazyEmbeddings, "update only the word-embedding rows a step touched (LazyAdam: faster, not PyTorch's AdamW)")
 	fs.StringVar(&c.Overlap, "overlap", c.Overlap, "all-reduce gradient buckets while backward runs: auto|on|off (auto: on when the job spans several machines)")
+	fs.StringVar(&c.Compress, "compress", c.Compress, "compress the gradients for slow links: none, or powersgd:R[:S], PowerSGD of rank R (1-4 usual) as torch's powerSGD_hook, from step S on (default: when the learning-rate warmup ends); word-embedding rows stay sparse and exact")
 	fs.BoolVar(&c.DenseEmbeddings, "dense-embeddings", c.DenseEmbeddings, "compute and all-reduce the word-embedding gradient as a dense matrix (PyTorch's default) instead of the rows a step touched")
 	fs.Float64Var(&c.BucketCapMB, "bucket-cap-mb", c.BucketCapMB, "gradient bucket size in MiB")
 	fs.Float64Var(&c.FirstBucketMB, "first-bucket-mb", c.FirstBucketMB, "first gradient bucket size in MiB")
@@ -231,6 +233,9 @@ func (c *Config) Validate() error {
 		return bad("--eval-steps and --save-steps must not be negative, --log-every >= 1, --early-stopping-threshold >= 0")
 	}
 	if _, _, err := parseClassWeights(c.ClassWeights); err != nil {
+		return err
+	}
+	if _, err := ParseCompression(c.Compress); err != nil {
 		return err
 	}
 	if _, _, err := (metrics.Summary{}).Metric(c.MetricForBest); err != nil {

@@ -75,6 +75,7 @@ func (e *engine) trainStep(ctx context.Context, micro []*shard.Batch) (stepResul
 	}
 	t0 := time.Now()
 	sent := e.red.bytesSent() // before backward: with overlap, buckets are sent during it
+	e.red.beginStep(e.step)
 	for i, b := range micro {
 		last := i == len(micro)-1
 		if last {
@@ -271,6 +272,9 @@ type engineOptions struct {
 	// the rank replaces a lost one, and the survivors, who are past that,
 	// send it their state (Note [Recovery in place]).
 	Replacement bool
+	// Compress compresses the dense buckets with several ranks (Note
+	// [PowerSGD]), seeded by Seed, from Compress.startStep(Sched.Warmup).
+	Compress Compression
 }
 
 // Note [Optimizer implementations]: two optimizers implement the same
@@ -315,6 +319,12 @@ func newEngine(ctx context.Context, m *bert.Model, comm collective.Comm, o engin
 	if e.opt, err = newOptimizer(o.Optim, m, e.red, flat, o.LazyEmbeddings); err != nil {
 		e.red.drop()
 		return nil, err
+	}
+	if o.Compress.On() && comm.Size() > 1 {
+		if err := e.red.attachPowerSGD(m, o.Compress, o.Compress.startStep(o.Sched.Warmup), o.Seed); err != nil {
+			e.close()
+			return nil, err
+		}
 	}
 	if e.red.sparse != nil {
 		e.red.sparse.wireSize = 4

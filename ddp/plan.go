@@ -2,6 +2,7 @@ package ddp
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sugarme/gotch"
@@ -37,8 +38,11 @@ type Plan struct {
 	Flat, Sparse bool
 	// Overlap all-reduces buckets behind backward (Note [Overlap]).
 	Overlap bool
+	// Compress compresses the dense buckets (Note [PowerSGD]).
+	Compress Compression
 	// Why holds the reason of each automatic or constrained choice, by
-	// setting: "backend", "wire", "optimizer", "embeddings", "overlap".
+	// setting: "backend", "wire", "optimizer", "embeddings", "overlap",
+	// "compress".
 	Why map[string]string
 }
 
@@ -68,7 +72,30 @@ func resolve(cfg Config, id rankenv.Identity, cudaDevices int) (Plan, error) {
 	if err := p.resolveOptimizer(cfg); err != nil {
 		return p, err
 	}
+	if err := p.resolveCompress(cfg, caps); err != nil {
+		return p, err
+	}
 	return p, p.resolveOverlap(cfg, id)
+}
+
+// resolveCompress applies --compress where it can run: several ranks
+// reducing host memory (Note [PowerSGD]).
+func (p *Plan) resolveCompress(cfg Config, caps collective.Capabilities) error {
+	c, err := ParseCompression(cfg.Compress)
+	switch {
+	case err != nil:
+		return err
+	case !c.On():
+		p.Why["compress"] = "off (--compress)"
+	case p.World == 1:
+		p.Why["compress"] = "off: one rank has nothing to all-reduce"
+	case p.Device.IsCuda() || !slices.Contains(caps.Native, collective.CPU):
+		return fmt.Errorf("ddp: --compress %v: PowerSGD compresses the gradient buckets in host memory, for the ring backend and a model on the CPU; here the model is on %s with the %s backend (use --compress none)",
+			c, deviceName(p.Device), p.Backend)
+	default:
+		p.Compress, p.Why["compress"] = c, "--compress "+c.String()
+	}
+	return nil
 }
 
 func (p *Plan) resolveWire(cfg Config, caps collective.Capabilities) {
@@ -168,5 +195,8 @@ func (p Plan) String() string {
 		impl = "flat"
 	}
 	fmt.Fprintf(&b, ", optimizer %s, sparse rows %v, overlap %v", impl, p.Sparse, p.Overlap)
+	if p.Compress.On() {
+		fmt.Fprintf(&b, ", compress %v", p.Compress)
+	}
 	return b.String()
 }

@@ -30,6 +30,7 @@ type reducer struct {
 	sparse   *sparseGrad  // the word embeddings, when synchronised sparsely
 	wireSize int          // bytes per gradient element on the wire (4 fp32, 2 bf16)
 	overlap  *overlapper  // reduces buckets behind backward (Note [Overlap]); nil: after it
+	psgd     *powerSGD    // compresses the dense buckets (Note [PowerSGD]); nil: off
 	stats    reduceStats
 }
 
@@ -276,10 +277,14 @@ func (r *reducer) allReduceBucket(ctx context.Context, c collective.Comm, i int,
 		onBucket(i)
 	}
 	count, n := r.buckets[i].Numel, c.Size()
+	sent := count // elements all-reduced
 	var err error
-	if r.wire16 {
+	switch {
+	case r.psgd != nil: // Note [PowerSGD]
+		sent, err = r.psgd.allReduce(ctx, c, i, r.mem[i])
+	case r.wire16:
 		err = r.allReduceBF16(ctx, c, i)
-	} else {
+	default:
 		var buf collective.Buffer
 		if buf, err = tensorBuffer(r.flat[i]); err == nil {
 			err = c.AllReduce(ctx, buf.Slice(0, count), collective.Avg)
@@ -288,7 +293,7 @@ func (r *reducer) allReduceBucket(ctx context.Context, c collective.Comm, i int,
 	if err != nil {
 		return fmt.Errorf("ddp: all-reduce of gradient bucket %d (%d floats): %w", i, count, err)
 	}
-	r.stats.Bytes += int64(count) * int64(r.wireSize) * int64(2*(n-1)) / int64(n)
+	r.stats.Bytes += int64(sent) * int64(r.wireSize) * int64(2*(n-1)) / int64(n)
 	return nil
 }
 

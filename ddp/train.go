@@ -399,6 +399,7 @@ func (t *trainer) engineOptions() engineOptions {
 		NoOverlap:       !t.env.Plan.Overlap,
 		LazyEmbeddings:  c.LazyEmbeddings,
 		WireBytes:       t.env.Plan.Wire.Size(),
+		Compress:        t.env.Plan.Compress,
 		Loss:            bert.LossOptions{LabelSmoothing: c.LabelSmoothing},
 	}
 }
