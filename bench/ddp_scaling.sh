@@ -19,16 +19,7 @@ PY=/usr/bin/python3
 make -s build >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# A CSV whose every row fills 128 tokens.
-$PY - "$work/train.csv" <<'PYEOF'
-import random, sys
-random.seed(1)
-words = [l.strip() for l in open("bert/wordpiece/vocab/bert-base-uncased-vocab.txt") if l.strip().isalpha()][2000:12000]
-with open(sys.argv[1], "w") as f:
-    f.write("text,label\n")
-    for i in range(4096):
-        f.write('"%s",%d\n' % (" ".join(random.choice(words) for _ in range(160)), i % 3))
-PYEOF
+$PY bench/random_csv.py "$work/train.csv" # every row fills 128 tokens
 TUNED=(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296)
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 # ddprun: "samples/s faults/step peak-RSS-MB" from rank 0's metrics.jsonl

@@ -202,16 +202,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=2147483647 OPENBLAS_NUM_THREADS=1
 export DDPRUN_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-# A CSV whose every row fills 128 tokens (as bench/ddp_scaling.sh).
-$PY - "$work/train.csv" <<'PYEOF'
-import random, sys
-random.seed(1)
-words = [l.strip() for l in open("bert/wordpiece/vocab/bert-base-uncased-vocab.txt") if l.strip().isalpha()][2000:12000]
-with open(sys.argv[1], "w") as f:
-    f.write("text,label\n")
-    for i in range(4096):
-        f.write('"%s",%d\n' % (" ".join(random.choice(words) for _ in range(160)), i % 3))
-PYEOF
+$PY bench/random_csv.py "$work/train.csv" # every row fills 128 tokens
 printf "%-8s %-7s %-24s %9s %5s %8s %8s %6s %6s %6s %5s\n" rate impl config samples/s eff MB/step wire ar_s comp_s d/t best
 for rate in $RATES; do
 	bash bench/netns-hosts.sh -k 2 -r "$rate" -p mhost -- bash "$0" --measure "$work" "$rate"

@@ -246,6 +246,19 @@ func referenceWeights(t *testing.T, j *hostsJob, data string) []byte {
 	return reference.weights
 }
 
+// checkReferenceWeights fails t with msg unless out's final weights are
+// the reference run's, bit for bit.
+func checkReferenceWeights(t *testing.T, j *hostsJob, data, out, msg string) {
+	t.Helper()
+	got, err := os.ReadFile(filepath.Join(out, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, referenceWeights(t, j, data)) {
+		t.Error(msg)
+	}
+}
+
 // TestE2EHosts_SameWeights: 2 hosts x 2 ranks train to the end, and the
 // final weights are bit-identical to the same job as 4 ranks on one host:
 // with --wire fp32 the ring adds the same numbers in the same order
@@ -262,13 +275,7 @@ func TestE2EHosts_SameWeights(t *testing.T) {
 		t.Fatalf("exit codes %v", codes)
 	}
 	t.Logf("2 hosts x 2 ranks: %v", time.Since(start))
-	got, err := os.ReadFile(filepath.Join(out, "model.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, referenceWeights(t, j, data)) {
-		t.Error("the final weights of 2 hosts x 2 ranks differ from 1 host x 4 ranks")
-	}
+	checkReferenceWeights(t, j, data, out, "the final weights of 2 hosts x 2 ranks differ from 1 host x 4 ranks")
 	if !strings.Contains(ps[1].Output(), "world_size=4 node_rank=1 ranks=2-3") {
 		t.Error("host 1 did not run ranks 2-3 of 4")
 	}
@@ -333,13 +340,7 @@ func TestE2EHosts_LinkCut(t *testing.T) {
 	if err := json.Unmarshal(b, &res); err != nil || filepath.Base(res.ResumedFrom) != fmt.Sprintf("checkpoint-%d", newest) {
 		t.Errorf("resumed from %q (%v), want checkpoint-%d, the newest verified one", res.ResumedFrom, err, newest)
 	}
-	got, err := os.ReadFile(filepath.Join(out, "model.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, referenceWeights(t, j, data)) {
-		t.Error("the final weights differ from the uninterrupted run's")
-	}
+	checkReferenceWeights(t, j, data, out, "the final weights differ from the uninterrupted run's")
 }
 
 // TestE2EHosts_RecoverInPlace: 2 hosts x 2 ranks with --max-restarts 1
@@ -376,13 +377,7 @@ func TestE2EHosts_RecoverInPlace(t *testing.T) {
 			if newest := verifyCheckpoints(t, out); newest != 24 {
 				t.Errorf("newest checkpoint %d, want 24: every third step", newest)
 			}
-			got, err := os.ReadFile(filepath.Join(out, "model.safetensors"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, referenceWeights(t, j, data)) {
-				t.Error("the final weights differ from the uninterrupted run's")
-			}
+			checkReferenceWeights(t, j, data, out, "the final weights differ from the uninterrupted run's")
 		})
 	}
 }
@@ -414,13 +409,7 @@ func TestE2EHosts_RecoveryFallsBack(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(out, "train_results.json")); json.Unmarshal(b, &res) != nil || res.ResumedFrom == "" {
 		t.Errorf("the restart did not resume from a checkpoint: %q", res.ResumedFrom)
 	}
-	got, err := os.ReadFile(filepath.Join(out, "model.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, referenceWeights(t, j, data)) {
-		t.Error("the final weights differ from the uninterrupted run's")
-	}
+	checkReferenceWeights(t, j, data, out, "the final weights differ from the uninterrupted run's")
 }
 
 // TestE2EHosts_ShrinkInPlace: --nodes 2:3 on 3 hosts x 1 rank, with
