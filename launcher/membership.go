@@ -216,6 +216,27 @@ func (m *membership) reconnect(name, addr string) {
 	}
 }
 
+// reachable reports whether name is a member that answers a ping now
+// (three tries, each memberlist's probe timeout). A member that memberlist
+// still lists, alive or suspected, may be behind the same cut cable as
+// the coordinator and only not declared dead yet: failure detection
+// declares the nodes of a partition dead one by one, seconds apart.
+func (m *membership) reachable(name string) bool {
+	for _, n := range m.ml.Members() {
+		if n.Name != name {
+			continue
+		}
+		addr := &net.UDPAddr{IP: n.Addr, Port: int(n.Port)}
+		for range 3 {
+			if _, err := m.ml.Ping(name, addr); err == nil {
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}
+
 // alive reports whether name is a live member (alive or suspected).
 func (m *membership) alive(name string) bool {
 	for _, n := range m.ml.Members() {
