@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ddprun/ddprun/internal/control"
 	"github.com/ddprun/ddprun/internal/rankenv"
 )
 
@@ -52,6 +53,7 @@ type gen struct {
 	lost   []Failure
 	lostAt time.Time
 	back   map[int]bool
+	early  []control.Recovered // reports of a generation this launcher has not applied yet
 }
 
 // runGen starts this node's ranks of world w and supervises them until

@@ -110,6 +110,11 @@ func (g *gen) applyInPlace(w World) {
 		msg += "; replacing rank " + strings.Join(replaced, ", ")
 	}
 	g.n.log.Info(msg)
+	early := g.early
+	g.early = nil
+	for _, r := range early {
+		g.onBack(r)
+	}
 }
 
 // drainInPlace applies the in-place worlds already received, so that an
@@ -135,7 +140,17 @@ func (g *gen) replaced(p *proc) bool {
 func (g *gen) inChain(gen int) bool { return gen >= g.first && gen <= g.w.Gen }
 
 // onBack counts the ranks back after a recovery in place.
+// A rank hears of the new world on its own and may report before this
+// launcher has applied that world (the two arrive on separate channels):
+// such a report waits for it.
 func (g *gen) onBack(r control.Recovered) {
+	if r.Gen > g.w.Gen {
+		g.drainInPlace()
+	}
+	if r.Gen > g.w.Gen {
+		g.early = append(g.early, r)
+		return
+	}
 	if r.Gen != g.w.Gen || !g.w.InPlace || g.back == nil || g.back[r.Rank] {
 		return
 	}
