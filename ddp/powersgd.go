@@ -63,7 +63,7 @@ type powerSGD struct {
 	// torch's.
 	initQ func(name string, q []float32)
 	// Elements sent per compressed step against the bucket sizes, over
-	// the dense buckets (for the log).
+	// the dense buckets (the tests' and the benchmark's compression rate).
 	sent, dense int
 	scratch     []float64 // orthogonalize's
 }
@@ -91,8 +91,9 @@ type span struct{ off, n int }
 func newPowerSGD(buckets []Bucket, shapes map[string][]int64, rank, start int, seed int64) *powerSGD {
 	s := &powerSGD{start: start, seed: uint64(seed)}
 	for _, b := range buckets {
-		s.buckets = append(s.buckets, planBucket(b, shapes, rank))
-		s.sent += len(s.buckets[len(s.buckets)-1].pq) + len(s.buckets[len(s.buckets)-1].q)
+		pb := planBucket(b, shapes, rank)
+		s.buckets = append(s.buckets, pb)
+		s.sent += len(pb.pq) + len(pb.q)
 		s.dense += b.Numel
 	}
 	return s

@@ -369,11 +369,7 @@ func TestE2EHosts_RecoverInPlace(t *testing.T) {
 			if codes := waitAll(t, ps, 2*time.Minute); codes[0] != 0 || codes[1] != 0 {
 				t.Fatalf("exit codes %v", codes)
 			}
-			for i, p := range ps {
-				if o := p.Output(); strings.Contains(o, "Root cause") || strings.Contains(o, "msg=resuming") {
-					t.Errorf("h%d: a restart or a checkpoint read", i)
-				}
-			}
+			checkNoRestart(t, ps)
 			if newest := verifyCheckpoints(t, out); newest != 24 {
 				t.Errorf("newest checkpoint %d, want 24: every third step", newest)
 			}
@@ -412,6 +408,44 @@ func TestE2EHosts_RecoveryFallsBack(t *testing.T) {
 	checkReferenceWeights(t, j, data, out, "the final weights differ from the uninterrupted run's")
 }
 
+// checkNoRestart fails t if any of ps restarted its ranks or read a
+// checkpoint: a recovery in place does neither.
+func checkNoRestart(t *testing.T, ps []*testbin.Proc) {
+	t.Helper()
+	for i, p := range ps {
+		if o := p.Output(); strings.Contains(o, "Root cause") || strings.Contains(o, "msg=resuming") {
+			t.Errorf("h%d: a restart or a checkpoint read", i)
+		}
+	}
+}
+
+// cutOneOfThree runs job on 3 hosts x 1 rank (--nodes 2:3, --max-restarts
+// 1), cuts host cut's link once checkpoint 6 is written, and waits until
+// the other two say that every rank recovered in place. It returns the
+// launchers and the output folder.
+func cutOneOfThree(t *testing.T, job string, cut int) ([]*testbin.Proc, string) {
+	t.Helper()
+	j := newHostsJob(t, 3, job, "2:3", 1)
+	j.train = microTrain(trainData(t))
+	j.launch = []string{"--max-restarts", "1", "--rdzv-timeout", "3s"}
+	out := filepath.Join(t.TempDir(), "out")
+	ps := j.startAll(3, out)
+	waitOutput(t, ps[0], "h0", "gen=0 world_size=3", time.Minute)
+	waitForCheckpoint(t, out, 6, time.Minute)
+	if err := j.net.Hosts[cut].Cut(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now()
+	for i := range 3 {
+		if i == cut {
+			continue
+		}
+		done := waitOutput(t, ps[i], fmt.Sprintf("h%d", i), "recovered in place: every rank has the job's state", time.Minute)
+		t.Logf("h%d: h%d cut -> every rank recovered in a world of 2: %v", i, cut, done.Sub(at).Round(10*time.Millisecond))
+	}
+	return ps, out
+}
+
 // TestE2EHosts_ShrinkInPlace: --nodes 2:3 on 3 hosts x 1 rank, with
 // --max-restarts 1. Host 2's cable is pulled mid-run: memberlist finds it
 // gone, and the coordinator continues the generation in place without it
@@ -421,21 +455,7 @@ func TestE2EHosts_RecoveryFallsBack(t *testing.T) {
 // restarting or reading a checkpoint. (Exactness against a resume on 2
 // ranks: ddp's TestRecoverInPlace_Shrink.)
 func TestE2EHosts_ShrinkInPlace(t *testing.T) {
-	j := newHostsJob(t, 3, "hosts-shrink", "2:3", 1)
-	j.train = microTrain(trainData(t))
-	j.launch = []string{"--max-restarts", "1", "--rdzv-timeout", "3s"}
-	out := filepath.Join(t.TempDir(), "out")
-	ps := j.startAll(3, out)
-	waitOutput(t, ps[0], "h0", "gen=0 world_size=3", time.Minute)
-	waitForCheckpoint(t, out, 6, time.Minute)
-	if err := j.net.Hosts[2].Cut(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	cut := time.Now()
-	for i := range 2 {
-		at := waitOutput(t, ps[i], fmt.Sprintf("h%d", i), "recovered in place: every rank has the job's state", time.Minute)
-		t.Logf("h%d: cut -> every rank recovered in a world of 2: %v", i, at.Sub(cut).Round(10*time.Millisecond))
-	}
+	ps, out := cutOneOfThree(t, "hosts-shrink", 2)
 	if !strings.Contains(ps[0].Output(), "node h2 left: generation 0 continues in place without it as generation 1, world size 2") {
 		t.Error("h0 does not say that generation 0 went on without h2")
 	}
@@ -443,11 +463,7 @@ func TestE2EHosts_ShrinkInPlace(t *testing.T) {
 	if codes[0] != 0 || codes[1] != 0 {
 		t.Fatalf("exit codes %v", codes)
 	}
-	for i, p := range ps[:2] {
-		if o := p.Output(); strings.Contains(o, "Root cause") || strings.Contains(o, "msg=resuming") {
-			t.Errorf("h%d: a restart or a checkpoint read", i)
-		}
-	}
+	checkNoRestart(t, ps[:2])
 	if newest := verifyCheckpoints(t, out); newest != 24 {
 		t.Errorf("newest checkpoint %d, want 24", newest)
 	}
@@ -463,21 +479,7 @@ func TestE2EHosts_ShrinkInPlace(t *testing.T) {
 // and the new rank 0 writes the checkpoints and the model. Both launchers
 // exit 0.
 func TestE2EHosts_CoordinatorLost(t *testing.T) {
-	j := newHostsJob(t, 3, "hosts-coord", "2:3", 1)
-	j.train = microTrain(trainData(t))
-	j.launch = []string{"--max-restarts", "1", "--rdzv-timeout", "3s"}
-	out := filepath.Join(t.TempDir(), "out")
-	ps := j.startAll(3, out)
-	waitOutput(t, ps[0], "h0", "gen=0 world_size=3", time.Minute)
-	waitForCheckpoint(t, out, 6, time.Minute)
-	if err := j.net.Hosts[0].Cut(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	cut := time.Now()
-	for i := 1; i < 3; i++ {
-		at := waitOutput(t, ps[i], fmt.Sprintf("h%d", i), "recovered in place: every rank has the job's state", time.Minute)
-		t.Logf("h%d: cut -> every rank recovered without host 0: %v", i, at.Sub(cut).Round(10*time.Millisecond))
-	}
+	ps, out := cutOneOfThree(t, "hosts-coord", 0)
 	if !strings.Contains(ps[1].Output()+ps[2].Output(), "is gone; this node coordinates the job from generation 0") {
 		t.Error("no node took over as the coordinator")
 	}
